@@ -1,0 +1,3 @@
+"""earnloop: cashback, wallet, risk and credit on a double-entry ledger."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP API: the FastAPI app factory and one thin router per domain (parse → service → serialise)."""

@@ -1,0 +1,54 @@
+"""The FastAPI app factory: wires settings, database and services, and refuses a schema that is behind."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from earnloop import __version__
+from earnloop.api import health, ledger
+from earnloop.api.context import AppContext
+from earnloop.api.problems import install_problem_handlers
+from earnloop.auth.admin_token import resolve_admin_token
+from earnloop.config import Settings, get_settings
+from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import require_current_schema
+from earnloop.ledger.clock import Clock, SystemClock
+from earnloop.ledger.service import LedgerService
+from earnloop.observability import Metrics, RequestContextMiddleware
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    check_schema: bool = True,
+) -> FastAPI:
+    """Build the app. Raises :class:`~earnloop.db.migrate.SchemaBehindError` on an old schema."""
+    settings = settings or get_settings()
+    db = db or make_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    if check_schema:
+        require_current_schema(db)
+    metrics = Metrics()
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        ledger=LedgerService(clock or SystemClock()),
+        metrics=metrics,
+        admin_token=resolve_admin_token(settings),
+    )
+    app = FastAPI(
+        title="earnloop",
+        version=__version__,
+        description="Cashback, wallet, risk and credit on a double-entry ledger.",
+    )
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(ledger.router)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,269 @@
+"""The ``earnloop`` command: serve, worker, doctor, db, ledger, demo and bench.
+
+Errors print one line on stderr and exit non-zero; nothing is changed by a command that fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from earnloop.config import Settings, get_settings
+from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
+from earnloop.ledger.clock import SystemClock
+from earnloop.ledger.errors import InvalidBatchError
+from earnloop.ledger.service import LedgerService
+from earnloop.ledger.types import Account, Transfer
+
+app = typer.Typer(
+    help="earnloop: cashback, wallet, risk and credit on a double-entry ledger.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger accounts, transfers and balances (admin).", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(demo_app, name="demo")
+out = Console()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, non-zero exit."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _database(settings: Settings) -> Database:
+    return make_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+
+
+def _ready_database() -> Database:
+    db = _database(get_settings())
+    try:
+        require_current_schema(db)
+    except SchemaBehindError as exc:
+        fail(str(exc))
+    return db
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (and later the console and app) with uvicorn."""
+    import uvicorn
+
+    from earnloop.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        require_current_schema(_database(settings))
+    except SchemaBehindError as exc:
+        fail(str(exc))
+    uvicorn.run(
+        "earnloop.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    interval_s: Annotated[int, typer.Option(min=1, max=3600, help="Seconds between sweeps.")] = 1,
+    once: Annotated[bool, typer.Option(help="Run one sweep and exit.")] = False,
+) -> None:
+    """Background sweeps: expire pending transfers whose timeout has passed."""
+    from earnloop.worker import run_sweeps
+
+    run_sweeps(_ready_database(), LedgerService(SystemClock()), interval_s=interval_s, once=once)
+
+
+@app.command()
+def doctor() -> None:
+    """Print what earnloop is connected to and whether it is healthy; exit 1 when it is not."""
+    settings = get_settings()
+    healthy = True
+    db = _database(settings)
+    try:
+        state = schema_state(db)
+        schema = (
+            "current"
+            if state.is_current
+            else f"behind ({state.current} < {state.head}): run `earnloop db upgrade`"
+        )
+        healthy &= state.is_current
+        out.print(
+            f"database  {db.dialect}  {db.engine.url.render_as_string(hide_password=True)}  schema {schema}"
+        )
+    except Exception as exc:
+        healthy = False
+        out.print(f"database  unreachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    healthy &= _doctor_redis(settings)
+    raise typer.Exit(0 if healthy else 1)
+
+
+def _doctor_redis(settings: Settings) -> bool:
+    if not settings.redis_url:
+        out.print("redis     not configured (in-process fallbacks)")
+        return True
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        out.print(f"redis     unreachable: {type(exc).__name__}")
+        return False
+    out.print("redis     ok")
+    return True
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    db = _database(get_settings())
+    upgrade(db)
+    out.print(f"schema at {schema_state(db).current}")
+
+
+def _parse_json_items(source: str, what: str) -> list[dict[str, object]]:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what}: invalid JSON at line {exc.lineno}: {exc.msg}")
+    items = data.get(what) if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        fail(f'{what}: expected a JSON list of objects (or {{"{what}": [...]}})')
+    return items
+
+
+def _coerce(items: list[dict[str, object]], kind: type[Account] | type[Transfer], what: str) -> list[Any]:
+    from pydantic import ValidationError
+
+    from earnloop.ledger.schemas import AccountIn, TransferIn
+
+    model = AccountIn if kind is Account else TransferIn
+    parsed: list[Any] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(model.model_validate(item).to_domain())
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            fail(f"{what}[{index}].{'.'.join(map(str, err['loc']))}: {err['msg']}")
+    return parsed
+
+
+def _print_results(results: list[object]) -> None:
+    failed = 0
+    for index, result in enumerate(results):
+        status = result.status  # type: ignore[attr-defined]
+        failed += status.name != "CREATED"
+        out.print(f"{index}\t{status.name.lower()}\t{result.timestamp}")  # type: ignore[attr-defined]
+    if failed:
+        raise typer.Exit(2)
+
+
+@ledger_app.command("accounts")
+def ledger_accounts(
+    file: Annotated[str, typer.Argument(help="JSON file with a list of accounts, or - for stdin.")],
+) -> None:
+    """Create accounts from JSON; prints one result per account (exit 2 if any was not created)."""
+    items = _coerce(_parse_json_items(file, "accounts"), Account, "accounts")
+    db = _ready_database()
+    try:
+        with db.uow() as conn:
+            results = LedgerService(SystemClock()).create_accounts(conn, items)
+    except InvalidBatchError as exc:
+        fail(str(exc))
+    _print_results(list(results))
+
+
+@ledger_app.command("transfers")
+def ledger_transfers(
+    file: Annotated[str, typer.Argument(help="JSON file with a list of transfers, or - for stdin.")],
+) -> None:
+    """Create transfers from JSON; prints one result per transfer (exit 2 if any was not created)."""
+    items = _coerce(_parse_json_items(file, "transfers"), Transfer, "transfers")
+    db = _ready_database()
+    try:
+        with db.uow() as conn:
+            results = LedgerService(SystemClock()).create_transfers(conn, items)
+    except InvalidBatchError as exc:
+        fail(str(exc))
+    _print_results(list(results))
+
+
+@ledger_app.command("balance")
+def ledger_balance(
+    account_ids: Annotated[list[str], typer.Argument(help="Account ids (decimal).")],
+) -> None:
+    """Show accounts' balances."""
+    ids = []
+    for raw in account_ids:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) >= 1 << 128:
+            fail(f"account id {raw[:40]!r} is not an unsigned 128-bit integer")
+        ids.append(int(raw))
+    db = _ready_database()
+    with db.uow(write=False) as conn:
+        accounts = {a.id: a for a in LedgerService(SystemClock()).lookup_accounts(conn, ids)}
+    missing = [i for i in ids if i not in accounts]
+    table = Table("account", "ledger", "debits pending", "debits posted", "credits pending", "credits posted")
+    for a in accounts.values():
+        table.add_row(
+            str(a.id),
+            str(a.ledger),
+            *(str(v) for v in (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)),
+        )
+    out.print(table)
+    if missing:
+        fail(f"unknown account(s): {', '.join(map(str, missing))}")
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Create demo accounts and transfers through the ledger (idempotent) and the admin token file."""
+    from earnloop.demo import seed
+
+    settings = get_settings()
+    started = time.perf_counter()
+    summary = seed(_ready_database(), settings)
+    out.print(summary)
+    out.print(f"seeded in {time.perf_counter() - started:.1f}s")
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="Bench name: ledger, or all.")],
+    quick: Annotated[bool, typer.Option(help="Small sizes (smoke run).")] = False,
+    json_only: Annotated[bool, typer.Option("--json", help="Only the JSON lines.")] = False,
+) -> None:
+    """Run a benchmark; prints one JSON object per line (see DESIGN.md §8)."""
+    from earnloop.bench import run_bench
+
+    try:
+        run_bench(name, quick=quick, json_only=json_only)
+    except KeyError:
+        fail(f"unknown bench {name!r}")
+
+
+def main() -> None:
+    app()

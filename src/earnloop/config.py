@@ -1,0 +1,40 @@
+"""Settings: every knob is an ``EARNLOOP_*`` environment variable (or a line in ``.env``).
+
+Defaults are safe for a laptop: an embedded SQLite file under ``./var/`` and no Redis.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/earnloop.db"
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration, read once from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="EARNLOOP_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the database.")
+    redis_url: str | None = Field(default=None, description="Redis URL; in-process fallbacks when unset.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for admin-only endpoints (/v1/ledger). Unset: those endpoints answer 401.",
+    )
+    admin_token_file: str = Field(
+        default="var/admin_token", description="File holding the admin token when the variable is unset."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests build their own ``Settings``)."""
+    return Settings()

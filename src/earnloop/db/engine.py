@@ -1,0 +1,88 @@
+"""Engines and the unit of work for SQLite (embedded default) and PostgreSQL (psycopg 3, pooled).
+
+SQLite runs in WAL mode with ``foreign_keys=ON`` and a busy timeout; write transactions start with
+``BEGIN IMMEDIATE`` so that two writers never deadlock on a lock upgrade. A unit of work is one
+transaction: it commits when its block ends normally and rolls back on any exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+_BEGIN_MODE = "earnloop_sqlite_begin"
+
+
+@dataclass(frozen=True)
+class Database:
+    """An engine plus the knowledge of which dialect it speaks."""
+
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def uow(self, *, write: bool = True) -> Iterator[Connection]:
+        """One transaction. Commits on normal exit, rolls back on exception. Only this commits."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE" if write else "DEFERRED"})
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_database(
+    url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 30_000, search_path: str | None = None
+) -> Database:
+    """Build a :class:`Database` for ``url``. ``search_path`` selects a PostgreSQL schema (tests)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        _install_sqlite_hooks(engine, sqlite_busy_timeout_ms)
+        return Database(engine)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if search_path:
+        connect_args["options"] = f"-csearch_path={search_path}"
+    engine = create_engine(
+        parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+    )
+    return Database(engine)

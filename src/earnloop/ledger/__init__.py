@@ -1,0 +1,1 @@
+"""The ledger: accounts, transfers, two-phase transfers and balances, with TigerBeetle semantics."""

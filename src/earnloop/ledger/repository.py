@@ -1,0 +1,387 @@
+"""SQL for the ledger: batched loads of the rows a batch touches, and batched writes of its effects.
+
+Every read that feeds a write happens inside the caller's transaction after :func:`lock_clock`, which
+serialises ledger writers (SQLite already holds the write lock from ``BEGIN IMMEDIATE``; PostgreSQL
+takes the clock row ``FOR UPDATE``). Accounts are then locked in id order. Balance updates are single
+guarded statements that add deltas, so even a bug upstream cannot overdraw an account or lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, text, update
+
+from earnloop.ledger import models
+from earnloop.ledger.types import Account, AccountBalance, AccountFilter, AccountFilterFlags, Transfer
+
+IN_CHUNK = 4000
+
+STATUS_PENDING = 1
+STATUS_POSTED = 2
+STATUS_VOIDED = 3
+STATUS_EXPIRED = 4
+
+
+def enc128(value: int) -> bytes:
+    return value.to_bytes(16, "big")
+
+
+def dec128(value: bytes) -> int:
+    return int.from_bytes(value, "big")
+
+
+def enc64(value: int) -> int:
+    """Unsigned 64-bit → signed BIGINT (two's complement), so every u64 fits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def dec64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+@dataclass(slots=True)
+class PendingInfo:
+    """Status of a pending transfer: 1 pending, 2 posted, 3 voided, 4 expired."""
+
+    status: int
+    expires_at: int | None
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
+
+
+def lock_clock(conn: Connection) -> int:
+    """Take the ledger's write lock and return the last timestamp handed out."""
+    query = select(models.clock.c.last_timestamp).where(models.clock.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    value = conn.execute(query).scalar_one()
+    return int(value)
+
+
+def advance_clock(conn: Connection, last_timestamp: int) -> None:
+    conn.execute(
+        update(models.clock)
+        .where(models.clock.c.id == 1, models.clock.c.last_timestamp < last_timestamp)
+        .values(last_timestamp=last_timestamp)
+    )
+
+
+def account_from_row(row: Row[Any]) -> Account:
+    return Account(
+        id=dec128(row.id),
+        ledger=row.ledger,
+        code=row.code,
+        flags=row.flags,
+        user_data_128=dec128(row.user_data_128),
+        user_data_64=dec64(row.user_data_64),
+        user_data_32=row.user_data_32,
+        debits_pending=row.debits_pending,
+        debits_posted=row.debits_posted,
+        credits_pending=row.credits_pending,
+        credits_posted=row.credits_posted,
+        timestamp=row.timestamp,
+    )
+
+
+def transfer_from_row(row: Row[Any]) -> Transfer:
+    return Transfer(
+        id=dec128(row.id),
+        debit_account_id=dec128(row.debit_account_id),
+        credit_account_id=dec128(row.credit_account_id),
+        amount=row.amount,
+        pending_id=dec128(row.pending_id) if row.pending_id is not None else 0,
+        user_data_128=dec128(row.user_data_128),
+        user_data_64=dec64(row.user_data_64),
+        user_data_32=row.user_data_32,
+        timeout=row.timeout,
+        ledger=row.ledger,
+        code=row.code,
+        flags=row.flags,
+        timestamp=row.timestamp,
+    )
+
+
+def load_accounts(conn: Connection, ids: Iterable[int], *, lock: bool) -> dict[int, Account]:
+    """Accounts by id, locked in id order when ``lock`` (PostgreSQL ``FOR UPDATE``)."""
+    keys = sorted({enc128(i) for i in ids})
+    found: dict[int, Account] = {}
+    for chunk in _chunks(keys):
+        query = select(models.accounts).where(models.accounts.c.id.in_(chunk)).order_by(models.accounts.c.id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            account = account_from_row(row)
+            found[account.id] = account
+    return found
+
+
+def load_transfers(conn: Connection, ids: Iterable[int]) -> dict[int, Transfer]:
+    keys = sorted({enc128(i) for i in ids})
+    found: dict[int, Transfer] = {}
+    for chunk in _chunks(keys):
+        for row in conn.execute(select(models.transfers).where(models.transfers.c.id.in_(chunk))):
+            transfer = transfer_from_row(row)
+            found[transfer.id] = transfer
+    return found
+
+
+def load_pending(conn: Connection, ids: Iterable[int]) -> dict[int, PendingInfo]:
+    keys = sorted({enc128(i) for i in ids})
+    table = models.pending_status
+    found: dict[int, PendingInfo] = {}
+    for chunk in _chunks(keys):
+        query = select(table.c.id, table.c.status, table.c.expires_at).where(table.c.id.in_(chunk))
+        for row in conn.execute(query):
+            found[dec128(row.id)] = PendingInfo(status=row.status, expires_at=row.expires_at)
+    return found
+
+
+def load_failed(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
+    keys = sorted({enc128(i) for i in ids})
+    table = models.failed_ids
+    found: dict[int, int] = {}
+    for chunk in _chunks(keys):
+        for row in conn.execute(select(table.c.id, table.c.result).where(table.c.id.in_(chunk))):
+            found[dec128(row.id)] = row.result
+    return found
+
+
+def due_expiries(conn: Connection, now_ns: int, limit: int) -> list[int]:
+    """Ids of pending transfers whose timeout has passed, oldest expiry first."""
+    table = models.pending_status
+    query = (
+        select(table.c.id)
+        .where(table.c.status == STATUS_PENDING, table.c.expires_at <= now_ns)
+        .order_by(table.c.expires_at, table.c.id)
+        .limit(limit)
+    )
+    return [dec128(row.id) for row in conn.execute(query)]
+
+
+def insert_accounts(conn: Connection, rows: Sequence[Account]) -> None:
+    if rows:
+        conn.execute(models.accounts.insert(), [_account_params(a) for a in rows])
+
+
+def _account_params(a: Account) -> dict[str, Any]:
+    return {
+        "id": enc128(a.id),
+        "ledger": a.ledger,
+        "code": a.code,
+        "user_data_128": enc128(a.user_data_128),
+        "user_data_64": enc64(a.user_data_64),
+        "user_data_32": a.user_data_32,
+        "flags": a.flags,
+        "debits_pending": a.debits_pending,
+        "debits_posted": a.debits_posted,
+        "credits_pending": a.credits_pending,
+        "credits_posted": a.credits_posted,
+        "timestamp": a.timestamp,
+    }
+
+
+def transfer_params(t: Transfer) -> dict[str, Any]:
+    return {
+        "id": enc128(t.id),
+        "debit_account_id": enc128(t.debit_account_id),
+        "credit_account_id": enc128(t.credit_account_id),
+        "amount": t.amount,
+        "pending_id": enc128(t.pending_id) if t.pending_id else None,
+        "user_data_128": enc128(t.user_data_128),
+        "user_data_64": enc64(t.user_data_64),
+        "user_data_32": t.user_data_32,
+        "timeout": t.timeout,
+        "ledger": t.ledger,
+        "code": t.code,
+        "flags": t.flags,
+        "timestamp": t.timestamp,
+    }
+
+
+def insert_transfers(conn: Connection, rows: Sequence[Transfer]) -> None:
+    if rows:
+        conn.execute(models.transfers.insert(), [transfer_params(t) for t in rows])
+
+
+def insert_pending(conn: Connection, rows: Sequence[tuple[int, int, int | None, int]]) -> None:
+    """Rows of (transfer id, status, expires_at, timestamp) for pending transfers created now."""
+    if rows:
+        conn.execute(
+            models.pending_status.insert(),
+            [{"id": enc128(i), "status": st, "expires_at": exp, "timestamp": ts} for i, st, exp, ts in rows],
+        )
+
+
+def finish_pending(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Rows of (transfer id, new status, timestamp); each must still be pending (guarded)."""
+    if not rows:
+        return
+    table = models.pending_status
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == STATUS_PENDING)
+        .values(status=bindparam("b_status"), timestamp=bindparam("b_ts"))
+    )
+    params = [{"b_id": enc128(i), "b_status": s, "b_ts": ts} for i, s, ts in rows]
+    result = conn.execute(stmt, params)
+    if result.rowcount != len(rows):
+        raise LedgerWriteConflictError(
+            f"pending status changed under the lock ({result.rowcount}/{len(rows)})"
+        )
+
+
+def insert_failed(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Rows of (transfer id, result code, timestamp) for ids burnt by a transient failure."""
+    if rows:
+        conn.execute(
+            models.failed_ids.insert(),
+            [{"id": enc128(i), "result": r, "timestamp": ts} for i, r, ts in rows],
+        )
+
+
+_APPLY_DELTAS = text(
+    """
+    UPDATE ledger_accounts SET
+        debits_pending = debits_pending + :d_dp,
+        debits_posted = debits_posted + :d_dpo,
+        credits_pending = credits_pending + :d_cp,
+        credits_posted = credits_posted + :d_cpo,
+        flags = CASE WHEN :closed = 1 THEN (flags | 32) ELSE (flags & ~32) END
+    WHERE id = :id
+      AND ((flags & 2) = 0 OR debits_pending + :d_dp + debits_posted + :d_dpo <= credits_posted + :d_cpo)
+      AND ((flags & 4) = 0 OR credits_pending + :d_cp + credits_posted + :d_cpo <= debits_posted + :d_dpo)
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDelta:
+    account_id: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+    closed: bool
+
+
+def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> None:
+    """Add balance deltas in id order, each guarded by the account's limit flags."""
+    if not deltas:
+        return
+    params = [
+        {
+            "id": enc128(d.account_id),
+            "d_dp": d.debits_pending,
+            "d_dpo": d.debits_posted,
+            "d_cp": d.credits_pending,
+            "d_cpo": d.credits_posted,
+            "closed": 1 if d.closed else 0,
+        }
+        for d in sorted(deltas, key=lambda d: d.account_id)
+    ]
+    result = conn.execute(_APPLY_DELTAS, params)
+    if result.rowcount != len(params):
+        raise LedgerWriteConflictError(
+            f"guarded balance update matched {result.rowcount} of {len(params)} accounts"
+        )
+
+
+def insert_history(conn: Connection, rows: Sequence[tuple[int, AccountBalance]]) -> None:
+    if rows:
+        conn.execute(
+            models.account_balances.insert(),
+            [
+                {
+                    "account_id": enc128(account_id),
+                    "timestamp": b.timestamp,
+                    "debits_pending": b.debits_pending,
+                    "debits_posted": b.debits_posted,
+                    "credits_pending": b.credits_pending,
+                    "credits_posted": b.credits_posted,
+                }
+                for account_id, b in rows
+            ],
+        )
+
+
+def _filter_time(column: Any, f: AccountFilter) -> list[Any]:
+    clauses = []
+    if f.timestamp_min:
+        clauses.append(column >= f.timestamp_min)
+    if f.timestamp_max:
+        clauses.append(column <= f.timestamp_max)
+    return clauses
+
+
+def _transfer_filter(f: AccountFilter) -> list[Any]:
+    t = models.transfers
+    key = enc128(f.account_id)
+    sides = []
+    if f.flags & AccountFilterFlags.DEBITS:
+        sides.append(t.c.debit_account_id == key)
+    if f.flags & AccountFilterFlags.CREDITS:
+        sides.append(t.c.credit_account_id == key)
+    clauses = [or_(*sides), *_filter_time(t.c.timestamp, f)]
+    if f.user_data_128:
+        clauses.append(t.c.user_data_128 == enc128(f.user_data_128))
+    if f.user_data_64:
+        clauses.append(t.c.user_data_64 == enc64(f.user_data_64))
+    if f.user_data_32:
+        clauses.append(t.c.user_data_32 == f.user_data_32)
+    if f.code:
+        clauses.append(t.c.code == f.code)
+    return clauses
+
+
+def account_transfers(conn: Connection, f: AccountFilter) -> list[Transfer]:
+    t = models.transfers
+    order = t.c.timestamp.desc() if f.flags & AccountFilterFlags.REVERSED else t.c.timestamp.asc()
+    query = select(t).where(and_(*_transfer_filter(f))).order_by(order).limit(f.limit)
+    return [transfer_from_row(row) for row in conn.execute(query)]
+
+
+def _balance_from_row(row: Row[Any]) -> AccountBalance:
+    return AccountBalance(
+        timestamp=row.timestamp,
+        debits_pending=row.debits_pending,
+        debits_posted=row.debits_posted,
+        credits_pending=row.credits_pending,
+        credits_posted=row.credits_posted,
+    )
+
+
+def account_balances(conn: Connection, f: AccountFilter) -> list[AccountBalance]:
+    """History rows at the timestamps of the transfers the filter selects (expiries never appear)."""
+    t, h = models.transfers, models.account_balances
+    order = t.c.timestamp.desc() if f.flags & AccountFilterFlags.REVERSED else t.c.timestamp.asc()
+    query = (
+        select(h)
+        .join(t, t.c.timestamp == h.c.timestamp)
+        .where(h.c.account_id == enc128(f.account_id), *_transfer_filter(f))
+        .order_by(order)
+        .limit(f.limit)
+    )
+    return [_balance_from_row(row) for row in conn.execute(query)]
+
+
+def balance_at(conn: Connection, account_id: int, timestamp: int) -> AccountBalance | None:
+    """The last history row of the account at or before ``timestamp`` (expiries included)."""
+    h = models.account_balances
+    query = (
+        select(h)
+        .where(h.c.account_id == enc128(account_id), h.c.timestamp <= timestamp)
+        .order_by(h.c.timestamp.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return _balance_from_row(row) if row is not None else None
+
+
+class LedgerWriteConflictError(RuntimeError):
+    """A guarded write matched fewer rows than the in-memory state machine expected (never expected)."""

@@ -1,0 +1,112 @@
+"""Logs and metrics: structlog JSON lines carrying a request id, and Prometheus counters/histograms.
+
+The ASGI middleware here is deliberately tiny (no Starlette ``BaseHTTPMiddleware``) because it sits on
+every request's hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = b"x-request-id"
+_MAX_REQUEST_ID_LEN = 128
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON logs on stdout, one object per line, with ISO timestamps and bound context (request id)."""
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+
+
+class Metrics:
+    """The Prometheus instruments of one app (own registry so that tests can build many apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "earnloop_http_requests_total",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "earnloop_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.ledger_results = Counter(
+            "earnloop_ledger_results_total",
+            "Ledger create results by operation and result code.",
+            ["operation", "result"],
+            registry=self.registry,
+        )
+
+
+def _request_id_from(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER and 0 < len(value) <= _MAX_REQUEST_ID_LEN:
+            text: str = value.decode("latin-1")
+            if text.isprintable():
+                return text
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Binds a request id to the logs, echoes it in ``X-Request-ID`` and records request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = structlog.get_logger("earnloop.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id_from(scope)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, status_holder["status"], time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _record(self, scope: Scope, status: int, elapsed_s: float) -> None:
+        route = scope.get("route")
+        route_path = getattr(route, "path", "unmatched")
+        self.metrics.requests.labels(scope["method"], route_path, str(status)).inc()
+        self.metrics.latency.labels(route_path).observe(elapsed_s)
+        if status >= 500:
+            self.log.error("request_failed", method=scope["method"], path=scope["path"], status=status)

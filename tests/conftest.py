@@ -1,0 +1,116 @@
+"""Shared fixtures: the same tests run on SQLite and on PostgreSQL (a fresh schema per xdist worker).
+
+PostgreSQL and Redis are required in CI (``CI=true``): a missing service fails the run there, and is a
+skip with a reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import upgrade
+from earnloop.ledger.clock import ManualClock
+from earnloop.ledger.service import LedgerService
+
+PG_URL = os.environ.get("EARNLOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("EARNLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+LEDGER_TABLES = (
+    "ledger_account_balances",
+    "ledger_failed_ids",
+    "ledger_pending_status",
+    "ledger_transfers",
+    "ledger_accounts",
+)
+
+
+def require_service(name: str, error: Exception) -> None:
+    """Fail in CI, skip elsewhere, with the reason."""
+    message = f"{name} is not reachable ({type(error).__name__}: {str(error).splitlines()[0][:160]})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI requires it", pytrace=False)
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class DbTarget:
+    """Where a test database lives, so that subprocesses can open it too."""
+
+    url: str
+    search_path: str | None
+
+    def open(self) -> Database:
+        return make_database(self.url, search_path=self.search_path, pool_size=4)
+
+
+def reset_ledger(db: Database) -> None:
+    with db.uow() as conn:
+        if db.is_sqlite:
+            for table in LEDGER_TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(LEDGER_TABLES)}"))
+        conn.execute(text("UPDATE ledger_clock SET last_timestamp = 0"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_target(tmp_path_factory: pytest.TempPathFactory) -> DbTarget:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "earnloop.db"
+    target = DbTarget(f"sqlite:///{path}", None)
+    db = target.open()
+    upgrade(db)
+    db.dispose()
+    return target
+
+
+@pytest.fixture(scope="session")
+def postgres_target(worker_id: str) -> Iterator[DbTarget]:
+    schema = f"t_{worker_id}_{uuid.uuid4().hex[:8]}"
+    admin = make_database(PG_URL, pool_size=1)
+    try:
+        with admin.uow() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # any connection failure means "not reachable"
+        admin.dispose()
+        require_service("PostgreSQL", exc)
+    target = DbTarget(PG_URL, schema)
+    db = target.open()
+    upgrade(db)
+    db.dispose()
+    yield target
+    with admin.uow() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_target(request: pytest.FixtureRequest) -> DbTarget:
+    target: DbTarget = request.getfixturevalue(f"{request.param}_target")
+    return target
+
+
+@pytest.fixture
+def db(db_target: DbTarget) -> Iterator[Database]:
+    """A migrated, empty database (SQLite and PostgreSQL)."""
+    database = db_target.open()
+    reset_ledger(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def ledger(clock: ManualClock) -> LedgerService:
+    return LedgerService(clock)
