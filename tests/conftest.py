@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -19,6 +20,7 @@ from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from tests.live_server import client, serve
 
 PG_URL = os.environ.get("EARNLOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EARNLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -114,3 +116,18 @@ def clock() -> ManualClock:
 @pytest.fixture
 def ledger(clock: ManualClock) -> LedgerService:
     return LedgerService(clock)
+
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+
+
+@pytest.fixture
+def api(db: Database, db_target: DbTarget, clock: ManualClock) -> Iterator[httpx.Client]:
+    """An authenticated HTTP client against a real server running the app on the test database."""
+    from earnloop.api.app import create_app
+    from earnloop.config import Settings
+
+    settings = Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN)
+    app = create_app(settings, db=db, clock=clock)
+    with serve(app) as base_url, client(base_url, ADMIN_TOKEN) as http:
+        yield http
