@@ -21,20 +21,39 @@ _MAX_REQUEST_ID_LEN = 128
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON logs on stdout, one object per line, with ISO timestamps and bound context (request id)."""
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    """JSON logs on stdout, one object per line, with ISO timestamps and bound context (request id).
+
+    Standard-library loggers (uvicorn, alembic) go through the same renderer, so every line is JSON.
+    """
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class Metrics:
@@ -108,5 +127,11 @@ class RequestContextMiddleware:
         route_path = getattr(route, "path", "unmatched")
         self.metrics.requests.labels(scope["method"], route_path, str(status)).inc()
         self.metrics.latency.labels(route_path).observe(elapsed_s)
-        if status >= 500:
-            self.log.error("request_failed", method=scope["method"], path=scope["path"], status=status)
+        level = self.log.error if status >= 500 else self.log.info
+        level(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            duration_ms=round(elapsed_s * 1000, 3),
+        )

@@ -1,0 +1,133 @@
+"""The service shell: health, readiness, metrics, request ids, problem+json, schema guard, CLI doctor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from earnloop.api.app import create_app
+from earnloop.config import Settings
+from earnloop.db.engine import make_database
+from earnloop.db.migrate import SchemaBehindError
+from tests.live_server import free_port
+
+EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
+
+
+def test_health_ready_and_metrics(api: httpx.Client) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+    ready = api.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["schema_revision"] is not None
+    metrics = api.get("/metrics").text
+    assert 'earnloop_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+
+
+def test_request_id_is_echoed_or_generated(api: httpx.Client) -> None:
+    assert api.get("/healthz", headers={"X-Request-ID": "req-42"}).headers["x-request-id"] == "req-42"
+    generated = api.get("/healthz").headers["x-request-id"]
+    assert len(generated) == 32
+
+
+def test_unknown_route_is_problem_json(api: httpx.Client) -> None:
+    response = api.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/not-found")
+
+
+def test_openapi_declares_problem_responses(api: httpx.Client) -> None:
+    spec = api.get("/openapi.json").json()
+    post = spec["paths"]["/v1/ledger/transfers"]["post"]
+    assert {"401", "422"} <= set(post["responses"])
+    assert "application/problem+json" in post["responses"]["422"]["content"]
+
+
+def test_app_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with pytest.raises(SchemaBehindError, match="earnloop db upgrade"):
+        create_app(Settings(database_url=url), db=make_database(url))
+
+
+def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "EARNLOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}", **env}
+    return subprocess.run(
+        [EARNLOOP, *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_and_doctor_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    served = _run(["serve", "--port", str(free_port())], tmp_path)
+    assert served.returncode != 0
+    assert "earnloop db upgrade" in served.stderr
+    doctor = _run(["doctor"], tmp_path)
+    assert doctor.returncode == 1
+    assert "behind" in doctor.stdout
+    assert _run(["db", "upgrade"], tmp_path).returncode == 0
+    healthy = _run(["doctor"], tmp_path)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "schema current" in healthy.stdout
+
+
+def test_doctor_reports_an_unreachable_redis(tmp_path: Path) -> None:
+    assert _run(["db", "upgrade"], tmp_path).returncode == 0
+    doctor = _run(["doctor"], tmp_path, EARNLOOP_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert doctor.returncode == 1
+    assert "redis     unreachable" in doctor.stdout
+
+
+def test_server_logs_are_json_with_request_ids_and_never_the_token(tmp_path: Path) -> None:
+    token = "s3cret-admin-token-do-not-log-0123"
+    assert _run(["db", "upgrade"], tmp_path).returncode == 0
+    port = free_port()
+    env = {
+        **os.environ,
+        "EARNLOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
+        "EARNLOOP_ADMIN_TOKEN": token,
+    }
+    server = subprocess.Popen(
+        [EARNLOOP, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base)
+        auth = {"Authorization": f"Bearer {token}", "X-Request-ID": "trace-me"}
+        assert httpx.get(f"{base}/v1/ledger/accounts?ids=1", headers=auth).status_code == 200
+        wrong = httpx.get(f"{base}/v1/ledger/accounts?ids=1", headers={"Authorization": f"Bearer {token}x"})
+        assert wrong.status_code == 401
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert token not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert all(line.startswith("{") for line in lines), lines
+    assert any('"request_id": "trace-me"' in line for line in lines)
+
+
+def _wait_until_up(base: str) -> None:
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        import time
+
+        time.sleep(0.05)
+    raise AssertionError("server did not come up")
