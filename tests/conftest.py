@@ -131,3 +131,15 @@ def api(db: Database, db_target: DbTarget, clock: ManualClock) -> Iterator[httpx
     app = create_app(settings, db=db, clock=clock)
     with serve(app) as base_url, client(base_url, ADMIN_TOKEN) as http:
         yield http
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis (fails in CI, skips elsewhere when absent)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        require_service("Redis", exc)
+    return REDIS_URL

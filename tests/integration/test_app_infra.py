@@ -131,3 +131,11 @@ def _wait_until_up(base: str) -> None:
 
         time.sleep(0.05)
     raise AssertionError("server did not come up")
+
+
+@pytest.mark.redis
+def test_doctor_reports_a_healthy_redis(tmp_path: Path, redis_url: str) -> None:
+    assert _run(["db", "upgrade"], tmp_path).returncode == 0
+    doctor = _run(["doctor"], tmp_path, EARNLOOP_REDIS_URL=redis_url)
+    assert doctor.returncode == 0, doctor.stdout
+    assert "redis     ok" in doctor.stdout
