@@ -22,12 +22,22 @@ class SchemaBehindError(RuntimeError):
 
 @dataclass(frozen=True)
 class SchemaState:
-    current: str | None
-    head: str | None
+    """Revisions applied to the database and the heads the code ships (several while branches exist)."""
+
+    currents: frozenset[str]
+    heads: frozenset[str]
 
     @property
     def is_current(self) -> bool:
-        return self.current == self.head
+        return self.currents == self.heads
+
+    @property
+    def current(self) -> str | None:
+        return ",".join(sorted(self.currents)) or None
+
+    @property
+    def head(self) -> str | None:
+        return ",".join(sorted(self.heads)) or None
 
 
 def _config() -> Config:
@@ -36,7 +46,7 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "heads") -> None:
     """Apply every migration up to ``revision`` in one transaction."""
     cfg = _config()
     with db.uow(write=True) as conn:
@@ -45,10 +55,10 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 def schema_state(db: Database) -> SchemaState:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    heads = frozenset(ScriptDirectory.from_config(_config()).get_heads())
     with db.uow(write=False) as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    return SchemaState(current=current, head=head)
+        currents = frozenset(MigrationContext.configure(conn).get_current_heads())
+    return SchemaState(currents=currents, heads=heads)
 
 
 def require_current_schema(db: Database) -> None:
