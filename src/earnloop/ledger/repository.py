@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, text, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 
 from earnloop.ledger import models
 from earnloop.ledger.types import Account, AccountBalance, AccountFilter, AccountFilterFlags, Transfer
@@ -53,6 +53,32 @@ class PendingInfo:
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), IN_CHUNK):
         yield items[start : start + IN_CHUNK]
+
+
+# Hot paths (the per-batch loads and inserts) run as driver SQL with pre-encoded tuples: SQLAlchemy
+# Core's per-row parameter processing and expanding IN lists cost more than the database work.
+def _columns(table: Any) -> str:
+    return ", ".join(f'"{c.name}"' for c in table.columns)
+
+
+def _insert_sql(conn: Connection, table: Any) -> str:
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    marks = ", ".join(mark for _ in table.columns)
+    return f"INSERT INTO {table.name} ({_columns(table)}) VALUES ({marks})"  # noqa: S608 (model names)
+
+
+def _select_in(
+    conn: Connection, table: Any, keys: Sequence[bytes], *, columns: str | None = None, suffix: str = ""
+) -> Iterator[Row[Any]]:
+    """Rows of ``table`` whose ``id`` is in ``keys`` (PostgreSQL: one array parameter per query)."""
+    head = f"SELECT {columns or _columns(table)} FROM {table.name} WHERE id"  # noqa: S608 (model names)
+    if conn.dialect.name == "postgresql":
+        if keys:
+            yield from conn.exec_driver_sql(f"{head} = ANY(%s){suffix}", (list(keys),))
+        return
+    for chunk in _chunks(keys):
+        marks = ", ".join("?" for _ in chunk)
+        yield from conn.exec_driver_sql(f"{head} IN ({marks}){suffix}", tuple(chunk))
 
 
 def lock_clock(conn: Connection) -> int:
@@ -110,45 +136,36 @@ def transfer_from_row(row: Row[Any]) -> Transfer:
 def load_accounts(conn: Connection, ids: Iterable[int], *, lock: bool) -> dict[int, Account]:
     """Accounts by id, locked in id order when ``lock`` (PostgreSQL ``FOR UPDATE``)."""
     keys = sorted({enc128(i) for i in ids})
+    suffix = " ORDER BY id" + (" FOR UPDATE" if lock and conn.dialect.name == "postgresql" else "")
     found: dict[int, Account] = {}
-    for chunk in _chunks(keys):
-        query = select(models.accounts).where(models.accounts.c.id.in_(chunk)).order_by(models.accounts.c.id)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        for row in conn.execute(query):
-            account = account_from_row(row)
-            found[account.id] = account
+    for row in _select_in(conn, models.accounts, keys, suffix=suffix):
+        account = account_from_row(row)
+        found[account.id] = account
     return found
 
 
 def load_transfers(conn: Connection, ids: Iterable[int]) -> dict[int, Transfer]:
     keys = sorted({enc128(i) for i in ids})
     found: dict[int, Transfer] = {}
-    for chunk in _chunks(keys):
-        for row in conn.execute(select(models.transfers).where(models.transfers.c.id.in_(chunk))):
-            transfer = transfer_from_row(row)
-            found[transfer.id] = transfer
+    for row in _select_in(conn, models.transfers, keys):
+        transfer = transfer_from_row(row)
+        found[transfer.id] = transfer
     return found
 
 
 def load_pending(conn: Connection, ids: Iterable[int]) -> dict[int, PendingInfo]:
     keys = sorted({enc128(i) for i in ids})
-    table = models.pending_status
     found: dict[int, PendingInfo] = {}
-    for chunk in _chunks(keys):
-        query = select(table.c.id, table.c.status, table.c.expires_at).where(table.c.id.in_(chunk))
-        for row in conn.execute(query):
-            found[dec128(row.id)] = PendingInfo(status=row.status, expires_at=row.expires_at)
+    for row in _select_in(conn, models.pending_status, keys, columns="id, status, expires_at"):
+        found[dec128(row.id)] = PendingInfo(status=row.status, expires_at=row.expires_at)
     return found
 
 
 def load_failed(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
     keys = sorted({enc128(i) for i in ids})
-    table = models.failed_ids
     found: dict[int, int] = {}
-    for chunk in _chunks(keys):
-        for row in conn.execute(select(table.c.id, table.c.result).where(table.c.id.in_(chunk))):
-            found[dec128(row.id)] = row.result
+    for row in _select_in(conn, models.failed_ids, keys, columns="id, result"):
+        found[dec128(row.id)] = row.result
     return found
 
 
@@ -204,9 +221,28 @@ def transfer_params(t: Transfer) -> dict[str, Any]:
     }
 
 
+def transfer_row(t: Transfer) -> tuple[Any, ...]:
+    """``transfer_params`` as a tuple in the column order of ``ledger_transfers``."""
+    return (
+        enc128(t.id),
+        enc128(t.debit_account_id),
+        enc128(t.credit_account_id),
+        t.amount,
+        enc128(t.pending_id) if t.pending_id else None,
+        enc128(t.user_data_128),
+        enc64(t.user_data_64),
+        t.user_data_32,
+        t.timeout,
+        t.ledger,
+        t.code,
+        t.flags,
+        t.timestamp,
+    )
+
+
 def insert_transfers(conn: Connection, rows: Sequence[Transfer]) -> None:
     if rows:
-        conn.execute(models.transfers.insert(), [transfer_params(t) for t in rows])
+        conn.exec_driver_sql(_insert_sql(conn, models.transfers), [transfer_row(t) for t in rows])
 
 
 def insert_pending(conn: Connection, rows: Sequence[tuple[int, int, int | None, int]]) -> None:
@@ -245,8 +281,8 @@ def insert_failed(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> Non
         )
 
 
-_APPLY_DELTAS = text(
-    """
+# SQLite: sqlite3 binds the :named parameters itself.
+_APPLY_DELTAS = """
     UPDATE ledger_accounts SET
         debits_pending = debits_pending + :d_dp,
         debits_posted = debits_posted + :d_dpo,
@@ -257,7 +293,22 @@ _APPLY_DELTAS = text(
       AND ((flags & 2) = 0 OR debits_pending + :d_dp + debits_posted + :d_dpo <= credits_posted + :d_cpo)
       AND ((flags & 4) = 0 OR credits_pending + :d_cp + credits_posted + :d_cpo <= debits_posted + :d_dpo)
     """
-)
+# PostgreSQL: the same guarded update as one statement over arrays (one round trip, not one per account).
+_APPLY_DELTAS_PG = """
+    UPDATE ledger_accounts AS a SET
+        debits_pending = a.debits_pending + d.d_dp,
+        debits_posted = a.debits_posted + d.d_dpo,
+        credits_pending = a.credits_pending + d.d_cp,
+        credits_posted = a.credits_posted + d.d_cpo,
+        flags = CASE WHEN d.closed = 1 THEN (a.flags | 32) ELSE (a.flags & ~32) END
+    FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::int[])
+        AS d(id, d_dp, d_dpo, d_cp, d_cpo, closed)
+    WHERE a.id = d.id
+      AND ((a.flags & 2) = 0
+           OR a.debits_pending + d.d_dp + a.debits_posted + d.d_dpo <= a.credits_posted + d.d_cpo)
+      AND ((a.flags & 4) = 0
+           OR a.credits_pending + d.d_cp + a.credits_posted + d.d_cpo <= a.debits_posted + d.d_dpo)
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +325,18 @@ def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> No
     """Add balance deltas in id order, each guarded by the account's limit flags."""
     if not deltas:
         return
+    ordered = sorted(deltas, key=lambda d: d.account_id)
+    if conn.dialect.name == "postgresql":
+        columns = (
+            [enc128(d.account_id) for d in ordered],
+            [d.debits_pending for d in ordered],
+            [d.debits_posted for d in ordered],
+            [d.credits_pending for d in ordered],
+            [d.credits_posted for d in ordered],
+            [1 if d.closed else 0 for d in ordered],
+        )
+        _check_deltas_applied(conn.exec_driver_sql(_APPLY_DELTAS_PG, columns).rowcount, len(ordered))
+        return
     params = [
         {
             "id": enc128(d.account_id),
@@ -283,13 +346,14 @@ def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> No
             "d_cpo": d.credits_posted,
             "closed": 1 if d.closed else 0,
         }
-        for d in sorted(deltas, key=lambda d: d.account_id)
+        for d in ordered
     ]
-    result = conn.execute(_APPLY_DELTAS, params)
-    if result.rowcount != len(params):
-        raise LedgerWriteConflictError(
-            f"guarded balance update matched {result.rowcount} of {len(params)} accounts"
-        )
+    _check_deltas_applied(conn.exec_driver_sql(_APPLY_DELTAS, params).rowcount, len(params))
+
+
+def _check_deltas_applied(rowcount: int, expected: int) -> None:
+    if rowcount != expected:
+        raise LedgerWriteConflictError(f"guarded balance update matched {rowcount} of {expected} accounts")
 
 
 def insert_history(conn: Connection, rows: Sequence[tuple[int, AccountBalance]]) -> None:
