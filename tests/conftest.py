@@ -25,13 +25,6 @@ from tests.live_server import client, serve
 PG_URL = os.environ.get("EARNLOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EARNLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-LEDGER_TABLES = (
-    "ledger_account_balances",
-    "ledger_failed_ids",
-    "ledger_pending_status",
-    "ledger_transfers",
-    "ledger_accounts",
-)
 
 
 def require_service(name: str, error: Exception) -> None:
@@ -53,13 +46,23 @@ class DbTarget:
         return make_database(self.url, search_path=self.search_path, pool_size=4)
 
 
+def _all_tables() -> list[str]:
+    from earnloop.db.metadata import metadata
+
+    for module in ("auth", "idempotency", "ledger", "wallet"):
+        __import__(f"earnloop.{module}.models")
+    return [t.name for t in reversed(metadata.sorted_tables) if t.name != "ledger_clock"]
+
+
 def reset_ledger(db: Database) -> None:
+    """Empty every table (children first) and rewind the ledger clock."""
+    tables = _all_tables()
     with db.uow() as conn:
         if db.is_sqlite:
-            for table in LEDGER_TABLES:
+            for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
         else:
-            conn.execute(text(f"TRUNCATE {', '.join(LEDGER_TABLES)}"))
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
         conn.execute(text("UPDATE ledger_clock SET last_timestamp = 0"))
 
 

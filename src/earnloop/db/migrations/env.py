@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-import earnloop.ledger.models  # noqa: F401  (registers the ledger tables)
+import earnloop.auth.models
+import earnloop.idempotency.models
+import earnloop.ledger.models
+import earnloop.wallet.models  # noqa: F401
 from earnloop.db.metadata import metadata
 
 connection = context.config.attributes["connection"]

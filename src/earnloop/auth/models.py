@@ -1,0 +1,41 @@
+"""Identity tables: users of the consumer app and their API tokens, and partners with their API keys.
+
+Secrets are stored as SHA-256 digests of high-entropy random tokens, never in clear.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
+
+from earnloop.db.metadata import metadata
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+SERIAL_ID = BigInteger().with_variant(Integer, "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("handle", String(64), nullable=False, unique=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+)
+
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Index("ix_user_tokens_user", "user_id"),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("settlement_currency", String(3), nullable=False),
+    Column("api_key_sha256", String(64), nullable=False, unique=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+)

@@ -1,0 +1,102 @@
+"""Users and partners: creation with a fresh secret (shown once), and authentication by its digest."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from earnloop.auth.models import partners, user_tokens, users
+
+HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
+PARTNER_KINDS = frozenset({"merchant", "charity", "game_publisher", "affiliate_network", "payout"})
+
+
+class AuthError(ValueError):
+    """Bad input to an identity operation (the message says which)."""
+
+
+class DuplicateError(AuthError):
+    """The handle or name is taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    id: int
+    secret: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_user(conn: Connection, handle: str) -> Created:
+    """A new user with an API token (returned once, stored as a digest)."""
+    if not HANDLE_RE.match(handle):
+        raise AuthError("handle: 3–64 of a-z 0-9 _ . - starting with a letter or digit")
+    now = time.time_ns()
+    with conn.begin_nested():
+        try:
+            statement = insert(users).values(handle=handle, created_at_ns=now).returning(users.c.id)
+            user_id = conn.execute(statement).scalar_one()
+        except IntegrityError as exc:
+            raise DuplicateError(f"handle {handle!r} is taken") from exc
+    token = "u_" + secrets.token_urlsafe(32)
+    conn.execute(insert(user_tokens).values(token_sha256=_digest(token), user_id=user_id, created_at_ns=now))
+    return Created(int(user_id), token)
+
+
+def user_for_token(conn: Connection, token: str) -> int | None:
+    row = conn.execute(
+        select(user_tokens.c.user_id).where(user_tokens.c.token_sha256 == _digest(token))
+    ).first()
+    return int(row.user_id) if row else None
+
+
+def user_exists(conn: Connection, user_id: int) -> bool:
+    return conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is not None
+
+
+def create_partner(conn: Connection, name: str, kind: str, settlement_currency: str) -> Created:
+    """A new partner (merchant, charity, …) with an API key (returned once, stored as a digest)."""
+    if kind not in PARTNER_KINDS:
+        raise AuthError(f"kind must be one of {', '.join(sorted(PARTNER_KINDS))}")
+    if not 0 < len(name.strip()) <= 120:
+        raise AuthError("name: 1–120 characters")
+    key = "pk_" + secrets.token_urlsafe(32)
+    values = {
+        "name": name.strip(),
+        "kind": kind,
+        "settlement_currency": settlement_currency,
+        "api_key_sha256": _digest(key),
+        "created_at_ns": time.time_ns(),
+    }
+    with conn.begin_nested():
+        try:
+            partner_id = conn.execute(insert(partners).values(**values).returning(partners.c.id)).scalar_one()
+        except IntegrityError as exc:
+            raise DuplicateError(f"partner {name!r} exists") from exc
+    return Created(int(partner_id), key)
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    id: int
+    name: str
+    kind: str
+    settlement_currency: str
+
+
+def partner_for_key(conn: Connection, key: str) -> Partner | None:
+    row = conn.execute(select(partners).where(partners.c.api_key_sha256 == _digest(key))).first()
+    return Partner(row.id, row.name, row.kind, row.settlement_currency) if row else None
+
+
+def get_partner(conn: Connection, partner_id: int) -> Partner | None:
+    row = conn.execute(select(partners).where(partners.c.id == partner_id)).first()
+    return Partner(row.id, row.name, row.kind, row.settlement_currency) if row else None

@@ -1,0 +1,83 @@
+"""Claim an idempotency key inside the caller's transaction, or replay the answer stored under it.
+
+``claim`` inserts the record first (``INSERT … ON CONFLICT DO NOTHING``): on PostgreSQL a concurrent
+request with the same key blocks on that row until the first one commits, then sees its answer; on
+SQLite writers are serialised already. A failed operation rolls back with its claim, so a retry runs
+again (nothing was changed). The answer is stored with ``complete`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from earnloop.idempotency.models import idempotency_records as records
+
+KEY_MAX_LEN = 200
+
+
+class IdempotencyError(ValueError):
+    """Base class for idempotency failures."""
+
+
+class InvalidIdempotencyKeyError(IdempotencyError):
+    """The key is empty, too long or not printable ASCII."""
+
+
+class IdempotencyConflictError(IdempotencyError):
+    """The key was used before with a different request (TigerBeetle: ``exists_with_different_fields``)."""
+
+
+def fingerprint(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_key(key: str) -> str:
+    if (
+        not isinstance(key, str)
+        or not 0 < len(key) <= KEY_MAX_LEN
+        or not (key.isascii() and key.isprintable())
+    ):
+        raise InvalidIdempotencyKeyError(
+            f"idempotency key must be 1–{KEY_MAX_LEN} printable ASCII characters"
+        )
+    return key
+
+
+def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    """``None`` when this request owns the key now; the stored answer when it was answered before."""
+    check_key(key)
+    request_hash = fingerprint(request)
+    values = {"scope": scope, "key": key, "request_hash": request_hash, "created_at_ns": time.time_ns()}
+    insert = pg_insert(records) if conn.dialect.name == "postgresql" else sqlite_insert(records)
+    statement = insert.values(**values).on_conflict_do_nothing(index_elements=["scope", "key"])
+    if conn.execute(statement.returning(records.c.key)).first() is not None:
+        return None
+    row = conn.execute(
+        select(records.c.request_hash, records.c.response).where(
+            records.c.scope == scope, records.c.key == key
+        )
+    ).one()
+    if row.request_hash != request_hash:
+        raise IdempotencyConflictError(f"idempotency key {key!r} was already used with a different request")
+    if row.response is None:
+        raise IdempotencyConflictError(f"idempotency key {key!r} is being used by a request in progress")
+    stored: dict[str, Any] = json.loads(row.response)
+    return stored
+
+
+def complete(conn: Connection, scope: str, key: str, response: dict[str, Any]) -> dict[str, Any]:
+    """Store the answer for the claimed key; returns it unchanged."""
+    conn.execute(
+        update(records)
+        .where(records.c.scope == scope, records.c.key == key)
+        .values(response=json.dumps(response, sort_keys=True, default=str))
+    )
+    return response

@@ -1,0 +1,256 @@
+"""The cashback lifecycle: pending → confirmed at ``release_at`` (by the worker) → or reversed.
+
+- ``credit_pending``: a pending ledger transfer from the funding account (partner, campaign, operator)
+  into the user's wallet; idempotent on (source, ref).
+- ``confirm_due``: posts every pending reward whose release time has come; new earnings first repay
+  any open debt (linked transfers: all or nothing).
+- ``reverse``: before confirmation, voids the pending transfer; after it, a **clawback**: a balancing
+  debit takes what the user still has, and any shortfall is recorded as debt (a receivable on the
+  user's debt account), which freezes withdrawals until repaid.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from earnloop.idempotency import service as idem
+from earnloop.ledger.repository import dec128, enc128
+from earnloop.ledger.service import LedgerService
+from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
+from earnloop.wallet.currencies import currency
+from earnloop.wallet.errors import InvalidAmountError, NotFoundError
+from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
+from earnloop.wallet.models import cashback_entries as entries
+from earnloop.wallet.service import check_amount, debt_account, open_wallet, user_account
+
+SOURCES = frozenset({"game", "shopping", "einvoice", "promotion", "manual"})
+FUNDING_KINDS = frozenset(
+    {AccountKind.PARTNER_FUNDING, AccountKind.CAMPAIGN_BUDGET, AccountKind.OPERATOR_FUNDING}
+)
+CONFIRM_BATCH_MAX = 2_000
+TIMESTAMP_MAX_NS = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class Funding:
+    """Which account pays a reward: a partner's commissions, a campaign budget, or the operator."""
+
+    kind: AccountKind
+    owner: int
+
+
+def _entry_dict(row: Any) -> dict[str, Any]:
+    return {
+        "entry_id": row.id,
+        "user_id": row.user_id,
+        "currency": row.currency,
+        "source": row.source,
+        "ref": row.ref,
+        "amount": row.amount,
+        "status": row.status,
+        "release_at_ns": row.release_at_ns,
+        "clawed_back": row.clawed_back,
+        "debt_recorded": row.debt_recorded,
+    }
+
+
+def _load(conn: Connection, source: str, ref: str) -> Any:
+    return conn.execute(select(entries).where(entries.c.source == source, entries.c.ref == ref)).first()
+
+
+def credit_pending(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    source: str,
+    ref: str,
+    user_id: int,
+    currency_code: str,
+    amount: int,
+    release_at_ns: int,
+    funding: Funding,
+) -> dict[str, Any]:
+    """Record a pending reward. Same (source, ref) and body again → the same answer."""
+    request = {
+        "user_id": user_id,
+        "currency": currency_code,
+        "amount": amount,
+        "release_at_ns": release_at_ns,
+        "funding": [int(funding.kind), funding.owner],
+    }
+    scope = "cashback.credit"
+    replay = idem.claim(conn, scope, f"{source}:{ref}", request)
+    if replay is not None:
+        return replay
+    if source not in SOURCES:
+        raise InvalidAmountError(f"source must be one of {', '.join(sorted(SOURCES))}")
+    if funding.kind not in FUNDING_KINDS:
+        raise InvalidAmountError("funding must be a partner, campaign or operator account")
+    check_amount(amount)
+    if not isinstance(release_at_ns, int) or not 0 <= release_at_ns <= TIMESTAMP_MAX_NS:
+        raise InvalidAmountError("release_at_ns must be a Unix time in nanoseconds")
+    cur = open_wallet(conn, ledger, user_id, currency_code)
+    funding_ref = AccountRef(funding.kind, funding.owner, cur)
+    ensure_accounts(conn, ledger, [funding_ref])
+    pending_id = transfer_id(scope, source, ref)
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=pending_id,
+                debit_account_id=funding_ref.id,
+                credit_account_id=user_account(user_id, cur).id,
+                amount=amount,
+                ledger=cur.ledger,
+                code=int(TransferKind.CASHBACK_PENDING),
+                flags=TransferFlags.PENDING,
+            )
+        ],
+    )
+    now = time.time_ns()
+    conn.execute(
+        insert(entries).values(
+            user_id=user_id,
+            currency=cur.code,
+            source=source,
+            ref=ref,
+            amount=amount,
+            funding_kind=int(funding.kind),
+            funding_owner=funding.owner,
+            pending_transfer_id=enc128(pending_id),
+            status="pending",
+            release_at_ns=release_at_ns,
+            created_at_ns=now,
+            updated_at_ns=now,
+            clawed_back=0,
+            debt_recorded=0,
+        )
+    )
+    return idem.complete(conn, scope, f"{source}:{ref}", _entry_dict(_load(conn, source, ref)))
+
+
+def confirm_due(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
+    """Confirm up to one batch of rewards whose release time has passed; returns how many."""
+    rows = conn.execute(
+        select(entries)
+        .where(entries.c.status == "pending", entries.c.release_at_ns <= now_ns)
+        .order_by(entries.c.release_at_ns, entries.c.id)
+        .limit(CONFIRM_BATCH_MAX)
+    ).all()
+    for row in rows:
+        _confirm(conn, ledger, row)
+    return len(rows)
+
+
+def _confirm(conn: Connection, ledger: LedgerService, row: Any) -> None:
+    cur = currency(row.currency)
+    user, debt = user_account(row.user_id, cur), debt_account(row.user_id, cur)
+    pending_id = dec128(row.pending_transfer_id)
+    post = Transfer(
+        id=transfer_id("cashback.confirm", pending_id),
+        pending_id=pending_id,
+        amount=AMOUNT_MAX,
+        flags=TransferFlags.POST_PENDING_TRANSFER,
+    )
+    owed = _open_debt(conn, ledger, row.user_id, row.currency)
+    batch = [post]
+    if owed > 0:
+        post.flags |= TransferFlags.LINKED
+        batch.append(
+            Transfer(
+                id=transfer_id("cashback.repay", pending_id),
+                debit_account_id=user.id,
+                credit_account_id=debt.id,
+                amount=min(owed, row.amount),
+                ledger=cur.ledger,
+                code=int(TransferKind.DEBT_REPAID),
+            )
+        )
+    submit(conn, ledger, batch)
+    _set_status(conn, row.id, "confirmed")
+
+
+def _open_debt(conn: Connection, ledger: LedgerService, user_id: int, currency_code: str) -> int:
+    account = balance_of(conn, ledger, debt_account(user_id, currency(currency_code)))
+    return 0 if account is None else account.debits_posted - account.credits_posted
+
+
+def _set_status(conn: Connection, entry_id: int, status: str, **extra: int) -> None:
+    conn.execute(
+        update(entries)
+        .where(entries.c.id == entry_id)
+        .values(status=status, updated_at_ns=time.time_ns(), **extra)
+    )
+
+
+def reverse(conn: Connection, ledger: LedgerService, *, source: str, ref: str) -> dict[str, Any]:
+    """Cancel a reward: void while pending, claw back once confirmed. Repeating it is harmless."""
+    row = _load(conn, source, ref)
+    if row is None:
+        raise NotFoundError(f"no cashback {source}:{ref}")
+    if row.status in ("reversed", "clawed_back"):
+        return _entry_dict(row)
+    pending_id = dec128(row.pending_transfer_id)
+    if row.status == "pending":
+        submit(
+            conn,
+            ledger,
+            [
+                Transfer(
+                    id=transfer_id("cashback.void", pending_id),
+                    pending_id=pending_id,
+                    flags=TransferFlags.VOID_PENDING_TRANSFER,
+                )
+            ],
+        )
+        _set_status(conn, row.id, "reversed")
+    else:
+        taken, owed = _claw_back(conn, ledger, row, pending_id)
+        _set_status(conn, row.id, "clawed_back", clawed_back=taken, debt_recorded=owed)
+    return _entry_dict(_load(conn, source, ref))
+
+
+def _claw_back(conn: Connection, ledger: LedgerService, row: Any, pending_id: int) -> tuple[int, int]:
+    cur = currency(row.currency)
+    user, debt = user_account(row.user_id, cur), debt_account(row.user_id, cur)
+    funding = AccountRef(AccountKind(row.funding_kind), row.funding_owner, cur)
+    claw_id = transfer_id("cashback.clawback", pending_id)
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=claw_id,
+                debit_account_id=user.id,
+                credit_account_id=funding.id,
+                amount=row.amount,
+                ledger=cur.ledger,
+                code=int(TransferKind.CLAWBACK),
+                flags=TransferFlags.BALANCING_DEBIT,
+            )
+        ],
+    )
+    (claw,) = ledger.lookup_transfers(conn, [claw_id])
+    shortfall = row.amount - claw.amount
+    if shortfall > 0:
+        submit(
+            conn,
+            ledger,
+            [
+                Transfer(
+                    id=transfer_id("cashback.debt", pending_id),
+                    debit_account_id=debt.id,
+                    credit_account_id=funding.id,
+                    amount=shortfall,
+                    ledger=cur.ledger,
+                    code=int(TransferKind.DEBT_RECORDED),
+                )
+            ],
+        )
+    return claw.amount, shortfall
