@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from earnloop import __version__
-from earnloop.api import health, ledger
+from earnloop.api import health, ledger, wallet
 from earnloop.api.context import AppContext
 from earnloop.api.problems import install_problem_handlers
 from earnloop.auth.admin_token import resolve_admin_token
@@ -50,5 +50,6 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(ledger.router)
+    app.include_router(wallet.router)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
