@@ -47,10 +47,9 @@ class DbTarget:
 
 
 def _all_tables() -> list[str]:
+    import earnloop.db.registry  # noqa: F401
     from earnloop.db.metadata import metadata
 
-    for module in ("auth", "idempotency", "ledger", "wallet"):
-        __import__(f"earnloop.{module}.models")
     return [t.name for t in reversed(metadata.sorted_tables) if t.name != "ledger_clock"]
 
 

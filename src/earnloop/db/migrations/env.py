@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import earnloop.auth.models
-import earnloop.idempotency.models
-import earnloop.ledger.models
-import earnloop.wallet.models  # noqa: F401
+import earnloop.db.registry  # noqa: F401  (registers every domain's tables)
 from earnloop.db.metadata import metadata
 
 connection = context.config.attributes["connection"]

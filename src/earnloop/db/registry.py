@@ -1,0 +1,10 @@
+"""Imports every domain's tables so that migrations and tests see the whole schema. Add a line per
+models module."""
+
+from earnloop.auth import models as auth_models
+from earnloop.idempotency import models as idempotency_models
+from earnloop.ledger import models as ledger_models
+from earnloop.outbox import models as outbox_models
+from earnloop.wallet import models as wallet_models
+
+MODEL_MODULES = [auth_models, idempotency_models, ledger_models, outbox_models, wallet_models]
