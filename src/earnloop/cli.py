@@ -22,6 +22,7 @@ from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
+from earnloop.wallet import cli as wallet_cli
 
 app = typer.Typer(
     help="earnloop: cashback, wallet, risk and credit on a double-entry ledger.", no_args_is_help=True
@@ -32,6 +33,7 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
+wallet_cli.register(app)
 out = Console()
 
 
@@ -145,7 +147,10 @@ def db_upgrade() -> None:
 
 
 def _parse_json_items(source: str, what: str) -> list[dict[str, object]]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{what}: cannot read {source}: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8'}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
