@@ -69,6 +69,13 @@ def _ids(raw: str, name: str = "ids") -> list[int]:
     return ids
 
 
+def _one_id(raw: str, name: str = "account_id") -> int:
+    ids = _ids(raw, name)
+    if len(ids) != 1:
+        raise ProblemError(422, "invalid-ids", "Invalid ids", f"{name}: exactly one id")
+    return ids[0]
+
+
 @router.post("/accounts", response_model=CreateResultsOut)
 def create_accounts(batch: AccountsBatch, ctx: Admin) -> CreateResultsOut:
     """Create up to 8,190 accounts; one result per account, in order (TigerBeetle semantics)."""
@@ -114,7 +121,7 @@ def account_balance(
     account_id: str, ctx: Admin, as_of: Annotated[int | None, Query(ge=1, le=(1 << 63) - 1)] = None
 ) -> BalanceOut:
     """Current balance, or the balance as of a timestamp (ns) for accounts with the history flag."""
-    (key,) = _ids(account_id, "account_id")
+    key = _one_id(account_id)
     with ctx.db.uow(write=False) as conn:
         found = ctx.ledger.lookup_accounts(conn, [key])
         if not found:
@@ -139,7 +146,7 @@ def account_balance(
 
 
 def _filter(account_id: str, limit: int, reversed_: bool, ts_min: int, ts_max: int) -> AccountFilter:
-    (key,) = _ids(account_id, "account_id")
+    key = _one_id(account_id)
     flags = AccountFilterFlags.DEBITS | AccountFilterFlags.CREDITS
     if reversed_:
         flags |= AccountFilterFlags.REVERSED
