@@ -99,19 +99,21 @@ def advance_clock(conn: Connection, last_timestamp: int) -> None:
 
 
 def account_from_row(row: Row[Any]) -> Account:
+    """Decode a full ``ledger_accounts`` row (columns in table order)."""
+    (id_, ledger, code, ud128, ud64, ud32, flags, dp, dpo, cp, cpo, ts) = tuple(row)
     return Account(
-        id=dec128(row.id),
-        ledger=row.ledger,
-        code=row.code,
-        flags=row.flags,
-        user_data_128=dec128(row.user_data_128),
-        user_data_64=dec64(row.user_data_64),
-        user_data_32=row.user_data_32,
-        debits_pending=row.debits_pending,
-        debits_posted=row.debits_posted,
-        credits_pending=row.credits_pending,
-        credits_posted=row.credits_posted,
-        timestamp=row.timestamp,
+        id=int.from_bytes(id_, "big"),
+        ledger=ledger,
+        code=code,
+        flags=flags,
+        user_data_128=int.from_bytes(ud128, "big"),
+        user_data_64=ud64 + (1 << 64) if ud64 < 0 else ud64,
+        user_data_32=ud32,
+        debits_pending=dp,
+        debits_posted=dpo,
+        credits_pending=cp,
+        credits_posted=cpo,
+        timestamp=ts,
     )
 
 

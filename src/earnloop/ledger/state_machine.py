@@ -45,6 +45,13 @@ from earnloop.ledger.types import (
 
 S = CreateTransferStatus
 _LINKED = int(TransferFlags.LINKED)
+_PENDING = int(TransferFlags.PENDING)
+_POST = int(TransferFlags.POST_PENDING_TRANSFER)
+_VOID = int(TransferFlags.VOID_PENDING_TRANSFER)
+_CLOSING_DEBIT = int(TransferFlags.CLOSING_DEBIT)
+_CLOSING_CREDIT = int(TransferFlags.CLOSING_CREDIT)
+_TRANSFER_STATUS = {int(s): s for s in CreateTransferStatus}
+_ACCOUNT_STATUS = {int(s): s for s in CreateAccountStatus}
 _CLOSED = int(AccountFlags.CLOSED)
 _HISTORY = int(AccountFlags.HISTORY)
 
@@ -193,7 +200,7 @@ def create_accounts(state: LedgerState, events: list[Account], first_ts: int) ->
         return CreateAccountStatus.CREATED, ts
 
     raw = _run_chains(state, events, first_ts, apply, CreateAccountStatus, burn=False)
-    return [CreateAccountResult(ts, CreateAccountStatus(s)) for ts, s in raw]
+    return [CreateAccountResult(ts, _ACCOUNT_STATUS[s]) for ts, s in raw]
 
 
 def create_transfers(state: LedgerState, events: list[Transfer], first_ts: int) -> list[CreateTransferResult]:
@@ -203,7 +210,7 @@ def create_transfers(state: LedgerState, events: list[Transfer], first_ts: int) 
         return _create_transfer(state, t, first_ts + i)
 
     raw = _run_chains(state, events, first_ts, apply, CreateTransferStatus, burn=True)
-    return [CreateTransferResult(ts, CreateTransferStatus(s)) for ts, s in raw]
+    return [CreateTransferResult(ts, _TRANSFER_STATUS[s]) for ts, s in raw]
 
 
 def _run_chains(
@@ -259,7 +266,7 @@ def _create_transfer(state: LedgerState, t: Transfer, ts: int) -> tuple[CreateTr
         return status, (existing.timestamp if status == S.EXISTS else ts)
     if t.id in state.failed:
         return S.ID_ALREADY_FAILED, ts
-    if t.flags & (TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER):
+    if t.flags & (_POST | _VOID):
         return _post_or_void(state, t, ts)
     status_or_amount = check_new_transfer(t, state.accounts, ts)
     if isinstance(status_or_amount, CreateTransferStatus):
@@ -289,7 +296,7 @@ def _apply_new_transfer(state: LedgerState, t: Transfer, amount: int, ts: int) -
         timestamp=ts,
     )
     state.add_transfer(stored)
-    if t.flags & TransferFlags.PENDING:
+    if t.flags & _PENDING:
         dr.debits_pending += amount
         cr.credits_pending += amount
         expires_at = ts + t.timeout * NS_PER_S if t.timeout else None
@@ -297,9 +304,9 @@ def _apply_new_transfer(state: LedgerState, t: Transfer, amount: int, ts: int) -
     else:
         dr.debits_posted += amount
         cr.credits_posted += amount
-    if t.flags & TransferFlags.CLOSING_DEBIT:
+    if t.flags & _CLOSING_DEBIT:
         dr.flags |= _CLOSED
-    if t.flags & TransferFlags.CLOSING_CREDIT:
+    if t.flags & _CLOSING_CREDIT:
         cr.flags |= _CLOSED
     state.record_history(ts, dr, cr)
 
@@ -335,7 +342,7 @@ def _post_or_void(state: LedgerState, t: Transfer, ts: int) -> tuple[CreateTrans
     )
     dr.debits_pending -= p.amount
     cr.credits_pending -= p.amount
-    if t.flags & TransferFlags.POST_PENDING_TRANSFER:
+    if t.flags & _POST:
         dr.debits_posted += amount
         cr.credits_posted += amount
         state.set_pending(p.id, PendingInfo(STATUS_POSTED, None), ts)
@@ -347,9 +354,9 @@ def _post_or_void(state: LedgerState, t: Transfer, ts: int) -> tuple[CreateTrans
 
 
 def _reopen_if_closing(p: Transfer, dr: Account, cr: Account) -> None:
-    if p.flags & TransferFlags.CLOSING_DEBIT:
+    if p.flags & _CLOSING_DEBIT:
         dr.flags &= ~_CLOSED
-    if p.flags & TransferFlags.CLOSING_CREDIT:
+    if p.flags & _CLOSING_CREDIT:
         cr.flags &= ~_CLOSED
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from earnloop.ledger.errors import InvalidBatchError
@@ -50,18 +51,37 @@ T = TypeVar("T", Account, Transfer)
 
 
 def _validate(items: Sequence[T], kind: type[T], limits: dict[str, int], what: str) -> list[T]:
+    """Check every field; return the items with plain ``int`` fields (``IntFlag`` values are copied
+    as ints, so the state machine's hot loop does integer arithmetic, not enum operations)."""
     if len(items) > BATCH_MAX:
         raise InvalidBatchError(f"at most {BATCH_MAX} {what} per batch, got {len(items)}")
+    names = tuple(limits)
+    bounds = tuple(limits.values())
+    read = attrgetter(*names)
+    checked: list[T] = []
     for index, item in enumerate(items):
-        if not isinstance(item, kind):
+        if type(item) is not kind:
             raise InvalidBatchError(f"{what}[{index}]: expected {kind.__name__}")
-        for name, limit in limits.items():
-            value: Any = getattr(item, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidBatchError(f"{what}[{index}].{name}: must be an integer")
-            if not 0 <= value <= limit:
-                raise InvalidBatchError(f"{what}[{index}].{name}: must be between 0 and {limit}")
-    return list(items)
+        values = read(item)
+        plain = all(type(v) is int for v in values)
+        if plain and all(0 <= v <= bound for v, bound in zip(values, bounds, strict=True)):
+            checked.append(item)
+            continue
+        checked.append(_normalised(item, kind, names, values, bounds, f"{what}[{index}]"))
+    return checked
+
+
+def _normalised(
+    item: T, kind: type[T], names: tuple[str, ...], values: Any, bounds: tuple[int, ...], where: str
+) -> T:
+    plain = {}
+    for name, value, bound in zip(names, values, bounds, strict=True):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidBatchError(f"{where}.{name}: must be an integer")
+        if not 0 <= value <= bound:
+            raise InvalidBatchError(f"{where}.{name}: must be between 0 and {bound}")
+        plain[name] = int(value)
+    return kind(**plain)
 
 
 def validate_accounts(items: Sequence[Account]) -> list[Account]:
