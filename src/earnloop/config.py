@@ -32,6 +32,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # Withdrawals (wallet/withdrawals.py)
+    payout_provider_url: str | None = Field(
+        default=None,
+        description="Base URL of the payout provider. Unset: the demo's fake provider, served by the "
+        "API itself at /fake-payouts (the worker reaches it at http://host:port/fake-payouts).",
+    )
+    payout_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Provider call timeout.")
+    payout_callback_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of provider callbacks. Unset: callbacks answer 401."
+    )
+    payout_stale_after_s: int = Field(
+        default=300, ge=0, description="Inquire about a withdrawal still in flight after this long."
+    )
+    withdrawal_min_amount: int = Field(default=100, ge=1, description="Minor units.")
+    withdrawal_daily_limit: int = Field(default=5_000_000, ge=1, description="Minor units per day.")
 
 
 @lru_cache(maxsize=1)

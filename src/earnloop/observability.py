@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -20,7 +20,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 _MAX_REQUEST_ID_LEN = 128
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
     """JSON logs on stdout, one object per line, with ISO timestamps and bound context (request id).
 
     Standard-library loggers (uvicorn, alembic) go through the same renderer, so every line is JSON.
@@ -45,7 +45,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -8,12 +8,17 @@ confirmed by posting its pending transfer, which succeeds exactly once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import structlog
 
+from earnloop.config import get_settings
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback
+from earnloop.outbox import delivery as webhook_delivery
+from earnloop.wallet import cashback, escrow, holds, pay
+from earnloop.wallet import withdrawals as withdrawals_flow
+from earnloop.wallet.payouts import PayoutProvider, provider_from_settings
 
 log = structlog.get_logger("earnloop.worker")
 
@@ -40,14 +45,76 @@ def confirm_cashback(db: Database, ledger: LedgerService) -> int:
             return total
 
 
-def run_sweeps(db: Database, ledger: LedgerService, *, interval_s: int, once: bool) -> None:
+def escrow_timeouts(db: Database, ledger: LedgerService) -> int:
+    """Close unpaid trades past their pay deadline and release trades past their confirm deadline."""
+    total = 0
     while True:
-        expired = sweep_once(db, ledger)
-        if expired:
-            log.info("pending_transfers_expired", count=expired)
-        confirmed = confirm_cashback(db, ledger)
-        if confirmed:
-            log.info("cashback_confirmed", count=confirmed)
+        with db.uow() as conn:
+            changed = escrow.sweep_timeouts(conn, ledger, ledger.clock.now_ns())
+        total += changed
+        if changed == 0:
+            return total
+
+
+def expire_holds(db: Database, ledger: LedgerService) -> int:
+    """Record deposit holds whose expiry passed as ``expired`` (the ledger released their money)."""
+    total = 0
+    while True:
+        with db.uow() as conn:
+            expired = holds.mark_expired(conn, ledger, ledger.clock.now_ns())
+        total += expired
+        if expired == 0:
+            return total
+
+
+def deliver_webhooks(db: Database, ledger: LedgerService) -> webhook_delivery.DeliveryReport:
+    """Fan new outbox events out to partners' endpoints, then send every due webhook (signed, retried)."""
+    now = ledger.clock.now_ns()
+    webhook_delivery.relay(db, now)
+    return webhook_delivery.deliver_due(db, now)
+
+
+def resolve_withdrawals(
+    db: Database, ledger: LedgerService, provider: PayoutProvider | None = None
+) -> withdrawals_flow.ResolveReport:
+    """Ask the payout provider about withdrawals whose outcome is unknown (or stale) and apply it."""
+    settings = get_settings()
+    return withdrawals_flow.resolve_unknown(
+        db,
+        ledger,
+        provider or provider_from_settings(settings),
+        stale_after_ns=settings.payout_stale_after_s * 1_000_000_000,
+    )
+
+
+def expire_orders(db: Database, ledger: LedgerService) -> int:
+    """Mark unpaid merchant orders past their expiry as expired."""
+    with db.uow() as conn:
+        return pay.expire_due_orders(conn, ledger.clock.now_ns())
+
+
+def run_sweeps(db: Database, ledger: LedgerService, *, interval_s: int, once: bool) -> None:
+    """Run every sweep, log what each did, sleep, repeat (or stop after one round when ``once``)."""
+    counted: dict[str, Callable[[Database, LedgerService], int]] = {
+        "pending_transfers_expired": sweep_once,
+        "cashback_confirmed": confirm_cashback,
+        "escrow_timeouts_applied": escrow_timeouts,
+        "deposit_holds_expired": expire_holds,
+        "orders_expired": expire_orders,
+    }
+    while True:
+        for event, sweep in counted.items():
+            count = sweep(db, ledger)
+            if count:
+                log.info(event, count=count)
+        webhooks = deliver_webhooks(db, ledger)
+        if webhooks.attempted:
+            log.info(
+                "webhooks_sent", delivered=webhooks.delivered, retrying=webhooks.retrying, dead=webhooks.dead
+            )
+        payouts = resolve_withdrawals(db, ledger)
+        if payouts.examined:
+            log.info("withdrawals_resolved", **payouts.as_dict())
         if once:
             return
         time.sleep(interval_s)

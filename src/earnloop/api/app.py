@@ -5,7 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from earnloop import __version__
+from earnloop.api import escrow as escrow_api
 from earnloop.api import health, ledger, wallet
+from earnloop.api import pay as pay_api
+from earnloop.api import webhooks as webhooks_api
+from earnloop.api import withdrawals as withdrawals_api
 from earnloop.api.context import AppContext
 from earnloop.api.problems import install_problem_handlers
 from earnloop.auth.admin_token import resolve_admin_token
@@ -51,5 +55,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(ledger.router)
     app.include_router(wallet.router)
+    app.include_router(pay_api.router)
+    app.include_router(escrow_api.escrow_router)
+    app.include_router(escrow_api.holds_router)
+    app.include_router(webhooks_api.router)
+    app.include_router(withdrawals_api.router)
+    withdrawals_api.install_payouts(app, settings)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

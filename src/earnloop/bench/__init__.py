@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-BENCHES: dict[str, str] = {"ledger": "earnloop.bench.ledger"}
+BENCHES: dict[str, str] = {"ledger": "earnloop.bench.ledger", "wallet": "earnloop.bench.wallet"}
 
 
 def _runner(name: str) -> Callable[..., Iterator[dict[str, Any]]]:

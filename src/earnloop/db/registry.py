@@ -5,6 +5,13 @@ from earnloop.auth import models as auth_models
 from earnloop.idempotency import models as idempotency_models
 from earnloop.ledger import models as ledger_models
 from earnloop.outbox import models as outbox_models
+from earnloop.wallet import escrow_models as escrow_models
+from earnloop.wallet import fx_models as fx_models
 from earnloop.wallet import models as wallet_models
+from earnloop.wallet import pay_models as pay_models
+from earnloop.wallet import withdrawal_models as withdrawal_models
 
 MODEL_MODULES = [auth_models, idempotency_models, ledger_models, outbox_models, wallet_models]
+MODEL_MODULES.append(escrow_models)
+MODEL_MODULES.extend([fx_models, pay_models])
+MODEL_MODULES.append(withdrawal_models)

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from earnloop.auth import service as auth
 from earnloop.cli_support import out, run
-from earnloop.wallet import cashback, service
+from earnloop.outbox import cli as outbox_cli
+from earnloop.wallet import cashback, cli_escrow, cli_pay, cli_withdrawals, service
 from earnloop.wallet.chart import AccountKind
 
 users_app = typer.Typer(help="Users and partners.", no_args_is_help=True)
@@ -147,3 +148,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(wallet_app, name="wallet")
     app.add_typer(cashback_app, name="cashback")
+    cli_escrow.register(app)
+    outbox_cli.register(app)
+    cli_withdrawals.register(app)
+    cli_pay.register(app)

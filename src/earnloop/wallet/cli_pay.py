@@ -1,0 +1,177 @@
+"""``earnloop pay …`` and ``earnloop fx …``: merchant payments and exchange rates from the command line
+(operators, scripts and support). Every command prints one JSON line; errors are one line on stderr."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+
+from earnloop.cli_support import out, run
+from earnloop.wallet import fx, pay
+
+pay_app = typer.Typer(help="Merchant payments: orders, confirmations, refunds, fees.", no_args_is_help=True)
+fx_app = typer.Typer(help="Exchange rates and conversions.", no_args_is_help=True)
+
+MerchantId = Annotated[int, typer.Argument(min=1, help="Merchant (partner) id.")]
+UserId = Annotated[int, typer.Argument(min=1, help="User id.")]
+OrderRef = Annotated[str, typer.Argument(help="The merchant's order id.")]
+Key = Annotated[str, typer.Option(help="Idempotency key: re-running with it changes nothing.")]
+
+
+def _print(value: object) -> None:
+    out.print(json.dumps(value), soft_wrap=True)
+
+
+@pay_app.command("set-fee")
+def set_fee(
+    merchant_id: MerchantId, fee_bps: Annotated[int, typer.Argument(min=0, max=pay.FEE_MAX_BPS)]
+) -> None:
+    """Set a merchant's fee rate in basis points (orders created from now on)."""
+    _print(run(lambda conn, _: pay.set_fee(conn, merchant_id=merchant_id, fee_bps=fee_bps)))
+
+
+@pay_app.command("create-order")
+def create_order(
+    merchant_id: MerchantId,
+    order_id: OrderRef,
+    amount: Annotated[int, typer.Argument(min=1, help="Minor units.")],
+    ttl_s: Annotated[int, typer.Option(help="Seconds the user has to pay.")] = pay.ORDER_TTL_S,
+) -> None:
+    """Present an order for a merchant (idempotent on the order id)."""
+    _print(
+        run(
+            lambda conn, ledger: pay.create_order(
+                conn, ledger, merchant_id=merchant_id, merchant_order_id=order_id, amount=amount, ttl_s=ttl_s
+            )
+        )
+    )
+
+
+@pay_app.command("confirm")
+def confirm(
+    user_id: UserId,
+    order: Annotated[int, typer.Argument(min=1, help="The platform's order id.")],
+    key: Key,
+    currency: Annotated[str | None, typer.Option(help="Wallet to pay from (default: the order's).")] = None,
+) -> None:
+    """Pay an order on a user's behalf (support, scripts)."""
+    _print(
+        run(
+            lambda conn, ledger: pay.confirm(
+                conn, ledger, idempotency_key=key, user_id=user_id, order_id=order, pay_currency=currency
+            )
+        )
+    )
+
+
+@pay_app.command("refund")
+def refund(
+    merchant_id: MerchantId,
+    order_id: OrderRef,
+    key: Key,
+    amount: Annotated[int | None, typer.Option(min=1, help="Minor units (default: all the rest).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Refund part or all of a paid order."""
+    _print(
+        run(
+            lambda conn, ledger: pay.refund(
+                conn,
+                ledger,
+                idempotency_key=key,
+                merchant_id=merchant_id,
+                merchant_order_id=order_id,
+                amount=amount,
+                reason=reason,
+            )
+        )
+    )
+
+
+@pay_app.command("show")
+def show(merchant_id: MerchantId, order_id: OrderRef) -> None:
+    """An order by the merchant's id, in its current state."""
+    _print(
+        run(
+            lambda conn, ledger: pay.merchant_order(
+                conn, ledger, merchant_id=merchant_id, merchant_order_id=order_id
+            ),
+            write=False,
+        )
+    )
+
+
+@pay_app.command("settlement")
+def settlement(merchant_id: MerchantId) -> None:
+    """What the platform owes a merchant."""
+    _print(run(lambda conn, ledger: pay.settlement_balance(conn, ledger, merchant_id), write=False))
+
+
+@pay_app.command("expire-orders")
+def expire_orders() -> None:
+    """Mark unpaid orders past their expiry as expired."""
+    count = run(lambda conn, ledger: pay.expire_due_orders(conn, ledger.clock.now_ns()))
+    _print({"expired": count})
+
+
+@fx_app.command("set-rate")
+def set_rate(
+    base: Annotated[str, typer.Argument(help="ISO code, e.g. USD.")],
+    quote: Annotated[str, typer.Argument(help="ISO code, e.g. TWD.")],
+    rate: Annotated[str, typer.Argument(help="Exact decimal: 1 base = RATE quote.")],
+    spread_bps: Annotated[int, typer.Option(min=0, max=fx.SPREAD_MAX_BPS)] = fx.DEFAULT_SPREAD_BPS,
+    valid_from_ns: Annotated[int | None, typer.Option(help="Unix ns (default: now).")] = None,
+) -> None:
+    """Record an exchange rate (rates are history: a newer row replaces an older one from its time)."""
+    _print(
+        run(
+            lambda conn, _: fx.set_rate(
+                conn,
+                base=base,
+                quote=quote,
+                rate=rate,
+                spread_bps=spread_bps,
+                valid_from_ns=time.time_ns() if valid_from_ns is None else valid_from_ns,
+                actor="cli",
+            )
+        )
+    )
+
+
+@fx_app.command("rates")
+def rates(limit: Annotated[int, typer.Option(min=1, max=fx.RATES_PAGE_MAX)] = 50) -> None:
+    """Rates per pair, newest first (one JSON line each)."""
+    for row in run(lambda conn, _: fx.list_rates(conn, limit=limit), write=False):
+        _print(row)
+
+
+@fx_app.command("convert")
+def convert(
+    user_id: UserId,
+    from_currency: Annotated[str, typer.Argument(help="ISO code.")],
+    to_currency: Annotated[str, typer.Argument(help="ISO code.")],
+    amount: Annotated[int, typer.Argument(min=1, help="Minor units of the source currency.")],
+    key: Key,
+) -> None:
+    """Convert a user's money between two of its wallets at the current rate."""
+    _print(
+        run(
+            lambda conn, ledger: fx.convert(
+                conn,
+                ledger,
+                idempotency_key=key,
+                user_id=user_id,
+                from_currency=from_currency,
+                to_currency=to_currency,
+                amount=amount,
+            )
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pay_app, name="pay")
+    app.add_typer(fx_app, name="fx")

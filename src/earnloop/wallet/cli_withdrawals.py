@@ -1,0 +1,184 @@
+"""``earnloop withdrawals|donations …``: payouts and donations from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from earnloop.cli_support import EXPECTED_ERRORS, fail, ready_database, run
+from earnloop.config import get_settings
+from earnloop.db.engine import Database
+from earnloop.ledger.clock import SystemClock
+from earnloop.ledger.service import LedgerService
+from earnloop.wallet import donations, withdrawals
+from earnloop.wallet.payouts import provider_from_settings
+
+withdrawals_app = typer.Typer(
+    help="Withdrawals: destinations, request, resolve unknowns.", no_args_is_help=True
+)
+donations_app = typer.Typer(help="Donations: campaigns, donate, progress, statements.", no_args_is_help=True)
+
+UserId = Annotated[int, typer.Argument(min=1, help="User id.")]
+CurrencyArg = Annotated[str, typer.Argument(help="ISO 4217 code, e.g. TWD.")]
+Key = Annotated[str, typer.Option(help="Idempotency key: re-running with it changes nothing.")]
+T = TypeVar("T")
+
+
+def _with_database(action: Callable[[Database, LedgerService], T]) -> T:
+    """For flows spanning several transactions (they call the payout provider between them)."""
+    db = ready_database()
+    try:
+        return action(db, LedgerService(SystemClock()))
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+
+
+@withdrawals_app.command("add-destination")
+def add_destination(
+    user_id: UserId,
+    kind: Annotated[str, typer.Option(help="bank or ewallet")],
+    institution: Annotated[str, typer.Option(help="Bank or e-wallet name / code.")],
+    holder: Annotated[str, typer.Option(help="Account holder's name.")],
+    account: Annotated[str, typer.Option(help="Account number (stored; shown masked).")],
+) -> None:
+    """Register a payout destination for a user."""
+    created = run(
+        lambda conn, ledger: withdrawals.add_destination(
+            conn,
+            user_id=user_id,
+            kind=kind,
+            institution=institution,
+            holder_name=holder,
+            account_number=account,
+            now_ns=ledger.clock.now_ns(),
+        )
+    )
+    typer.echo(json.dumps(created))
+
+
+@withdrawals_app.command("request")
+def request(
+    user_id: UserId,
+    currency: CurrencyArg,
+    amount: Annotated[int, typer.Argument(min=1, help="Minor units.")],
+    destination: Annotated[int, typer.Option(min=1, help="Payout destination id.")],
+    key: Key,
+) -> None:
+    """Withdraw: hold the money, call the payout provider, apply its answer."""
+    settings = get_settings()
+    provider = provider_from_settings(settings)
+    result = _with_database(
+        lambda db, ledger: withdrawals.request_withdrawal(
+            db,
+            ledger,
+            provider,
+            idempotency_key=key,
+            user_id=user_id,
+            destination_id=destination,
+            currency_code=currency,
+            amount=amount,
+            limits=withdrawals.Limits.from_settings(settings),
+        )
+    )
+    typer.echo(json.dumps(result))
+
+
+@withdrawals_app.command("list")
+def list_(user_id: UserId, limit: Annotated[int, typer.Option(min=1, max=200)] = 20) -> None:
+    """A user's withdrawals, newest first (JSON lines)."""
+    rows = run(lambda conn, _: withdrawals.list_withdrawals(conn, user_id, limit=limit), write=False)
+    for row in rows:
+        typer.echo(json.dumps(row))
+
+
+@withdrawals_app.command("resolve")
+def resolve(
+    stale_after_s: Annotated[int | None, typer.Option(min=0, help="Default: the setting.")] = None,
+) -> None:
+    """Ask the provider about every withdrawal whose outcome is unknown and apply the answers."""
+    settings = get_settings()
+    provider = provider_from_settings(settings)
+    stale = settings.payout_stale_after_s if stale_after_s is None else stale_after_s
+    report = _with_database(
+        lambda db, ledger: withdrawals.resolve_unknown(
+            db, ledger, provider, stale_after_ns=stale * 1_000_000_000
+        )
+    )
+    typer.echo(json.dumps(report.as_dict()))
+
+
+@donations_app.command("create-campaign")
+def create_campaign(
+    charity_id: Annotated[int, typer.Argument(min=1, help="Charity partner id.")],
+    name: Annotated[str, typer.Option(help="Campaign name.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code.")],
+    goal: Annotated[int, typer.Option(min=1, help="Goal in minor units.")],
+    starts_at_ns: Annotated[int, typer.Option(min=0, help="Start, Unix ns.")],
+    ends_at_ns: Annotated[int, typer.Option(min=1, help="End, Unix ns.")],
+) -> None:
+    """Open a fundraising campaign for a charity."""
+    created = run(
+        lambda conn, ledger: donations.create_campaign(
+            conn,
+            ledger,
+            charity_id=charity_id,
+            name=name,
+            currency_code=currency,
+            goal=goal,
+            starts_at_ns=starts_at_ns,
+            ends_at_ns=ends_at_ns,
+        )
+    )
+    typer.echo(json.dumps(created))
+
+
+@donations_app.command("donate")
+def donate(
+    user_id: UserId,
+    campaign_id: Annotated[int, typer.Argument(min=1)],
+    amount: Annotated[int, typer.Argument(min=1, help="Minor units of the campaign's currency.")],
+    key: Key,
+) -> None:
+    """Donate to a campaign on a user's behalf."""
+    result = run(
+        lambda conn, ledger: donations.donate(
+            conn, ledger, idempotency_key=key, user_id=user_id, campaign_id=campaign_id, amount=amount
+        )
+    )
+    typer.echo(json.dumps(result))
+
+
+@donations_app.command("progress")
+def progress(campaign_id: Annotated[int, typer.Argument(min=1)]) -> None:
+    """Raised so far, number of donations and goal."""
+    typer.echo(
+        json.dumps(
+            run(lambda conn, ledger: donations.campaign_progress(conn, ledger, campaign_id), write=False)
+        )
+    )
+
+
+@donations_app.command("statement")
+def statement(
+    charity_id: Annotated[int, typer.Argument(min=1)],
+    currency: CurrencyArg,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+) -> None:
+    """A charity's statement: donations (donors masked), totals and the ledger balance they match."""
+    result = run(
+        lambda conn, ledger: donations.statement(
+            conn, ledger, charity_id=charity_id, currency_code=currency, limit=limit
+        ),
+        write=False,
+    )
+    typer.echo(json.dumps(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(withdrawals_app, name="withdrawals")
+    app.add_typer(donations_app, name="donations")

@@ -1,0 +1,108 @@
+"""Tables of the escrow (guaranteed trade) and deposit-hold flows. The money itself is a pending ledger
+transfer; these rows say what it is for and which state its business object is in."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from earnloop.db.metadata import metadata
+
+ESCROW_STATES = ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND", "WAIT_BUYER_CONFIRM", "TRADE_FINISHED", "TRADE_CLOSED")
+HOLD_STATES = ("held", "captured", "released", "expired")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# One row per guaranteed trade between a buyer (user) and a seller (merchant partner).
+escrow_trades = Table(
+    "escrow_trades",
+    metadata,
+    Column("trade_id", String(40), primary_key=True),
+    Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("trade_ref", String(200), nullable=False),
+    Column("buyer_user_id", BigInteger, ForeignKey("users.id"), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("hold_transfer_id", LargeBinary(16), nullable=True, unique=True),
+    Column("pay_deadline_ns", BigInteger, nullable=False),
+    Column("confirm_timeout_s", BigInteger, nullable=False),
+    Column("confirm_deadline_ns", BigInteger, nullable=True),
+    Column("close_reason", String(32), nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    UniqueConstraint("partner_id", "trade_ref", name="uq_escrow_trades_partner_ref"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("confirm_timeout_s > 0", name="confirm_timeout_positive"),
+    CheckConstraint(_in("state", ESCROW_STATES), name="state_known"),
+    Index("ix_escrow_trades_state_pay", "state", "pay_deadline_ns"),
+    Index("ix_escrow_trades_state_confirm", "state", "confirm_deadline_ns"),
+    Index("ix_escrow_trades_buyer", "buyer_user_id", "created_at_ns"),
+)
+
+# Deposit amount per merchant product and currency (admin-managed). ``min_credit_score``: reserved for
+# the future "score ≥ threshold → no deposit" rule; stored, not applied yet.
+deposit_policies = Table(
+    "deposit_policies",
+    metadata,
+    Column("product", String(64), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("min_credit_score", BigInteger, nullable=True),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+# A per-user deposit amount that replaces the policy's for that product and currency.
+deposit_policy_overrides = Table(
+    "deposit_policy_overrides",
+    metadata,
+    Column("product", String(64), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+# One row per deposit hold: held → captured (part or all) | released | expired.
+deposit_holds = Table(
+    "deposit_holds",
+    metadata,
+    Column("hold_id", String(40), primary_key=True),
+    Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("ref", String(200), nullable=False),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("product", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("amount_basis", String(16), nullable=False),
+    Column("captured", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("pending_transfer_id", LargeBinary(16), nullable=False, unique=True),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("reason", String(500), nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    UniqueConstraint("partner_id", "ref", name="uq_deposit_holds_partner_ref"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("captured >= 0 AND captured <= amount", name="captured_within_amount"),
+    CheckConstraint(_in("state", HOLD_STATES), name="state_known"),
+    CheckConstraint("amount_basis IN ('policy', 'override')", name="amount_basis_known"),
+    Index("ix_deposit_holds_state_expiry", "state", "expires_at_ns"),
+    Index("ix_deposit_holds_user", "user_id", "created_at_ns"),
+)

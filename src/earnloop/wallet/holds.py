@@ -1,0 +1,478 @@
+"""Deposit holds (e.g. a car-share rental): reserve an amount of the user's wallet until an expiry, then
+capture part or all of it (damage, fees) and release the rest — or release it all.
+
+- The amount comes from a **policy** (merchant product + currency, admin-managed) unless the user has a
+  per-user **override**. The policy's ``min_credit_score`` is stored for the coming "score ≥ threshold →
+  no deposit" rule and is not applied yet.
+- ``place_hold`` submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
+  the ledger releases it by itself when it expires (state ``expired`` once seen — by the worker's
+  :func:`mark_expired`, or on read).
+- ``capture`` posts ``amount ≤ held`` (a partial post releases the rest); ``release`` voids. After the
+  expiry both answer 409 ``hold-expired``; more than held is 422 ``exceeds-hold``.
+- Captured money sits in ``DEPOSITS`` awaiting settlement to the merchant (a later flow).
+- Events: ``hold.captured``, ``hold.released`` (``reason`` = ``released`` | ``expired``), to the merchant.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from earnloop.auth.service import user_exists
+from earnloop.idempotency import service as idem
+from earnloop.ledger.repository import dec128, enc128
+from earnloop.ledger.results import CreateTransferStatus
+from earnloop.ledger.service import LedgerService
+from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags
+from earnloop.outbox import service as outbox
+from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
+from earnloop.wallet.currencies import currency
+from earnloop.wallet.errors import (
+    InvalidAmountError,
+    LedgerRejectedError,
+    NotFoundError,
+    StateConflictError,
+    WalletError,
+)
+from earnloop.wallet.escrow import (
+    ADMIN,
+    Actor,
+    DuplicateRefError,
+    ForbiddenError,
+    check_ref,
+    now_of,
+    require_merchant,
+)
+from earnloop.wallet.escrow_models import deposit_holds as holds
+from earnloop.wallet.escrow_models import deposit_policies as policies
+from earnloop.wallet.escrow_models import deposit_policy_overrides as overrides
+from earnloop.wallet.ledger_ops import ensure_accounts, submit
+from earnloop.wallet.service import REASON_MAX_LEN, check_amount, require_wallet, system_account, user_account
+
+PRODUCT_MAX_LEN = 64
+EXPIRY_MIN_S = 60
+EXPIRY_MAX_S = 30 * 86_400
+EXPIRY_DEFAULT_S = 3 * 86_400
+CREDIT_SCORE_MAX = 1_000
+SWEEP_BATCH_MAX = 500
+LIST_MAX = 200
+
+
+class HoldExpiredError(WalletError):
+    status = 409
+    slug = "hold-expired"
+    title = "The hold has expired and its money was released"
+
+
+class ExceedsHoldError(WalletError):
+    status = 422
+    slug = "exceeds-hold"
+    title = "Capture exceeds the held amount"
+
+
+def _check_product(product: str) -> str:
+    if not isinstance(product, str) or not 0 < len(product) <= PRODUCT_MAX_LEN or product != product.strip():
+        raise InvalidAmountError(f"product must be 1–{PRODUCT_MAX_LEN} characters without surrounding spaces")
+    return product
+
+
+# -- policies ------------------------------------------------------------------------------------------
+def _upsert(conn: Connection, table: Any, keys: list[str], values: dict[str, Any]) -> None:
+    insert_ = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+    statement = insert_.values(**values)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=keys, set_={k: statement.excluded[k] for k in values if k not in keys}
+        )
+    )
+
+
+def policy_dict(row: Any) -> dict[str, Any]:
+    return {
+        "product": row.product,
+        "currency": row.currency,
+        "partner_id": row.partner_id,
+        "amount": row.amount,
+        "min_credit_score": row.min_credit_score,
+        "updated_at_ns": row.updated_at_ns,
+    }
+
+
+def set_policy(
+    conn: Connection,
+    *,
+    product: str,
+    currency_code: str,
+    partner_id: int,
+    amount: int,
+    min_credit_score: int | None = None,
+) -> dict[str, Any]:
+    """Create or replace the deposit policy of a merchant's product in one currency (admin)."""
+    _check_product(product)
+    cur = currency(currency_code)
+    check_amount(amount)
+    require_merchant(conn, partner_id)
+    if min_credit_score is not None and (
+        isinstance(min_credit_score, bool) or not 0 <= min_credit_score <= CREDIT_SCORE_MAX
+    ):
+        raise InvalidAmountError(f"min_credit_score must be 0–{CREDIT_SCORE_MAX}")
+    existing = _policy(conn, product, cur.code)
+    if existing is not None and existing.partner_id != partner_id:
+        raise StateConflictError(f"product {product!r} belongs to partner {existing.partner_id}")
+    values = {
+        "product": product,
+        "currency": cur.code,
+        "partner_id": partner_id,
+        "amount": amount,
+        "min_credit_score": min_credit_score,
+        "updated_at_ns": time.time_ns(),
+    }
+    _upsert(conn, policies, ["product", "currency"], values)
+    return policy_dict(_policy(conn, product, cur.code))
+
+
+def _policy(conn: Connection, product: str, currency_code: str) -> Any:
+    return conn.execute(
+        select(policies).where(policies.c.product == product, policies.c.currency == currency_code)
+    ).first()
+
+
+def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[dict[str, Any]]:
+    query = select(policies).order_by(policies.c.product, policies.c.currency)
+    if partner_id is not None:
+        query = query.where(policies.c.partner_id == partner_id)
+    return [policy_dict(r) for r in conn.execute(query)]
+
+
+def set_override(
+    conn: Connection, *, product: str, currency_code: str, user_id: int, amount: int, reason: str
+) -> dict[str, Any]:
+    """A per-user deposit amount for one product and currency, with the reason (admin)."""
+    cur = currency(currency_code)
+    if _policy(conn, product, cur.code) is None:
+        raise NotFoundError(f"no deposit policy for {product!r} in {cur.code}")
+    if not user_exists(conn, user_id):
+        raise NotFoundError(f"no user {user_id}")
+    check_amount(amount)
+    if not isinstance(reason, str) or not 0 < len(reason.strip()) <= REASON_MAX_LEN:
+        raise InvalidAmountError(f"reason is required (1–{REASON_MAX_LEN} characters)")
+    values = {
+        "product": product,
+        "currency": cur.code,
+        "user_id": user_id,
+        "amount": amount,
+        "reason": reason.strip(),
+        "updated_at_ns": time.time_ns(),
+    }
+    _upsert(conn, overrides, ["product", "currency", "user_id"], values)
+    return dict(values)
+
+
+def delete_override(conn: Connection, *, product: str, currency_code: str, user_id: int) -> None:
+    cur = currency(currency_code)
+    removed = conn.execute(
+        delete(overrides).where(
+            overrides.c.product == product, overrides.c.currency == cur.code, overrides.c.user_id == user_id
+        )
+    ).rowcount
+    if removed != 1:
+        raise NotFoundError(f"no override of {product!r} in {cur.code} for user {user_id}")
+
+
+def deposit_amount(
+    conn: Connection, *, product: str, currency_code: str, user_id: int, partner_id: int | None = None
+) -> tuple[int, str, int]:
+    """(amount, basis 'policy'|'override', policy's partner) for a user; 404 without a policy (or when the
+    policy belongs to another partner than ``partner_id``)."""
+    cur = currency(currency_code)
+    policy = _policy(conn, product, cur.code)
+    if policy is None or (partner_id is not None and policy.partner_id != partner_id):
+        raise NotFoundError(f"no deposit policy for {product!r} in {cur.code}")
+    override = conn.execute(
+        select(overrides.c.amount).where(
+            overrides.c.product == product, overrides.c.currency == cur.code, overrides.c.user_id == user_id
+        )
+    ).first()
+    if override is not None:
+        return int(override.amount), "override", int(policy.partner_id)
+    return int(policy.amount), "policy", int(policy.partner_id)
+
+
+# -- holds ---------------------------------------------------------------------------------------------
+def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
+    """A hold as callers see it; a ``held`` hold past its expiry shows as ``expired`` (it is, in the
+    ledger, from that instant on)."""
+    state = row.state
+    if state == "held" and now_ns is not None and now_ns >= row.expires_at_ns:
+        state = "expired"
+    return {
+        "hold_id": row.hold_id,
+        "partner_id": row.partner_id,
+        "ref": row.ref,
+        "user_id": row.user_id,
+        "product": row.product,
+        "currency": row.currency,
+        "amount": row.amount,
+        "amount_basis": row.amount_basis,
+        "captured": row.captured,
+        "released": row.amount - row.captured if state in ("captured", "released", "expired") else 0,
+        "state": state,
+        "expires_at_ns": row.expires_at_ns,
+        "reason": row.reason,
+        "created_at_ns": row.created_at_ns,
+        "updated_at_ns": row.updated_at_ns,
+    }
+
+
+def _load(conn: Connection, hold_id: str) -> Any:
+    return conn.execute(select(holds).where(holds.c.hold_id == hold_id)).first()
+
+
+def _visible(conn: Connection, hold_id: str, actor: Actor) -> Any:
+    row = _load(conn, hold_id) if isinstance(hold_id, str) else None
+    if (
+        row is None
+        or (actor.kind == "merchant" and row.partner_id != actor.id)
+        or (actor.kind == "buyer" and row.user_id != actor.id)
+    ):
+        raise NotFoundError(f"no hold {hold_id}")
+    return row
+
+
+def get_hold(
+    conn: Connection, ledger: LedgerService, hold_id: str, *, actor: Actor = ADMIN
+) -> dict[str, Any]:
+    return hold_dict(_visible(conn, hold_id, actor), now_of(ledger))
+
+
+def list_user_holds(
+    conn: Connection, ledger: LedgerService, user_id: int, *, limit: int = 50
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(holds)
+        .where(holds.c.user_id == user_id)
+        .order_by(holds.c.created_at_ns.desc(), holds.c.hold_id)
+        .limit(max(1, min(limit, LIST_MAX)))
+    )
+    now = now_of(ledger)
+    return [hold_dict(r, now) for r in rows]
+
+
+def place_hold(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    idempotency_key: str,
+    actor: Actor,
+    product: str,
+    user_id: int,
+    currency_code: str,
+    ref: str,
+    expires_in_s: int = EXPIRY_DEFAULT_S,
+) -> dict[str, Any]:
+    """Reserve the policy's (or the user's override) deposit until ``expires_in_s`` from now. ``actor``
+    is the merchant whose product it is, or an operator."""
+    if actor.kind == "buyer":
+        raise ForbiddenError("a user cannot place a hold")
+    request = {
+        "product": product,
+        "user_id": user_id,
+        "currency": currency_code,
+        "ref": ref,
+        "expires_in_s": expires_in_s,
+    }
+    scope = f"hold.place:{actor.tag}"
+    replay = idem.claim(conn, scope, idempotency_key, request)
+    if replay is not None:
+        return replay
+    _check_product(product)
+    check_ref(ref)
+    if (
+        isinstance(expires_in_s, bool)
+        or not isinstance(expires_in_s, int)
+        or not EXPIRY_MIN_S <= expires_in_s <= EXPIRY_MAX_S
+    ):
+        raise InvalidAmountError(f"expires_in_s must be {EXPIRY_MIN_S}–{EXPIRY_MAX_S} seconds")
+    if actor.kind == "merchant":
+        require_merchant(conn, actor.id)
+    if not user_exists(conn, user_id):
+        raise NotFoundError(f"no user {user_id}")
+    cur = require_wallet(conn, user_id, currency_code)
+    amount, basis, partner_id = deposit_amount(
+        conn,
+        product=product,
+        currency_code=cur.code,
+        user_id=user_id,
+        partner_id=actor.id if actor.kind == "merchant" else None,
+    )
+    hold_id = "hd_" + secrets.token_hex(12)
+    pending_id = transfer_id("hold.place", hold_id)
+    deposits = system_account(AccountKind.DEPOSITS, cur)
+    ensure_accounts(conn, ledger, [deposits])
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=pending_id,
+                debit_account_id=user_account(user_id, cur).id,
+                credit_account_id=deposits.id,
+                amount=amount,
+                ledger=cur.ledger,
+                code=int(TransferKind.DEPOSIT_HOLD),
+                flags=TransferFlags.PENDING,
+                timeout=expires_in_s,
+            )
+        ],
+    )
+    (placed,) = ledger.lookup_transfers(conn, [pending_id])
+    now = now_of(ledger)
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(holds).values(
+                    hold_id=hold_id,
+                    partner_id=partner_id,
+                    ref=ref,
+                    user_id=user_id,
+                    product=product,
+                    currency=cur.code,
+                    amount=amount,
+                    amount_basis=basis,
+                    captured=0,
+                    state="held",
+                    pending_transfer_id=enc128(pending_id),
+                    # exactly when the ledger expires it: the pending transfer's timestamp + timeout
+                    expires_at_ns=placed.timestamp + expires_in_s * NS_PER_S,
+                    created_at_ns=now,
+                    updated_at_ns=now,
+                )
+            )
+    except IntegrityError as exc:
+        raise DuplicateRefError(f"hold ref {ref!r} is already used by partner {partner_id}") from exc
+    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+
+
+def _resolve(conn: Connection, ledger: LedgerService, transfer: Transfer, hold_id: str) -> None:
+    """Post or void the pending transfer; the ledger saying "expired" becomes a 409."""
+    try:
+        submit(conn, ledger, [transfer])
+    except LedgerRejectedError as exc:
+        if str(exc) == CreateTransferStatus.PENDING_TRANSFER_EXPIRED.name.lower():
+            raise HoldExpiredError(f"hold {hold_id} has expired; its money was released") from exc
+        raise
+
+
+def _finish(
+    conn: Connection,
+    ledger: LedgerService,
+    row: Any,
+    new_state: str,
+    *,
+    captured: int,
+    reason: str,
+    topic: str,
+) -> dict[str, Any]:
+    if row.state == "expired" or (row.state == "held" and now_of(ledger) >= row.expires_at_ns):
+        raise HoldExpiredError(f"hold {row.hold_id} has expired; its money was released")
+    if row.state != "held":
+        raise StateConflictError(f"hold {row.hold_id} is {row.state}")
+    now = now_of(ledger)
+    changed = conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == row.hold_id, holds.c.state == "held")
+        .values(state=new_state, captured=captured, reason=reason, updated_at_ns=now)
+    ).rowcount
+    if changed != 1:
+        raise StateConflictError(f"hold {row.hold_id} changed concurrently")
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic=topic, partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return answer
+
+
+def capture(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    idempotency_key: str,
+    hold_id: str,
+    actor: Actor,
+    amount: int,
+    reason: str,
+) -> dict[str, Any]:
+    """Charge ``amount`` (≤ held) of the deposit; the rest goes back to the user at once."""
+    scope = f"hold.capture:{actor.tag}"
+    request = {"hold_id": hold_id, "amount": amount, "reason": reason}
+    replay = idem.claim(conn, scope, idempotency_key, request)
+    if replay is not None:
+        return replay
+    row = _visible(conn, hold_id, actor)
+    check_amount(amount)
+    if not isinstance(reason, str) or not 0 < len(reason.strip()) <= REASON_MAX_LEN:
+        raise InvalidAmountError(f"reason is required (1–{REASON_MAX_LEN} characters)")
+    if amount > row.amount:
+        raise ExceedsHoldError(f"capture of {amount} exceeds the {row.amount} held")
+    answer = _finish(
+        conn, ledger, row, "captured", captured=amount, reason=reason.strip(), topic="hold.captured"
+    )
+    post = Transfer(
+        id=transfer_id("hold.capture", hold_id),
+        pending_id=dec128(row.pending_transfer_id),
+        amount=amount,
+        flags=TransferFlags.POST_PENDING_TRANSFER,
+    )
+    _resolve(conn, ledger, post, hold_id)
+    return idem.complete(conn, scope, idempotency_key, answer)
+
+
+def release(
+    conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, actor: Actor
+) -> dict[str, Any]:
+    """Give the whole deposit back (void the pending transfer)."""
+    scope = f"hold.release:{actor.tag}"
+    replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
+    if replay is not None:
+        return replay
+    row = _visible(conn, hold_id, actor)
+    answer = _finish(conn, ledger, row, "released", captured=0, reason="released", topic="hold.released")
+    void = Transfer(
+        id=transfer_id("hold.release", hold_id),
+        pending_id=dec128(row.pending_transfer_id),
+        flags=TransferFlags.VOID_PENDING_TRANSFER,
+    )
+    _resolve(conn, ledger, void, hold_id)
+    return idem.complete(conn, scope, idempotency_key, answer)
+
+
+def mark_expired(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
+    """Record ``expired`` on holds whose expiry has passed (the ledger released their money) and tell the
+    merchant (``hold.released``, reason ``expired``). Up to one batch; returns how many."""
+    rows = conn.execute(
+        select(holds)
+        .where(holds.c.state == "held", holds.c.expires_at_ns <= now_ns)
+        .order_by(holds.c.expires_at_ns, holds.c.hold_id)
+        .limit(SWEEP_BATCH_MAX)
+    ).all()
+    if rows:  # make sure the ledger has released them (it would at its next write anyway)
+        ledger.expire_pending_transfers(conn)
+    count = 0
+    for row in rows:
+        changed = conn.execute(
+            update(holds)
+            .where(holds.c.hold_id == row.hold_id, holds.c.state == "held")
+            .values(state="expired", reason="expired", updated_at_ns=now_ns)
+        ).rowcount
+        if changed != 1:
+            continue  # captured or released concurrently (before the expiry)
+        answer = hold_dict(_load(conn, row.hold_id), now_ns)
+        outbox.emit(
+            conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
+        )
+        count += 1
+    return count

@@ -1,0 +1,103 @@
+"""Tables of withdrawals (payout destinations, withdrawals) and donations (charity campaigns, donations).
+
+The money lives in the ledger; these rows say what it is for and where a payout stands.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+)
+
+from earnloop.auth.models import SERIAL_ID
+from earnloop.db.metadata import metadata
+
+# Where a user's withdrawals go. ``account_number`` is what the provider needs to pay; it never leaves
+# the service (answers show ``account_masked``) and is never logged.
+payout_destinations = Table(
+    "payout_destinations",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("institution", String(64), nullable=False),
+    Column("holder_name", String(120), nullable=False),
+    Column("account_number", String(64), nullable=False),
+    Column("account_masked", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    CheckConstraint("kind IN ('bank', 'ewallet')", name="kind_known"),
+    Index("ix_payout_destinations_user", "user_id"),
+)
+
+WITHDRAWAL_STATES = ("requested", "processing", "unknown", "paid", "failed")
+OPEN_STATES = ("requested", "processing", "unknown")
+
+# One row per withdrawal. ``request_id`` is fixed before the provider is called and identifies the
+# payout at the provider (inquiries, callbacks); ``hold_transfer_id`` is the pending ledger transfer.
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("destination_id", BigInteger, ForeignKey("payout_destinations.id"), nullable=False),
+    Column("request_id", String(40), nullable=False, unique=True),
+    Column("hold_transfer_id", LargeBinary(16), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("provider_ref", String(80), nullable=True),
+    Column("failure_reason", String(200), nullable=True),
+    Column("inquiries", BigInteger, nullable=False, default=0),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(f"state IN ({', '.join(repr(s) for s in WITHDRAWAL_STATES)})", name="state_known"),
+    Index("ix_withdrawals_user_day", "user_id", "currency", "created_at_ns"),
+    Index("ix_withdrawals_open", "state", "updated_at_ns"),
+)
+
+# A charity's fundraising campaign (the charity is a partner of kind "charity"). ``raised`` and
+# ``donations_count`` are counters kept in the donation's transaction, so progress is one row read.
+charity_campaigns = Table(
+    "charity_campaigns",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("charity_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("goal", BigInteger, nullable=False),
+    Column("starts_at_ns", BigInteger, nullable=False),
+    Column("ends_at_ns", BigInteger, nullable=False),
+    Column("raised", BigInteger, nullable=False, default=0),
+    Column("donations_count", BigInteger, nullable=False, default=0),
+    Column("created_at_ns", BigInteger, nullable=False),
+    CheckConstraint("goal > 0", name="goal_positive"),
+    CheckConstraint("ends_at_ns > starts_at_ns", name="window_valid"),
+    CheckConstraint("raised >= 0 AND donations_count >= 0", name="counters_non_negative"),
+    Index("ix_charity_campaigns_charity", "charity_id"),
+)
+
+donations = Table(
+    "donations",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("charity_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("campaign_id", BigInteger, ForeignKey("charity_campaigns.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("transfer_id", LargeBinary(16), nullable=False, unique=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_donations_charity", "charity_id", "currency", "id"),
+    Index("ix_donations_user", "user_id", "created_at_ns"),
+)

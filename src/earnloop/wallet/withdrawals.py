@@ -1,0 +1,505 @@
+"""Withdrawals: a user's money leaves the platform to a payout destination (bank / e-wallet).
+
+The flow, and why it cannot lose or double-pay money:
+
+1. **Hold** (one transaction, :func:`hold`): limits are checked (minimum amount, daily limit, frozen
+   while the user owes a debt), a *pending* ledger transfer user → PAYOUTS reserves the money ("payouts
+   in flight"; no timeout, so it never expires by itself), and the withdrawal row is written in state
+   ``requested`` with its provider request id fixed **now**. Commit.
+2. **Submit** (:func:`submit_held`), outside any transaction: the provider is called with that request id.
+3. **Apply** (a new transaction, :func:`apply_answer`): ``paid`` → the pending transfer is posted
+   (state ``paid``); ``failed`` → voided (state ``failed``, the money is back); ``pending`` → state
+   ``processing``; a timeout, connection error, 5xx or unreadable answer → state ``unknown`` and the
+   money stays held.
+4. **Resolve** (:func:`resolve_unknown`, worker sweep and CLI): for every ``unknown`` withdrawal, and
+   every ``requested`` / ``processing`` one older than the stale delay, the provider is **asked**
+   (inquiry) and the final answer applied. It never re-submits blindly: only when the inquiry says the
+   provider has never seen the request id is the *same* request id submitted again, which is safe
+   because providers are idempotent on it (a first attempt that arrives late is then paid once).
+
+Every state change is one guarded ``UPDATE … WHERE state IN (open states)``; the ledger post / void
+happens only when that update changed the row, in the same transaction. So a duplicate, late or
+concurrent answer (callback, inquiry, response) cannot post twice, and a contradicting one is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from earnloop.config import Settings
+from earnloop.db.engine import Database
+from earnloop.idempotency import service as idem
+from earnloop.ledger.repository import dec128, enc128
+from earnloop.ledger.service import LedgerService
+from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.outbox import service as outbox
+from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
+from earnloop.wallet.errors import (
+    FrozenError,
+    InvalidAmountError,
+    LimitExceededError,
+    NotFoundError,
+    StateConflictError,
+)
+from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
+from earnloop.wallet.models import wallets
+from earnloop.wallet.payouts import PayoutAnswer, PayoutProvider, PayoutRequest, PayoutUnknownError
+from earnloop.wallet.service import check_amount, debt_account, require_wallet, system_account, user_account
+from earnloop.wallet.withdrawal_models import OPEN_STATES
+from earnloop.wallet.withdrawal_models import payout_destinations as destinations
+from earnloop.wallet.withdrawal_models import withdrawals as w
+
+log = structlog.get_logger("earnloop.withdrawals")
+
+NS_PER_S = 1_000_000_000
+DAY_NS = 86_400 * NS_PER_S
+DESTINATION_KINDS = frozenset({"bank", "ewallet"})
+ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9]{6,34}$")
+RESOLVE_BATCH_MAX = 200
+LIST_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-withdrawal minimum and per user-and-currency daily maximum, in minor units."""
+
+    min_amount: int = 100
+    daily_limit: int = 5_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(settings.withdrawal_min_amount, settings.withdrawal_daily_limit)
+
+
+# -- destinations -------------------------------------------------------------------------------------
+def _destination_dict(row: Any) -> dict[str, Any]:
+    return {
+        "destination_id": row.id,
+        "kind": row.kind,
+        "institution": row.institution,
+        "holder_name": row.holder_name,
+        "account_masked": row.account_masked,
+        "active": bool(row.active),
+    }
+
+
+def add_destination(
+    conn: Connection,
+    *,
+    user_id: int,
+    kind: str,
+    institution: str,
+    holder_name: str,
+    account_number: str,
+    now_ns: int,
+) -> dict[str, Any]:
+    """Register a payout destination. The account number is stored (the provider needs it) but only
+    its masked form is ever returned."""
+    number = re.sub(r"[\s-]", "", account_number)
+    if kind not in DESTINATION_KINDS:
+        raise InvalidAmountError("kind must be 'bank' or 'ewallet'")
+    if not ACCOUNT_NUMBER_RE.match(number):
+        raise InvalidAmountError("account number: 6–34 letters or digits")
+    if not 0 < len(institution.strip()) <= 64 or not 0 < len(holder_name.strip()) <= 120:
+        raise InvalidAmountError("institution (1–64) and holder name (1–120 characters) are required")
+    values = {
+        "user_id": user_id,
+        "kind": kind,
+        "institution": institution.strip(),
+        "holder_name": holder_name.strip(),
+        "account_number": number,
+        "account_masked": "****" + number[-4:],
+        "active": True,
+        "created_at_ns": now_ns,
+    }
+    new_id = conn.execute(insert(destinations).values(**values).returning(destinations.c.id)).scalar_one()
+    return _destination_dict(_destination(conn, user_id, int(new_id), active_only=False))
+
+
+def list_destinations(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(destinations)
+        .where(destinations.c.user_id == user_id, destinations.c.active.is_(True))
+        .order_by(destinations.c.id)
+        .limit(LIST_MAX)
+    )
+    return [_destination_dict(r) for r in rows]
+
+
+def remove_destination(conn: Connection, *, user_id: int, destination_id: int) -> None:
+    """Deactivate (rows stay: past withdrawals refer to them)."""
+    changed = conn.execute(
+        update(destinations)
+        .where(
+            destinations.c.id == destination_id,
+            destinations.c.user_id == user_id,
+            destinations.c.active.is_(True),
+        )
+        .values(active=False)
+    ).rowcount
+    if changed != 1:
+        raise NotFoundError(f"no active payout destination {destination_id}")
+
+
+def _destination(conn: Connection, user_id: int, destination_id: int, *, active_only: bool = True) -> Any:
+    query = select(destinations).where(destinations.c.id == destination_id, destinations.c.user_id == user_id)
+    if active_only:
+        query = query.where(destinations.c.active.is_(True))
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"no active payout destination {destination_id}")
+    return row
+
+
+# -- withdrawals ----------------------------------------------------------------------------------------
+def _dict(row: Any) -> dict[str, Any]:
+    return {
+        "withdrawal_id": row.id,
+        "user_id": row.user_id,
+        "currency": row.currency,
+        "amount": row.amount,
+        "destination_id": row.destination_id,
+        "request_id": row.request_id,
+        "state": row.state,
+        "provider_ref": row.provider_ref,
+        "failure_reason": row.failure_reason,
+        "created_at_ns": row.created_at_ns,
+        "updated_at_ns": row.updated_at_ns,
+    }
+
+
+def _load(conn: Connection, withdrawal_id: int) -> Any:
+    row = conn.execute(select(w).where(w.c.id == withdrawal_id)).first()
+    if row is None:
+        raise NotFoundError(f"no withdrawal {withdrawal_id}")
+    return row
+
+
+def get_withdrawal(conn: Connection, user_id: int, withdrawal_id: int) -> dict[str, Any]:
+    row = _load(conn, withdrawal_id)
+    if row.user_id != user_id:
+        raise NotFoundError(f"no withdrawal {withdrawal_id}")
+    return _dict(row)
+
+
+def list_withdrawals(conn: Connection, user_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(w).where(w.c.user_id == user_id).order_by(w.c.id.desc()).limit(max(1, min(limit, LIST_MAX)))
+    )
+    return [_dict(r) for r in rows]
+
+
+def used_today(conn: Connection, user_id: int, currency_code: str, now_ns: int) -> int:
+    """Sum of today's (UTC) withdrawals that did not fail: they count against the daily limit."""
+    day_start = now_ns - now_ns % DAY_NS
+    total = conn.execute(
+        select(func.coalesce(func.sum(w.c.amount), 0)).where(
+            w.c.user_id == user_id,
+            w.c.currency == currency_code,
+            w.c.created_at_ns >= day_start,
+            w.c.state != "failed",
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def hold(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    idempotency_key: str,
+    user_id: int,
+    destination_id: int,
+    currency_code: str,
+    amount: int,
+    limits: Limits,
+) -> dict[str, Any]:
+    """Step 1 (one transaction): check the limits, reserve the money, fix the provider request id."""
+    scope = f"withdrawal.request:{user_id}"
+    request = {"destination_id": destination_id, "currency": currency_code.upper(), "amount": amount}
+    replay = idem.claim(conn, scope, idempotency_key, request)
+    if replay is not None:
+        return replay
+    cur = require_wallet(conn, user_id, currency_code)
+    check_amount(amount, minimum=limits.min_amount)
+    # Serialise this user's withdrawals in this currency (PostgreSQL; SQLite writers are serial already),
+    # so two concurrent requests cannot both pass the daily limit.
+    conn.execute(
+        select(wallets.c.user_id)
+        .where(wallets.c.user_id == user_id, wallets.c.currency == cur.code)
+        .with_for_update()
+    )
+    _destination(conn, user_id, destination_id)
+    debt = balance_of(conn, ledger, debt_account(user_id, cur))
+    owed = 0 if debt is None else debt.debits_posted - debt.credits_posted
+    if owed > 0:
+        raise FrozenError(f"withdrawals are frozen until the open debt of {owed} {cur.code} is repaid")
+    now = ledger.clock.now_ns()
+    used = used_today(conn, user_id, cur.code, now)
+    if used + amount > limits.daily_limit:
+        raise LimitExceededError(
+            f"daily withdrawal limit is {limits.daily_limit} {cur.code}; "
+            f"{max(0, limits.daily_limit - used)} left today"
+        )
+    payouts = system_account(AccountKind.PAYOUTS, cur)
+    ensure_accounts(conn, ledger, [payouts])
+    hold_id = transfer_id(scope, idempotency_key, "hold")
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=hold_id,
+                debit_account_id=user_account(user_id, cur).id,
+                credit_account_id=payouts.id,
+                amount=amount,
+                ledger=cur.ledger,
+                code=int(TransferKind.WITHDRAWAL_HOLD),
+                flags=TransferFlags.PENDING,  # no timeout: only the provider's answer may release it
+            )
+        ],
+    )
+    new_id = conn.execute(
+        insert(w)
+        .values(
+            user_id=user_id,
+            currency=cur.code,
+            amount=amount,
+            destination_id=destination_id,
+            request_id="wd_" + secrets.token_hex(16),
+            hold_transfer_id=enc128(hold_id),
+            state="requested",
+            inquiries=0,
+            created_at_ns=now,
+            updated_at_ns=now,
+        )
+        .returning(w.c.id)
+    ).scalar_one()
+    return idem.complete(conn, scope, idempotency_key, _dict(_load(conn, int(new_id))))
+
+
+def _payout_request(conn: Connection, row: Any) -> PayoutRequest:
+    dest = _destination(conn, row.user_id, row.destination_id, active_only=False)
+    return PayoutRequest(
+        request_id=row.request_id,
+        amount=row.amount,
+        currency=row.currency,
+        destination_kind=dest.kind,
+        institution=dest.institution,
+        holder_name=dest.holder_name,
+        account_number=dest.account_number,
+    )
+
+
+def submit_held(
+    db: Database, ledger: LedgerService, provider: PayoutProvider, withdrawal_id: int
+) -> dict[str, Any]:
+    """Steps 2–3: call the provider (no transaction open) and apply its answer in a new transaction.
+
+    Only a withdrawal still in ``requested`` is submitted (a replayed request, or one whose process died
+    before calling the provider): with the same request id, which the provider is idempotent on."""
+    with db.uow(write=False) as conn:
+        row = _load(conn, withdrawal_id)
+        if row.state != "requested":
+            return _dict(row)
+        request = _payout_request(conn, row)
+    try:
+        answer = provider.submit(request)
+    except PayoutUnknownError as exc:
+        log.warning(
+            "withdrawal_unknown", withdrawal_id=withdrawal_id, request_id=row.request_id, error=str(exc)
+        )
+        with db.uow() as conn:
+            _transition(conn, ledger, withdrawal_id, ("requested",), "unknown")
+    else:
+        with db.uow() as conn:
+            apply_answer(conn, ledger, answer)
+    with db.uow(write=False) as conn:
+        return _dict(_load(conn, withdrawal_id))
+
+
+def request_withdrawal(
+    db: Database,
+    ledger: LedgerService,
+    provider: PayoutProvider,
+    *,
+    idempotency_key: str,
+    user_id: int,
+    destination_id: int,
+    currency_code: str,
+    amount: int,
+    limits: Limits,
+) -> dict[str, Any]:
+    """The whole flow for one request: hold (commit), submit, apply. Returns the withdrawal as it stands
+    (``paid``, ``failed``, ``processing`` or ``unknown``). A retry with the same key never holds twice."""
+    with db.uow() as conn:
+        held = hold(
+            conn,
+            ledger,
+            idempotency_key=idempotency_key,
+            user_id=user_id,
+            destination_id=destination_id,
+            currency_code=currency_code,
+            amount=amount,
+            limits=limits,
+        )
+    return submit_held(db, ledger, provider, int(held["withdrawal_id"]))
+
+
+def _transition(
+    conn: Connection, ledger: LedgerService, withdrawal_id: int, expected: tuple[str, ...], new: str
+) -> bool:
+    """Guarded non-final state change; False when the row was not in an expected state."""
+    changed = conn.execute(
+        update(w)
+        .where(w.c.id == withdrawal_id, w.c.state.in_(expected))
+        .values(state=new, updated_at_ns=ledger.clock.now_ns())
+    ).rowcount
+    return changed == 1
+
+
+def apply_answer(conn: Connection, ledger: LedgerService, answer: PayoutAnswer) -> dict[str, Any]:
+    """Apply a provider answer (response, inquiry or callback). Idempotent: an answer already applied
+    changes nothing; a final answer contradicting the recorded one raises :class:`StateConflictError`."""
+    row = conn.execute(select(w).where(w.c.request_id == answer.request_id)).first()
+    if row is None:
+        raise NotFoundError(f"no withdrawal with request id {answer.request_id}")
+    if answer.status in ("paid", "failed"):
+        _finish(conn, ledger, row, answer)
+    elif answer.status == "pending":
+        _transition(conn, ledger, row.id, ("requested", "unknown"), "processing")
+    return _dict(_load(conn, row.id))
+
+
+def _finish(conn: Connection, ledger: LedgerService, row: Any, answer: PayoutAnswer) -> None:
+    final = answer.status
+    changed = conn.execute(
+        update(w)
+        .where(w.c.id == row.id, w.c.state.in_(OPEN_STATES))
+        .values(
+            state=final,
+            provider_ref=answer.provider_ref,
+            failure_reason=answer.reason if final == "failed" else None,
+            updated_at_ns=ledger.clock.now_ns(),
+        )
+    ).rowcount
+    if changed != 1:
+        current = _load(conn, row.id).state
+        if current == final:
+            return  # a duplicate or late answer: already applied once
+        log.error("withdrawal_answer_conflict", withdrawal_id=row.id, state=current, answer=final)
+        raise StateConflictError(f"withdrawal {row.id} is {current}; the provider now says {final}")
+    pending_id = dec128(row.hold_transfer_id)
+    if final == "paid":
+        resolve = Transfer(
+            id=transfer_id("withdrawal", row.id, "post"),
+            pending_id=pending_id,
+            amount=AMOUNT_MAX,
+            flags=TransferFlags.POST_PENDING_TRANSFER,
+        )
+    else:
+        resolve = Transfer(
+            id=transfer_id("withdrawal", row.id, "void"),
+            pending_id=pending_id,
+            flags=TransferFlags.VOID_PENDING_TRANSFER,
+        )
+    submit(conn, ledger, [resolve])
+    outbox.emit(
+        conn,
+        topic="withdrawal.succeeded" if final == "paid" else "withdrawal.failed",
+        payload={
+            "withdrawal_id": row.id,
+            "user_id": row.user_id,
+            "currency": row.currency,
+            "amount": row.amount,
+            "request_id": row.request_id,
+            "state": final,
+            "reason": answer.reason if final == "failed" else None,
+        },
+    )
+    log.info("withdrawal_final", withdrawal_id=row.id, request_id=row.request_id, state=final)
+
+
+@dataclass
+class ResolveReport:
+    examined: int = 0
+    paid: int = 0
+    failed: int = 0
+    pending: int = 0
+    resubmitted: int = 0
+    still_unknown: int = 0
+    conflicts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def resolve_unknown(
+    db: Database,
+    ledger: LedgerService,
+    provider: PayoutProvider,
+    *,
+    stale_after_ns: int,
+    limit: int = RESOLVE_BATCH_MAX,
+) -> ResolveReport:
+    """Ask the provider about every ``unknown`` withdrawal and every ``requested`` / ``processing`` one
+    untouched for ``stale_after_ns``, and apply the answers (one transaction each, provider calls
+    outside transactions). ``not_found`` → submitted again under the same request id (idempotent)."""
+    report = ResolveReport()
+    now = ledger.clock.now_ns()
+    with db.uow(write=False) as conn:
+        rows = conn.execute(
+            select(w)
+            .where(
+                or_(
+                    w.c.state == "unknown",
+                    and_(
+                        w.c.state.in_(("requested", "processing")), w.c.updated_at_ns <= now - stale_after_ns
+                    ),
+                )
+            )
+            .order_by(w.c.updated_at_ns, w.c.id)
+            .limit(max(1, min(limit, RESOLVE_BATCH_MAX)))
+        ).all()
+        requests = {row.id: _payout_request(conn, row) for row in rows}
+    for row in rows:
+        report.examined += 1
+        try:
+            answer = provider.inquire(row.request_id)
+            if answer.status == "not_found":
+                answer = provider.submit(requests[row.id])
+                report.resubmitted += 1
+        except PayoutUnknownError as exc:
+            log.warning("withdrawal_inquiry_unknown", withdrawal_id=row.id, error=str(exc))
+            report.still_unknown += 1
+            with db.uow() as conn:
+                _count_inquiry(conn, ledger, row.id)
+            continue
+        try:
+            with db.uow() as conn:
+                _count_inquiry(conn, ledger, row.id)
+                apply_answer(conn, ledger, answer)
+        except StateConflictError:
+            report.conflicts += 1
+            continue
+        if answer.status == "paid":
+            report.paid += 1
+        elif answer.status == "failed":
+            report.failed += 1
+        else:
+            report.pending += 1
+    return report
+
+
+def _count_inquiry(conn: Connection, ledger: LedgerService, withdrawal_id: int) -> None:
+    conn.execute(
+        update(w)
+        .where(w.c.id == withdrawal_id, w.c.state.in_(OPEN_STATES))
+        .values(inquiries=w.c.inquiries + 1, updated_at_ns=ledger.clock.now_ns())
+    )
