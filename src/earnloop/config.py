@@ -6,6 +6,7 @@ Defaults are safe for a laptop: an embedded SQLite file under ``./var/`` and no 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     )
     admin_token_file: str = Field(
         default="var/admin_token", description="File holding the admin token when the variable is unset."
+    )
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses demo conveniences (the in-app fake payout provider).",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -139,3 +139,21 @@ def test_doctor_reports_a_healthy_redis(tmp_path: Path, redis_url: str) -> None:
     doctor = _run(["doctor"], tmp_path, EARNLOOP_REDIS_URL=redis_url)
     assert doctor.returncode == 0, doctor.stdout
     assert "redis     ok" in doctor.stdout
+
+
+def test_production_refuses_the_fake_payout_provider(tmp_path: Path) -> None:
+    from earnloop.db.migrate import upgrade
+    from earnloop.wallet.payouts import PayoutConfigError
+
+    url = f"sqlite:///{tmp_path / 'prod.db'}"
+    db = make_database(url)
+    upgrade(db)
+    with pytest.raises(PayoutConfigError, match="EARNLOOP_PAYOUT_PROVIDER_URL"):
+        create_app(Settings(database_url=url, environment="production"), db=db)
+    app = create_app(
+        Settings(
+            database_url=url, environment="production", payout_provider_url="http://127.0.0.1:9/payouts"
+        ),
+        db=db,
+    )
+    assert not any(getattr(route, "path", "") == "/fake-payouts" for route in app.routes)

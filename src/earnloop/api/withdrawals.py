@@ -29,6 +29,7 @@ from earnloop.wallet.payouts import (
     PayoutAnswer,
     PayoutProvider,
     PayoutUnknownError,
+    require_real_provider,
     signature_matches,
 )
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns, to_ns
@@ -43,6 +44,7 @@ Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 def install_payouts(app: FastAPI, settings: Settings) -> None:
     """Choose the payout provider: the configured URL, or the fake one served by this app (demo)."""
     provider: PayoutProvider
+    require_real_provider(settings)
     if settings.payout_provider_url:
         provider = HttpPayoutProvider(settings.payout_provider_url, timeout_s=settings.payout_timeout_s)
     else:

@@ -146,7 +146,20 @@ def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
     return signature is not None and hmac.compare_digest(sign(secret, body), signature)
 
 
+class PayoutConfigError(RuntimeError):
+    """Production without a real payout provider configured."""
+
+
+def require_real_provider(settings: Settings) -> None:
+    """In production a payout provider URL is mandatory: the fake bank is for demos and tests only."""
+    if settings.environment == "production" and not settings.payout_provider_url:
+        raise PayoutConfigError(
+            "EARNLOOP_PAYOUT_PROVIDER_URL must be set when EARNLOOP_ENVIRONMENT=production"
+        )
+
+
 def provider_from_settings(settings: Settings) -> HttpPayoutProvider:
     """The configured provider; unset, the demo's fake provider served by ``earnloop serve``."""
+    require_real_provider(settings)
     url = settings.payout_provider_url or f"http://{settings.host}:{settings.port}/fake-payouts"
     return HttpPayoutProvider(url, timeout_s=settings.payout_timeout_s)
