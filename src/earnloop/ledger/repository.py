@@ -74,7 +74,7 @@ def _select_in(
     head = f"SELECT {columns or _columns(table)} FROM {table.name} WHERE id"  # noqa: S608 (model names)
     if conn.dialect.name == "postgresql":
         if keys:
-            yield from conn.exec_driver_sql(f"{head} = ANY(%s){suffix}", (list(keys),))
+            yield from conn.exec_driver_sql(f"{head} = ANY(%b){suffix}", (list(keys),))
         return
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
@@ -242,9 +242,28 @@ def transfer_row(t: Transfer) -> tuple[Any, ...]:
     )
 
 
+COPY_THRESHOLD = 64
+
+
 def insert_transfers(conn: Connection, rows: Sequence[Transfer]) -> None:
-    if rows:
-        conn.exec_driver_sql(_insert_sql(conn, models.transfers), [transfer_row(t) for t in rows])
+    """Batched insert; on PostgreSQL large batches use ``COPY`` (same transaction, several times faster
+    than a pipelined INSERT)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_rows(conn, models.transfers, [transfer_row(t) for t in rows])
+        return
+    conn.exec_driver_sql(_insert_sql(conn, models.transfers), [transfer_row(t) for t in rows])
+
+
+def _copy_rows(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({_columns(table)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def insert_pending(conn: Connection, rows: Sequence[tuple[int, int, int | None, int]]) -> None:
@@ -303,7 +322,7 @@ _APPLY_DELTAS_PG = """
         credits_pending = a.credits_pending + d.d_cp,
         credits_posted = a.credits_posted + d.d_cpo,
         flags = CASE WHEN d.closed = 1 THEN (a.flags | 32) ELSE (a.flags & ~32) END
-    FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::int[])
+    FROM unnest(%b::bytea[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::int[])
         AS d(id, d_dp, d_dpo, d_cp, d_cpo, closed)
     WHERE a.id = d.id
       AND ((a.flags & 2) = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from operator import attrgetter
+from operator import attrgetter, itemgetter, le
 from typing import Any, TypeVar
 
 from earnloop.ledger.errors import InvalidBatchError
@@ -48,6 +48,7 @@ assert set(_ACCOUNT_LIMITS) == {f.name for f in fields(Account)}
 assert set(_TRANSFER_LIMITS) == {f.name for f in fields(Transfer)}
 
 T = TypeVar("T", Account, Transfer)
+_PLAIN_INT = {int}
 
 
 def _validate(items: Sequence[T], kind: type[T], limits: dict[str, int], what: str) -> list[T]:
@@ -58,13 +59,21 @@ def _validate(items: Sequence[T], kind: type[T], limits: dict[str, int], what: s
     names = tuple(limits)
     bounds = tuple(limits.values())
     read = attrgetter(*names)
+    narrow = [i for i, bound in enumerate(bounds) if bound < U128_MAX]
+    read_narrow = itemgetter(*narrow)
+    narrow_bounds = tuple(bounds[i] for i in narrow)
     checked: list[T] = []
     for index, item in enumerate(items):
         if type(item) is not kind:
             raise InvalidBatchError(f"{what}[{index}]: expected {kind.__name__}")
         values = read(item)
-        plain = all(type(v) is int for v in values)
-        if plain and all(0 <= v <= bound for v, bound in zip(values, bounds, strict=True)):
+        # Fast path in C: every field a plain int, none negative, none above its bound.
+        if (
+            set(map(type, values)) == _PLAIN_INT
+            and min(values) >= 0
+            and max(values) <= U128_MAX
+            and all(map(le, read_narrow(values), narrow_bounds))
+        ):
             checked.append(item)
             continue
         checked.append(_normalised(item, kind, names, values, bounds, f"{what}[{index}]"))
