@@ -7,6 +7,8 @@ skip with a reason elsewhere.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +46,13 @@ class DbTarget:
 
     def open(self) -> Database:
         return make_database(self.url, search_path=self.search_path, pool_size=4)
+
+    @property
+    def cli_url(self) -> str:
+        """``EARNLOOP_DATABASE_URL`` for a subprocess (the schema travels as a libpq option)."""
+        if self.search_path is None:
+            return self.url
+        return f"{self.url}?options=-csearch_path%3D{self.search_path}"
 
 
 def _all_tables() -> list[str]:
@@ -143,3 +152,33 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         require_service("Redis", exc)
     return REDIS_URL
+
+
+EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs ``earnloop`` as a real subprocess against the test database."""
+
+    target: DbTarget
+    cwd: Path
+
+    def __call__(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "EARNLOOP_DATABASE_URL": self.target.cli_url, **env}
+        return subprocess.run(
+            [EARNLOOP, *args],
+            cwd=self.cwd,
+            env=environment,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture
+def cli(db: Database, db_target: DbTarget, tmp_path: Path) -> Cli:
+    """``earnloop`` on the (migrated, empty) test database — SQLite or PostgreSQL."""
+    return Cli(db_target, tmp_path)
