@@ -63,6 +63,12 @@ def _load(conn: Connection, source: str, ref: str) -> Any:
     return conn.execute(select(entries).where(entries.c.source == source, entries.c.ref == ref)).first()
 
 
+def find(conn: Connection, source: str, ref: str) -> dict[str, Any] | None:
+    """The reward recorded for (source, ref), if any."""
+    row = _load(conn, source, ref)
+    return None if row is None else _entry_dict(row)
+
+
 def credit_pending(
     conn: Connection,
     ledger: LedgerService,
