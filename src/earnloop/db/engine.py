@@ -7,9 +7,10 @@ transaction: it commits when its block ends normally and rolls back on any excep
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,15 @@ _BEGIN_MODE = "earnloop_sqlite_begin"
 
 @dataclass(frozen=True)
 class Database:
-    """An engine plus the knowledge of which dialect it speaks."""
+    """An engine plus the knowledge of which dialect it speaks.
+
+    On SQLite, write units of work of this process take a lock before ``BEGIN IMMEDIATE``: writers
+    queue in order instead of polling SQLite's busy handler (whose sleeps make a long latency tail).
+    Other processes still wait through the busy timeout.
+    """
 
     engine: Engine
+    sqlite_writer: threading.RLock = field(default_factory=threading.RLock, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -37,9 +44,15 @@ class Database:
     @contextmanager
     def uow(self, *, write: bool = True) -> Iterator[Connection]:
         """One transaction. Commits on normal exit, rolls back on exception. Only this commits."""
+        if self.is_sqlite and write:
+            with self.sqlite_writer, self.engine.connect() as conn:
+                conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+            return
         with self.engine.connect() as conn:
             if self.is_sqlite:
-                conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE" if write else "DEFERRED"})
+                conn = conn.execution_options(**{_BEGIN_MODE: "DEFERRED"})
             with conn.begin():
                 yield conn
 
