@@ -165,7 +165,14 @@ class Cli:
     cwd: Path
 
     def __call__(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "EARNLOOP_DATABASE_URL": self.target.cli_url, **env}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
+        environment = {
+            **inherited,
+            "EARNLOOP_DATABASE_URL": self.target.cli_url,
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+            **env,
+        }
         return subprocess.run(
             [EARNLOOP, *args],
             cwd=self.cwd,

@@ -1,24 +1,23 @@
 """The ledger through its two front doors: the HTTP API (a real uvicorn server, both databases) and the
-``earnloop`` command run as a real subprocess (SQLite)."""
+``earnloop`` command run as a real subprocess (both databases; ``db upgrade`` on a fresh SQLite file)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from earnloop.db.engine import make_database
+from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import schema_state
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
+from tests.conftest import Cli, DbTarget
 
 CREATED_CODE = 0xFFFFFFFF
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
 
 
 def account(id_: int, *, flags: int = 0, ledger: int = 1) -> dict[str, Any]:
@@ -170,32 +169,15 @@ def test_http_balance_as_of_and_balance_history(api: httpx.Client, clock: Manual
     assert api.get("/v1/ledger/accounts/1/balances").json() == []  # no history flag
 
 
-# -- CLI (SQLite) -----------------------------------------------------------------------------------
+# -- CLI ------------------------------------------------------------------------------------------
 # Each invocation is a fresh Python process (seconds on a busy machine), so one test walks through the
-# flows a user runs: migrate, create from a file and from stdin, show balances, and the ways to fail.
-def run_cli(cwd: Path, url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
-    env.update(EARNLOOP_DATABASE_URL=url, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run(
-        [EARNLOOP, *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def lookup(url: str, account_ids: list[int], transfer_ids: list[int]) -> tuple[list[Account], list[Transfer]]:
-    db = make_database(url)
-    try:
-        service = LedgerService(ManualClock())
-        with db.uow(write=False) as conn:
-            return service.lookup_accounts(conn, account_ids), service.lookup_transfers(conn, transfer_ids)
-    finally:
-        db.dispose()
+# flows a user runs: create from a file and from stdin, show balances, and the ways to fail.
+def lookup(
+    db: Database, account_ids: list[int], transfer_ids: list[int]
+) -> tuple[list[Account], list[Transfer]]:
+    service = LedgerService(ManualClock())
+    with db.uow(write=False) as conn:
+        return service.lookup_accounts(conn, account_ids), service.lookup_transfers(conn, transfer_ids)
 
 
 def result_lines(stdout: str) -> list[tuple[str, str]]:
@@ -212,26 +194,35 @@ def table_rows(stdout: str) -> list[list[str]]:
 
 
 def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode != 0, done.stdout
+    """Exit 1, nothing on stdout, and exactly one ``error: …`` line on stderr."""
+    assert done.returncode == 1, done.stdout
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
 
 
-def test_cli_ledger_commands_against_a_migrated_sqlite_file(tmp_path: Path) -> None:
+def test_cli_db_upgrade_migrates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    done = run_cli(tmp_path, url, "db", "upgrade")
+    done = Cli(DbTarget(url, None), tmp_path)("db", "upgrade")
     assert done.returncode == 0, done.stderr
+    db = make_database(url)
+    try:
+        assert schema_state(db).is_current
+        assert lookup(db, [1], [1]) == ([], [])
+    finally:
+        db.dispose()
 
+
+def test_cli_ledger_commands(db: Database, cli: Cli) -> None:
     accounts = [{"id": "1", "ledger": 1, "code": 1}, {"id": "2", "ledger": 1, "code": 1, "flags": 8}]
-    (tmp_path / "accounts.json").write_text(json.dumps(accounts), encoding="utf-8")
-    done = run_cli(tmp_path, url, "ledger", "accounts", "accounts.json")
+    (cli.cwd / "accounts.json").write_text(json.dumps(accounts), encoding="utf-8")
+    done = cli("ledger", "accounts", "accounts.json")
     assert done.returncode == 0, done.stderr
     assert result_lines(done.stdout) == [("0", "created"), ("1", "created")]
 
     transfers = {"transfers": [transfer(7, 1, 2, 250), transfer(8, 2, 1, 50), transfer(9, 1, 99, 1)]}
-    done = run_cli(tmp_path, url, "ledger", "transfers", "-", stdin=json.dumps(transfers))
+    done = cli("ledger", "transfers", "-", stdin=json.dumps(transfers))
     assert done.returncode == 2, done.stderr  # one event was not created
     assert result_lines(done.stdout) == [
         ("0", "created"),
@@ -239,14 +230,14 @@ def test_cli_ledger_commands_against_a_migrated_sqlite_file(tmp_path: Path) -> N
         ("2", "credit_account_not_found"),
     ]
 
-    done = run_cli(tmp_path, url, "ledger", "balance", "2", "1")
+    done = cli("ledger", "balance", "2", "1")
     assert done.returncode == 0, done.stderr
     assert table_rows(done.stdout) == [["2", "1", "0", "50", "0", "250"], ["1", "1", "0", "250", "0", "50"]]
 
-    assert "unknown account(s): 99" in one_error_line(run_cli(tmp_path, url, "ledger", "balance", "99"))
+    assert "unknown account(s): 99" in one_error_line(cli("ledger", "balance", "99"))
 
-    before = lookup(url, [1, 2, 3], [7, 8, 9, 10])
-    (tmp_path / "bad.json").write_text('[{"id": "3", "ledger": 1, "code": 1}', encoding="utf-8")
-    assert "invalid JSON" in one_error_line(run_cli(tmp_path, url, "ledger", "accounts", "bad.json"))
-    assert "missing.json" in one_error_line(run_cli(tmp_path, url, "ledger", "transfers", "missing.json"))
-    assert lookup(url, [1, 2, 3], [7, 8, 9, 10]) == before
+    before = lookup(db, [1, 2, 3], [7, 8, 9, 10])
+    (cli.cwd / "bad.json").write_text('[{"id": "3", "ledger": 1, "code": 1}', encoding="utf-8")
+    assert "invalid JSON" in one_error_line(cli("ledger", "accounts", "bad.json"))
+    assert "missing.json" in one_error_line(cli("ledger", "transfers", "missing.json"))
+    assert lookup(db, [1, 2, 3], [7, 8, 9, 10]) == before

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,14 +20,15 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 
 from earnloop.auth import service as auth
-from earnloop.db.engine import Database, make_database
-from earnloop.db.migrate import upgrade
+from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.outbox import delivery, service
 from earnloop.outbox.errors import InvalidWebhookUrlError, WebhookConflictError, WebhookNotFoundError
 from earnloop.outbox.models import webhook_attempts, webhook_deliveries, webhook_secrets
 from earnloop.outbox.service import emit
 from earnloop.outbox.verify import WebhookVerificationError, verify_webhook
+from tests.conftest import Cli
+from tests.integration.test_ledger_http_cli import one_error_line
 from tests.live_server import serve
 
 TIMEOUT_S = 0.3
@@ -431,47 +428,20 @@ def test_partner_and_admin_http_api(api: httpx.Client, db: Database, clock: Manu
     assert no_token.status_code == 401
 
 
-# -- CLI (SQLite) ------------------------------------------------------------------------------------------
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
-
-
-def run_cli(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
-    env.update(EARNLOOP_DATABASE_URL=url, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run(
-        [EARNLOOP, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 1, done.stdout
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
-
-
+# -- CLI ----------------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_cli_sets_endpoint_and_replays(tmp_path: Path) -> None:
+def test_cli_sets_endpoint_and_replays(db: Database, cli: Cli) -> None:
     # Each invocation is a fresh Python process (seconds on a busy machine): three of them.
-    url = f"sqlite:///{tmp_path / 'hooks.db'}"
-    db = make_database(url)
-    try:
-        upgrade(db)
-        partner_id = auth_partner(db, "acme")
-        (event_id,) = emit_events(db, partner_id, 1)
-    finally:
-        db.dispose()
-    done = run_cli(tmp_path, url, "webhooks", "set-endpoint", str(partner_id), "http://127.0.0.1:9/hook")
+    partner_id = auth_partner(db, "acme")
+    (event_id,) = emit_events(db, partner_id, 1)
+    done = cli("webhooks", "set-endpoint", str(partner_id), "http://127.0.0.1:9/hook")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["secret"].startswith("whsec_")
-    done = run_cli(tmp_path, url, "webhooks", "replay", event_id)
+    done = cli("webhooks", "replay", event_id)
     assert done.returncode == 0, done.stderr
     assert f"of {event_id} to endpoint" in done.stdout
-    assert "no event" in one_error_line(run_cli(tmp_path, url, "webhooks", "replay", "evt_nope"))
-    db = make_database(url)
-    try:
-        (row,) = deliveries(db).values()
-    finally:
-        db.dispose()
+    before = deliveries(db)
+    assert "no event" in one_error_line(cli("webhooks", "replay", "evt_nope"))
+    assert deliveries(db) == before
+    (row,) = before.values()
     assert (row.event_id, row.state, row.replays) == (event_id, "pending", 1)

@@ -4,23 +4,17 @@ changed), refunds, timeouts driven by the manual clock, a concurrent double conf
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
-from earnloop.auth.service import create_partner, create_user
-from earnloop.db.engine import Database, make_database
-from earnloop.db.migrate import upgrade
+from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
-from earnloop.ledger.clock import ManualClock, SystemClock
+from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
 from earnloop.wallet import escrow, service
@@ -37,47 +31,16 @@ from earnloop.wallet.escrow import ADMIN, Actor, DuplicateRefError, ForbiddenErr
 from earnloop.wallet.escrow_models import escrow_trades
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.worker import escrow_timeouts, sweep_once
+from tests.conftest import Cli
+from tests.integration.wallet.shop import FUNDS, Shop
 
 DAY_S = 86_400
 PRICE = 2_500
-FUNDS = 10_000
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-class Shop:
-    """A merchant, a funded buyer and an unfunded stranger, in TWD."""
-
-    def __init__(self, db: Database, ledger: LedgerService) -> None:
-        self.db, self.ledger = db, ledger
-        with db.uow() as conn:
-            self.merchant = create_partner(conn, "bike-shop", "merchant", "TWD").id
-            self.other_merchant = create_partner(conn, "other-shop", "merchant", "TWD").id
-            self.charity = create_partner(conn, "charity", "charity", "TWD").id
-            self.buyer = create_user(conn, "buyer").id
-            self.stranger = create_user(conn, "stranger").id
-            for user in (self.buyer, self.stranger):
-                service.open_wallet(conn, ledger, user, "TWD")
-            service.adjust(
-                conn,
-                ledger,
-                idempotency_key="fund-buyer",
-                user_id=self.buyer,
-                currency_code="TWD",
-                amount=FUNDS,
-                direction="credit",
-                reason="test funds",
-                actor="test",
-            )
-        self._keys = 0
-
-    def key(self) -> str:
-        self._keys += 1
-        return f"k-{self._keys}"
-
-    def do(self, action: Callable[[Connection], Any]) -> Any:
-        with self.db.uow() as conn:
-            return action(conn)
+class EscrowShop(Shop):
+    """The shared shop, with the escrow operations."""
 
     def create(self, ref: str = "order-1", amount: int = PRICE, **extra: int) -> str:
         trade = self.do(
@@ -154,18 +117,13 @@ class Shop:
                 "events": conn.execute(select(func.count()).select_from(outbox_events)).scalar_one(),
             }
 
-    def events(self) -> list[dict[str, Any]]:
-        with self.db.uow(write=False) as conn:
-            rows = conn.execute(select(outbox_events).order_by(outbox_events.c.seq)).all()
-        return [{"partner_id": r.partner_id, "topic": r.topic, **json.loads(r.payload)} for r in rows]
-
 
 @pytest.fixture
-def shop(db: Database, ledger: LedgerService) -> Shop:
-    return Shop(db, ledger)
+def shop(db: Database, ledger: LedgerService) -> EscrowShop:
+    return EscrowShop(db, ledger)
 
 
-def _trade_in(shop: Shop, state: str, ref: str = "order-1") -> str:
+def _trade_in(shop: EscrowShop, state: str, ref: str = "order-1") -> str:
     trade_id = shop.create(ref)
     if state == escrow.TRADE_CLOSED:
         shop.cancel(trade_id, Actor("merchant", shop.merchant))
@@ -183,7 +141,7 @@ def _trade_in(shop: Shop, state: str, ref: str = "order-1") -> str:
 
 
 # -- happy path --------------------------------------------------------------------------------------
-def test_pay_ship_confirm_holds_then_releases_to_the_seller(shop: Shop, clock: ManualClock) -> None:
+def test_pay_ship_confirm_holds_then_releases_to_the_seller(shop: EscrowShop, clock: ManualClock) -> None:
     trade_id = shop.create(confirm_timeout_s=3 * DAY_S)
     created = shop.trade(trade_id)
     paid = shop.pay(trade_id)
@@ -214,7 +172,7 @@ def test_pay_ship_confirm_holds_then_releases_to_the_seller(shop: Shop, clock: M
     assert [(h.kind, h.amount) for h in history[:2]] == [("escrow_release", -PRICE), ("escrow_hold", -PRICE)]
 
 
-def test_retries_replay_and_reused_keys_or_refs_conflict(shop: Shop) -> None:
+def test_retries_replay_and_reused_keys_or_refs_conflict(shop: EscrowShop) -> None:
     def create(key: str, ref: str, amount: int) -> dict[str, Any]:
         return shop.do(  # type: ignore[no-any-return]
             lambda c: escrow.create_trade(
@@ -255,7 +213,7 @@ ILLEGAL: dict[str, list[str]] = {
 }
 
 
-def _op(shop: Shop, name: str, trade_id: str) -> None:
+def _op(shop: EscrowShop, name: str, trade_id: str) -> None:
     if name == "pay":
         shop.pay(trade_id)
     elif name == "ship":
@@ -271,7 +229,7 @@ def _op(shop: Shop, name: str, trade_id: str) -> None:
 
 
 @pytest.mark.parametrize("state", list(ILLEGAL))
-def test_every_illegal_transition_is_409_and_changes_nothing(shop: Shop, state: str) -> None:
+def test_every_illegal_transition_is_409_and_changes_nothing(shop: EscrowShop, state: str) -> None:
     trade_id = _trade_in(shop, state)
     before = shop.snapshot(trade_id)
     for op in ILLEGAL[state]:
@@ -282,7 +240,7 @@ def test_every_illegal_transition_is_409_and_changes_nothing(shop: Shop, state: 
 
 
 # -- refunds -----------------------------------------------------------------------------------------
-def test_refund_before_release_voids_the_hold(shop: Shop) -> None:
+def test_refund_before_release_voids_the_hold(shop: EscrowShop) -> None:
     cases = [
         (escrow.WAIT_SELLER_SEND, Actor("buyer", shop.buyer)),
         (escrow.WAIT_SELLER_SEND, Actor("merchant", shop.merchant)),
@@ -299,14 +257,14 @@ def test_refund_before_release_voids_the_hold(shop: Shop) -> None:
         assert shop.events()[-1]["to_state"] == "TRADE_CLOSED"
 
 
-def test_unpaid_trade_can_be_cancelled_by_the_merchant_without_money(shop: Shop) -> None:
+def test_unpaid_trade_can_be_cancelled_by_the_merchant_without_money(shop: EscrowShop) -> None:
     trade_id = shop.create()
     closed = shop.cancel(trade_id, Actor("merchant", shop.merchant))
     assert (closed["state"], shop.snapshot()["buyer"].available) == ("TRADE_CLOSED", FUNDS)
 
 
 # -- error paths ---------------------------------------------------------------------------------------
-def test_insufficient_funds_and_missing_wallet_change_nothing(shop: Shop) -> None:
+def test_insufficient_funds_and_missing_wallet_change_nothing(shop: EscrowShop) -> None:
     trade_id = shop.create(amount=FUNDS + 1)
     before = shop.snapshot(trade_id)
     with pytest.raises(InsufficientFundsError):
@@ -329,7 +287,7 @@ def test_insufficient_funds_and_missing_wallet_change_nothing(shop: Shop) -> Non
     assert shop.snapshot(usd["trade_id"]) == before
 
 
-def test_strangers_and_other_merchants_cannot_see_or_act(shop: Shop) -> None:
+def test_strangers_and_other_merchants_cannot_see_or_act(shop: EscrowShop) -> None:
     trade_id = _trade_in(shop, escrow.WAIT_SELLER_SEND)
     before = shop.snapshot(trade_id)
     attempts: list[Callable[[], object]] = [
@@ -358,7 +316,7 @@ BAD_TRADES: list[tuple[dict[str, Any], type[Exception]]] = [
 ]
 
 
-def test_bad_trade_requests_are_rejected_and_create_nothing(shop: Shop) -> None:
+def test_bad_trade_requests_are_rejected_and_create_nothing(shop: EscrowShop) -> None:
     before = shop.snapshot()
     for changes, error in BAD_TRADES:
         args: dict[str, Any] = {
@@ -379,7 +337,7 @@ def test_bad_trade_requests_are_rejected_and_create_nothing(shop: Shop) -> None:
 
 # -- timeouts --------------------------------------------------------------------------------------------
 def test_pay_timeout_closes_unpaid_trades_and_late_payment_is_refused(
-    shop: Shop, db: Database, ledger: LedgerService, clock: ManualClock
+    shop: EscrowShop, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
     trade_id = shop.create(pay_timeout_s=3_600)
     clock.advance(seconds=3_599)
@@ -397,7 +355,7 @@ def test_pay_timeout_closes_unpaid_trades_and_late_payment_is_refused(
 
 
 def test_confirm_timeout_releases_to_the_seller(
-    shop: Shop, db: Database, ledger: LedgerService, clock: ManualClock
+    shop: EscrowShop, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
     trade_id = shop.create(confirm_timeout_s=7 * DAY_S)
     shop.pay(trade_id)
@@ -418,7 +376,7 @@ def test_confirm_timeout_releases_to_the_seller(
 
 
 # -- concurrency -----------------------------------------------------------------------------------------
-def test_two_concurrent_confirms_release_the_money_once(shop: Shop) -> None:
+def test_two_concurrent_confirms_release_the_money_once(shop: EscrowShop) -> None:
     trade_id = _trade_in(shop, escrow.WAIT_BUYER_CONFIRM)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -540,45 +498,19 @@ def test_http_insufficient_funds_is_422_and_nothing_changes(api: httpx.Client) -
 
 
 # -- CLI -----------------------------------------------------------------------------------------------------
-def _cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
-    env.update(EARNLOOP_DATABASE_URL=url, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run(
-        [EARNLOOP, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def test_cli_escrow_commands(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'escrow.db'}"
-    db = make_database(url)
-    upgrade(db)
-    ledger = LedgerService(SystemClock())
-    with db.uow() as conn:
-        user = create_user(conn, "cli-buyer").id
-        partner = create_partner(conn, "cli-shop", "merchant", "TWD").id
-        service.open_wallet(conn, ledger, user, "TWD")
-        service.adjust(
-            conn,
-            ledger,
-            idempotency_key="f",
-            user_id=user,
-            currency_code="TWD",
-            amount=5_000,
-            direction="credit",
-            reason="t",
-            actor="test",
-        )
-    db.dispose()
-
+def test_cli_escrow_commands(shop: EscrowShop, cli: Cli) -> None:
     def ok(*args: str) -> Any:
-        done = _cli(tmp_path, url, *args)
+        done = cli(*args)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    trade = ok("escrow", "create", "cli-1", "1200", "TWD", "--partner", str(partner), "--key", "c1")
-    paid = ok("escrow", "pay", trade["trade_id"], "--user", str(user), "--key", "p1")
-    early = _cli(tmp_path, url, "escrow", "confirm", trade["trade_id"], "--user", str(user), "--key", "x1")
+    user = str(shop.buyer)
+    trade = ok("escrow", "create", "cli-1", "1200", "TWD", "--partner", str(shop.merchant), "--key", "c1")
+    paid = ok("escrow", "pay", trade["trade_id"], "--user", user, "--key", "p1")
+    before = shop.snapshot(trade["trade_id"])
+    early = cli("escrow", "confirm", trade["trade_id"], "--user", user, "--key", "x1")
     assert paid["state"] == "WAIT_SELLER_SEND"
     assert (early.returncode, early.stdout) == (1, "")
     assert early.stderr.startswith("error: trade")
     assert early.stderr.count("\n") == 1
+    assert shop.snapshot(trade["trade_id"]) == before

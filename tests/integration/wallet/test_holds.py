@@ -4,22 +4,16 @@ expiry driven by the manual clock, every error path (nothing changed), HTTP and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Connection, func, select
 
-from earnloop.auth.service import create_partner, create_user
-from earnloop.db.engine import Database, make_database
-from earnloop.db.migrate import upgrade
+from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
-from earnloop.ledger.clock import ManualClock, SystemClock
+from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
 from earnloop.wallet import holds, service
@@ -36,50 +30,40 @@ from earnloop.wallet.escrow_models import deposit_holds
 from earnloop.wallet.holds import ExceedsHoldError, HoldExpiredError
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.worker import expire_holds, sweep_once
+from tests.conftest import Cli
+from tests.integration.wallet.shop import FUNDS, Shop
 
 DEPOSIT = 3_000
-FUNDS = 10_000
 HOUR_S = 3_600
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
 
 
-class Rental:
+class Rental(Shop):
     """A car-share merchant with a deposit policy, another merchant, a funded driver and a poor one."""
 
+    MERCHANT = "car-share"
+    OTHER_MERCHANT = "scooters"
+    BUYER = "driver"
+    STRANGER = "poor-driver"
+    FUND_KEY = "fund"
+
     def __init__(self, db: Database, ledger: LedgerService) -> None:
-        self.db, self.ledger = db, ledger
-        with db.uow() as conn:
-            self.merchant = create_partner(conn, "car-share", "merchant", "TWD").id
-            self.other = create_partner(conn, "scooters", "merchant", "TWD").id
-            self.charity = create_partner(conn, "charity", "charity", "TWD").id
-            self.driver = create_user(conn, "driver").id
-            self.poor = create_user(conn, "poor-driver").id
-            for user in (self.driver, self.poor):
-                service.open_wallet(conn, ledger, user, "TWD")
-            service.adjust(
-                conn,
-                ledger,
-                idempotency_key="fund",
-                user_id=self.driver,
-                currency_code="TWD",
-                amount=FUNDS,
-                direction="credit",
-                reason="test funds",
-                actor="test",
-            )
-            holds.set_policy(
-                conn, product="sedan", currency_code="TWD", partner_id=self.merchant, amount=DEPOSIT
-            )
+        super().__init__(db, ledger)
         self.me = Actor("merchant", self.merchant)
-        self._keys = 0
 
-    def key(self) -> str:
-        self._keys += 1
-        return f"k-{self._keys}"
+    def set_up(self, conn: Connection) -> None:
+        holds.set_policy(conn, product="sedan", currency_code="TWD", partner_id=self.merchant, amount=DEPOSIT)
 
-    def do(self, action: Callable[[Connection], Any]) -> Any:
-        with self.db.uow() as conn:
-            return action(conn)
+    @property
+    def other(self) -> int:
+        return self.other_merchant
+
+    @property
+    def driver(self) -> int:
+        return self.buyer
+
+    @property
+    def poor(self) -> int:
+        return self.stranger
 
     def place(
         self, ref: str = "rental-1", *, user: int | None = None, actor: Actor | None = None, **extra: Any
@@ -134,11 +118,6 @@ class Rental:
                 ],
                 "events": conn.execute(select(func.count()).select_from(outbox_events)).scalar_one(),
             }
-
-    def events(self) -> list[dict[str, Any]]:
-        with self.db.uow(write=False) as conn:
-            rows = conn.execute(select(outbox_events).order_by(outbox_events.c.seq)).all()
-        return [{"partner_id": r.partner_id, "topic": r.topic, **json.loads(r.payload)} for r in rows]
 
 
 @pytest.fixture
@@ -430,40 +409,13 @@ def test_http_hold_lifecycle_and_problem_answers(api: httpx.Client, clock: Manua
 
 
 # -- CLI -----------------------------------------------------------------------------------------------------
-def test_cli_hold_commands(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'holds.db'}"
-    db = make_database(url)
-    upgrade(db)
-    ledger = LedgerService(SystemClock())
-    with db.uow() as conn:
-        user = create_user(conn, "cli-driver").id
-        partner = create_partner(conn, "cli-cars", "merchant", "TWD").id
-        service.open_wallet(conn, ledger, user, "TWD")
-        service.adjust(
-            conn,
-            ledger,
-            idempotency_key="f",
-            user_id=user,
-            currency_code="TWD",
-            amount=5_000,
-            direction="credit",
-            reason="t",
-            actor="test",
-        )
-        holds.set_policy(conn, product="sedan", currency_code="TWD", partner_id=partner, amount=1_500)
-    db.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
-    env.update(EARNLOOP_DATABASE_URL=url, COLUMNS="200", NO_COLOR="1")
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [EARNLOOP, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-
-    placed = cli("holds", "place", "sedan", str(user), "TWD", "trip-1", "--key", "h1")
+def test_cli_hold_commands(rental: Rental, cli: Cli) -> None:
+    placed = cli("holds", "place", "sedan", str(rental.driver), "TWD", "trip-1", "--key", "h1")
     assert placed.returncode == 0, placed.stderr
     hold_id = json.loads(placed.stdout)["hold_id"]
-    too_much = cli("holds", "capture", hold_id, "1501", "--reason", "damage", "--key", "c1")
-    assert json.loads(placed.stdout)["amount"] == 1_500
+    before = rental.snapshot()
+    too_much = cli("holds", "capture", hold_id, str(DEPOSIT + 1), "--reason", "damage", "--key", "c1")
+    assert json.loads(placed.stdout)["amount"] == DEPOSIT
     assert (too_much.returncode, too_much.stdout) == (1, "")
-    assert too_much.stderr == "error: capture of 1501 exceeds the 1500 held\n"
+    assert too_much.stderr == f"error: capture of {DEPOSIT + 1} exceeds the {DEPOSIT} held\n"
+    assert rental.snapshot() == before

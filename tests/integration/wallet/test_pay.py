@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +14,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from earnloop.auth.service import create_partner, create_user
-from earnloop.db.engine import Database, make_database
-from earnloop.db.migrate import upgrade
+from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
@@ -32,7 +30,8 @@ from earnloop.wallet.errors import (
 )
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.wallet.pay_models import pay_codes, pay_orders, pay_refunds
-from tests.integration.test_ledger_http_cli import one_error_line, run_cli
+from tests.conftest import Cli
+from tests.integration.test_ledger_http_cli import one_error_line
 
 TWD = currency("TWD")
 
@@ -493,31 +492,35 @@ def test_http_order_confirm_refund_and_pay_code(api: httpx.Client) -> None:
 # -- CLI ----------------------------------------------------------------------------------------------
 # Each invocation is a fresh Python process (seconds on a busy machine): the fixtures are made in-process,
 # and the subprocess runs only the commands under test.
-def test_cli_pay_and_fx_commands(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'pay.db'}"
-
+def test_cli_pay_and_fx_commands(db: Database, ledger: LedgerService, cli: Cli) -> None:
     def ok(*args: str) -> Any:
-        done = run_cli(tmp_path, url, *args)
+        done = cli(*args)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    db, ledger = make_database(url), LedgerService(ManualClock())
-    try:
-        upgrade(db)
-        with db.uow() as conn:
-            user_id = create_user(conn, "ivy").id
-            _fund(conn, ledger, user_id, 1_000, "USD")
-            merchant_id = create_partner(conn, "Noodles", "merchant", "TWD").id
-            pay.set_fee(conn, merchant_id=merchant_id, fee_bps=0)
-    finally:
-        db.dispose()
+    with db.uow() as conn:
+        user_id = create_user(conn, "ivy").id
+        _fund(conn, ledger, user_id, 1_000, "USD")
+        merchant_id = create_partner(conn, "Noodles", "merchant", "TWD").id
+        pay.set_fee(conn, merchant_id=merchant_id, fee_bps=0)
     rate = ok("fx", "set-rate", "USD", "TWD", "31.50", "--valid-from-ns", "1")
     order = ok("pay", "create-order", str(merchant_id), "n-1", "3150")
     paid = ok("pay", "confirm", str(user_id), str(order["order_id"]), "--key", "c-1", "--currency", "USD")
-    error = one_error_line(
-        run_cli(tmp_path, url, "pay", "refund", str(merchant_id), "n-1", "--key", "r-1", "--amount", "3151")
-    )
+
+    def refunded() -> tuple[object, ...]:
+        with db.uow(write=False) as conn:
+            usd = service.view(conn, ledger, user_id, "USD")
+            return (
+                (usd.available, usd.held),
+                pay.merchant_order(conn, ledger, merchant_id=merchant_id, merchant_order_id="n-1"),
+                _balance(conn, ledger, AccountRef(AccountKind.MERCHANT_SETTLEMENT, merchant_id, TWD)),
+                conn.execute(select(func.count()).select_from(pay_refunds)).scalar_one(),
+            )
+
+    before = refunded()
+    error = one_error_line(cli("pay", "refund", str(merchant_id), "n-1", "--key", "r-1", "--amount", "3151"))
     assert (rate["rate"], rate["spread_bps"]) == ("31.5", 100)
     assert (order["state"], order["amount"], order["currency"]) == ("awaiting_user", 3150, "TWD")
     assert (paid["state"], paid["pay_currency"], paid["pay_amount"]) == ("paid", "USD", 102)
     assert "exceeds" in error
+    assert refunded() == before

@@ -4,13 +4,9 @@ fake payout provider served by a real HTTP server (timeouts, failures, duplicate
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +14,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from earnloop.auth.service import create_partner, create_user
-from earnloop.db.engine import Database, make_database
-from earnloop.db.migrate import upgrade
+from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
@@ -38,7 +33,7 @@ from earnloop.wallet.ledger_ops import balance_of
 from earnloop.wallet.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
 from earnloop.wallet.payouts import HttpPayoutProvider, PayoutAnswer, sign
 from earnloop.wallet.withdrawal_models import withdrawals as withdrawals_table
-from tests.conftest import ADMIN_TOKEN, DbTarget
+from tests.conftest import ADMIN_TOKEN, Cli, DbTarget
 from tests.live_server import serve
 
 LIMITS = withdrawals.Limits(min_amount=100, daily_limit=10_000)
@@ -438,18 +433,12 @@ def test_http_withdrawal_unknown_then_resolved_and_errors(api: httpx.Client) -> 
         assert httpx.get(str(api.base_url).rstrip("/") + "/v1/me/withdrawals").status_code == 401
 
 
-# -- CLI (SQLite, subprocess) --------------------------------------------------------------------------
+# -- CLI (subprocess) ----------------------------------------------------------------------------------
 # Each invocation is a fresh Python process (seconds on a busy machine): set-up goes through the services,
 # the commands under test run as subprocesses.
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
-
-
-def test_cli_withdraw_resolve_and_statement(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    database = make_database(url)
-    upgrade(database)
+def test_cli_withdraw_resolve_and_statement(db: Database, cli: Cli) -> None:
     ledger = LedgerService(ManualClock(time.time_ns()))
-    with database.uow() as conn:
+    with db.uow() as conn:
         user = _funded(conn, ledger, "cindy", 5_000)
         dest = _destination(conn, ledger, user, "CLI00012345")
         charity = create_partner(conn, "Food Bank", "charity", "TWD").id
@@ -464,32 +453,19 @@ def test_cli_withdraw_resolve_and_statement(tmp_path: Path) -> None:
             ends_at_ns=2**62,
         )["campaign_id"]
         donations.donate(conn, ledger, idempotency_key="d-1", user_id=user, campaign_id=campaign, amount=1)
-    database.dispose()
     bank = FakeBank(slow_s=0.5)
     bank.set_faults("CLI00012345", ["timeout"])
-    with serve(create_fake_app(bank)) as fake_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
-        env.update(
-            EARNLOOP_DATABASE_URL=url,
-            EARNLOOP_PAYOUT_PROVIDER_URL=fake_url,
-            EARNLOOP_PAYOUT_TIMEOUT_S="0.2",
-            COLUMNS="200",
-            NO_COLOR="1",
-        )
 
-        def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [EARNLOOP, *args],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+    def wallet() -> tuple[int, int]:
+        with db.uow(write=False) as conn:
+            view = service.view(conn, ledger, user, "TWD")
+        return view.available, view.held
+
+    with serve(create_fake_app(bank)) as fake_url:
+        provider = {"EARNLOOP_PAYOUT_PROVIDER_URL": fake_url, "EARNLOOP_PAYOUT_TIMEOUT_S": "0.2"}
 
         def ok(*args: str) -> Any:
-            done = cli(*args)
+            done = cli(*args, **provider)
             assert done.returncode == 0, done.stderr
             return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -499,12 +475,23 @@ def test_cli_withdraw_resolve_and_statement(tmp_path: Path) -> None:
         assert first["state"] == "unknown"
         report = ok("withdrawals", "resolve", "--stale-after-s", "0")
         assert (report["examined"], report["paid"]) == (1, 1)
+        before = wallet()
         too_small = cli(
-            "withdrawals", "request", str(user), "TWD", "5", "--destination", str(dest), "--key", "c-2"
+            "withdrawals",
+            "request",
+            str(user),
+            "TWD",
+            "5",
+            "--destination",
+            str(dest),
+            "--key",
+            "c-2",
+            **provider,
         )
         assert too_small.returncode == 1
         assert too_small.stderr.startswith("error: amount must be")
         assert len(too_small.stderr.strip().splitlines()) == 1
+        assert wallet() == before
         statement = ok("donations", "statement", str(charity), "TWD")
     assert bank.executions == {first["request_id"]: 1}
     assert (statement["donations_total"], statement["ledger_balance"], statement["reconciled"]) == (
@@ -513,8 +500,4 @@ def test_cli_withdraw_resolve_and_statement(tmp_path: Path) -> None:
         True,
     )
     assert statement["donations"][0]["donor"] == "c***y"
-    database = make_database(url)
-    with database.uow(write=False) as conn:
-        view = service.view(conn, ledger, user, "TWD")
-    database.dispose()
-    assert (view.available, view.held) == (5_000 - 700 - 1, 0)
+    assert wallet() == (5_000 - 700 - 1, 0)
