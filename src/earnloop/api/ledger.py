@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Query
 
-from earnloop.api.context import AppContext, app_context
+from earnloop.api.deps import Admin
 from earnloop.api.problems import ProblemError, problem_responses
-from earnloop.auth.admin_token import token_matches
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.results import CreateAccountResult, CreateTransferResult
 from earnloop.ledger.schemas import (
@@ -25,22 +23,7 @@ from earnloop.ledger.schemas import (
 )
 from earnloop.ledger.types import BATCH_MAX, U128_MAX, AccountFilter, AccountFilterFlags
 
-_bearer = HTTPBearer(auto_error=False)
 _ERRORS = problem_responses(401, 404, 422)
-
-
-def require_admin(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> AppContext:
-    ctx = app_context(request)
-    if credentials is None or not token_matches(ctx.admin_token, credentials.credentials):
-        raise ProblemError(
-            401, "unauthorized", "Admin token required", "send `Authorization: Bearer <token>`"
-        )
-    return ctx
-
-
-Admin = Annotated[AppContext, Depends(require_admin)]
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=_ERRORS)
 
 
