@@ -52,6 +52,28 @@ class Settings(BaseSettings):
     )
     withdrawal_min_amount: int = Field(default=100, ge=1, description="Minor units.")
     withdrawal_daily_limit: int = Field(default=5_000_000, ge=1, description="Minor units per day.")
+    # E-invoice carriers (einvoice/)
+    einvoice_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (urlsafe base64, 32 bytes) encrypting carrier verification codes at rest. "
+        "Required in production; in development a key file is generated (einvoice_key_file).",
+    )
+    einvoice_key_file: str = Field(
+        default="var/einvoice_key", description="Development key file when EARNLOOP_EINVOICE_KEY is unset."
+    )
+    einvoice_api_url: str | None = Field(
+        default=None,
+        description="Base URL of the MoF e-invoice platform (https://api.einvoice.nat.gov.tw). Unset: the "
+        "demo's fake platform served by the API itself at /fake-einvoice.",
+    )
+    einvoice_app_id: str = Field(default="EINV-DEMO", max_length=64, description="The platform appID.")
+    einvoice_app_key: SecretStr | None = Field(
+        default=None,
+        description="The platform API key signing requests. Required in production; in development a key "
+        "file is generated (einvoice_app_key_file).",
+    )
+    einvoice_app_key_file: str = Field(default="var/einvoice_app_key")
+    einvoice_timeout_s: float = Field(default=15.0, gt=0, le=120, description="Platform call timeout.")
 
 
 @lru_cache(maxsize=1)

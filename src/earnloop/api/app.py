@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from earnloop import __version__
+from earnloop.api import catalog as catalog_api
+from earnloop.api import einvoice as einvoice_api
 from earnloop.api import escrow as escrow_api
 from earnloop.api import health, ledger, wallet
 from earnloop.api import pay as pay_api
+from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
 from earnloop.api import withdrawals as withdrawals_api
 from earnloop.api.context import AppContext
@@ -60,6 +63,10 @@ def create_app(
     app.include_router(escrow_api.holds_router)
     app.include_router(webhooks_api.router)
     app.include_router(withdrawals_api.router)
+    app.include_router(catalog_api.router)
+    app.include_router(tracking_api.router)
+    app.include_router(tracking_api.admin)
     withdrawals_api.install_payouts(app, settings)
+    einvoice_api.install(app, settings)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

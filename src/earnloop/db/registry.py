@@ -2,9 +2,12 @@
 models module."""
 
 from earnloop.auth import models as auth_models
+from earnloop.catalog import models as catalog_models
+from earnloop.einvoice import models as einvoice_models
 from earnloop.idempotency import models as idempotency_models
 from earnloop.ledger import models as ledger_models
 from earnloop.outbox import models as outbox_models
+from earnloop.tracking import models as tracking_models
 from earnloop.wallet import escrow_models as escrow_models
 from earnloop.wallet import fx_models as fx_models
 from earnloop.wallet import models as wallet_models
@@ -15,3 +18,6 @@ MODEL_MODULES = [auth_models, idempotency_models, ledger_models, outbox_models, 
 MODEL_MODULES.append(escrow_models)
 MODEL_MODULES.extend([fx_models, pay_models])
 MODEL_MODULES.append(withdrawal_models)
+MODEL_MODULES.append(einvoice_models)
+MODEL_MODULES.append(catalog_models)
+MODEL_MODULES.append(tracking_models)

@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from earnloop.auth import service as auth
+from earnloop.catalog import cli as catalog_cli
 from earnloop.cli_support import out, run
+from earnloop.einvoice import cli as einvoice_cli
 from earnloop.outbox import cli as outbox_cli
 from earnloop.wallet import cashback, cli_escrow, cli_pay, cli_withdrawals, service
 from earnloop.wallet.chart import AccountKind
@@ -152,3 +154,5 @@ def register(app: typer.Typer) -> None:
     outbox_cli.register(app)
     cli_withdrawals.register(app)
     cli_pay.register(app)
+    catalog_cli.register(app)
+    einvoice_cli.register(app)

@@ -1,0 +1,141 @@
+"""Tracking: ``GET /go/{game_id}`` (a user's click → 302 to the store), ``/postbacks/{provider}`` (raw
+provider callbacks, answered in the provider's own format) and the operators' secrets / links / log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from earnloop.api.context import AppContext, app_context
+from earnloop.api.deps import Admin, User
+from earnloop.api.problems import problem_responses
+from earnloop.tracking import service
+from earnloop.tracking.verifiers import RawPostback
+
+router = APIRouter(tags=["tracking"])
+Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
+Provider = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+class SecretIn(BaseModel):
+    secret: str = Field(min_length=service.SECRET_MIN_LEN, max_length=service.SECRET_MAX_LEN)
+    active: bool = True
+
+
+class LinkIn(BaseModel):
+    template: str | None = Field(default=None, max_length=1000)
+
+
+def _client_ip(request: Request) -> str:
+    # The peer address (behind a proxy, uvicorn's --proxy-headers resolves it); never X-Forwarded-For here.
+    return request.client.host if request.client else ""
+
+
+@router.get(
+    "/go/{game_id}",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        **problem_responses(401, 404, 409),
+        302: {"description": "To the store (or tracking link) carrying the click id"},
+    },
+)
+def go(game_id: Id, request: Request, user: User) -> RedirectResponse:
+    """Record the user's click on a game and redirect to its store page."""
+    ctx = user.ctx
+    with ctx.db.uow() as conn:
+        click = service.record_click(
+            conn,
+            user_id=user.user_id,
+            game_id=game_id,
+            user_agent=request.headers.get("user-agent", ""),
+            client_ip=_client_ip(request),
+            now_ns=ctx.ledger.clock.now_ns(),
+        )
+    return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
+
+
+def _handle(ctx: AppContext, provider: str, raw: RawPostback) -> service.Reply:
+    with ctx.db.uow() as conn:
+        return service.handle_postback(
+            conn, ctx.ledger, raw, provider=provider, now_ns=ctx.ledger.clock.now_ns()
+        )
+
+
+_POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problem_responses(400, 403, 404, 422, 503),
+    200: {"description": "The provider's expected success body"},
+}
+
+
+async def _postback(provider: str, request: Request) -> Response:
+    body = await request.body()
+    raw = RawPostback(
+        method=request.method,
+        path=request.url.path,
+        query_string=request.scope.get("query_string", b"").decode("utf-8", "replace"),
+        headers=dict(request.headers),
+        body=body,
+        client_ip=_client_ip(request),
+    )
+    reply = await run_in_threadpool(_handle, app_context(request), provider, raw)
+    return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+
+@router.post("/postbacks/{provider}", responses=_POSTBACK_RESPONSES)
+async def postback(provider: Provider, request: Request) -> Response:
+    """A provider's server-to-server callback, verified over the raw request; idempotent on the
+    provider's transaction id (a duplicate gets the first reply verbatim)."""
+    return await _postback(provider, request)
+
+
+@router.get("/postbacks/{provider}", responses=_POSTBACK_RESPONSES)
+async def postback_query(provider: Provider, request: Request) -> Response:
+    """The same for providers that call back with ``GET`` and a query string (Tapjoy, ayeT-Studios)."""
+    return await _postback(provider, request)
+
+
+# -- admin --------------------------------------------------------------------------------------------
+admin = APIRouter(
+    prefix="/v1/admin/tracking", tags=["admin", "tracking"], responses=problem_responses(401, 404, 422)
+)
+
+
+@admin.put("/providers/{provider}/secrets")
+def put_secret(provider: Provider, body: SecretIn, ctx: Admin) -> dict[str, Any]:
+    """Add a provider secret or (de)activate one (two active = rotation). The secret is not echoed."""
+    with ctx.db.uow() as conn:
+        return service.set_provider_secret(
+            conn, provider=provider, secret=body.secret, active=body.active, now_ns=ctx.ledger.clock.now_ns()
+        )
+
+
+@admin.get("/providers/{provider}/secrets")
+def get_secrets(provider: Provider, ctx: Admin) -> list[dict[str, Any]]:
+    with ctx.db.uow(write=False) as conn:
+        return service.list_provider_secrets(conn, provider)
+
+
+@admin.put("/games/{game_id}/link")
+def put_link(game_id: Id, body: LinkIn, ctx: Admin) -> dict[str, Any]:
+    """Set (or clear with ``null``) the game's tracking template (``{click_id}`` is substituted)."""
+    with ctx.db.uow() as conn:
+        return service.set_game_link(
+            conn, game_id=game_id, template=body.template, now_ns=ctx.ledger.clock.now_ns()
+        )
+
+
+@admin.get("/postbacks")
+def get_postbacks(
+    ctx: Admin,
+    provider: str | None = None,
+    outcome: Literal["accepted", "duplicate", "rejected"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Postbacks as received, newest first, with their outcome and reason code."""
+    with ctx.db.uow(write=False) as conn:
+        return service.list_postbacks(conn, provider=provider, outcome=outcome, limit=limit)

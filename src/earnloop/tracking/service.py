@@ -1,0 +1,493 @@
+"""Tracking service: provider secrets, clicks on game links, and the game earn path for postbacks.
+
+A postback is handled in the caller's one unit of work: verify it (``verifiers``), claim its
+``(provider, transaction id)``, bind it to the recorded click, map its event to the click's game
+milestone (order, duplicates, attribution window), price the reward from the catalog (the provider's
+reported amount is never used for money), record a risk decision, count the uses against the caps and
+credit pending cashback. Every request is stored as received, with its outcome. A duplicate of an
+accepted transaction gets the first reply verbatim; a rejected postback does not claim its transaction
+id (a provider's retry is judged again, e.g. once an earlier milestone has arrived).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets as token_source
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from earnloop.catalog import service as catalog
+from earnloop.catalog.errors import CatalogNotFoundError
+from earnloop.catalog.models import catalog_games as games
+from earnloop.catalog.models import catalog_milestones as milestones
+from earnloop.catalog.pricing import price_reward
+from earnloop.ledger.service import LedgerService
+from earnloop.tracking.models import (
+    risk_decisions,
+    tracking_clicks,
+    tracking_conversions,
+    tracking_game_links,
+)
+from earnloop.tracking.models import tracking_postbacks as postbacks
+from earnloop.tracking.models import tracking_provider_secrets as provider_secrets
+from earnloop.tracking.verifiers import PostbackRejected, RawPostback, VerifiedPostback, verifier_for
+from earnloop.wallet import cashback
+from earnloop.wallet.errors import WalletError
+
+DAY_NS = 86_400 * 10**9
+GAME_LOCK_DAYS = 0  # games carry no lock period in the catalog yet: confirmed by the next worker sweep
+RISK_STRATEGY_VERSION = "passthrough-0"
+BODY_MAX_BYTES = 64 * 1024
+SECRET_MIN_LEN, SECRET_MAX_LEN = 16, 500
+PROBLEM_TYPE = "https://earnloop.dev/problems/postback-rejected"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
+
+# Reason code → HTTP status of the rejection. Verification failures say "do not retry" (403/400);
+# business rejections are 422 (a provider may retry, and the retry is judged again).
+_STATUS = {
+    "bad_signature": 403,
+    "ip_not_allowed": 403,
+    "stale_timestamp": 403,
+    "malformed": 400,
+    "missing_field": 400,
+    "unknown_provider": 404,
+    "not_configured": 503,
+}
+BUSINESS_STATUS = 422
+
+
+class TrackingError(WalletError):
+    status = 422
+    slug = "tracking-invalid"
+    title = "Invalid tracking request"
+
+
+class NoStoreLinkError(WalletError):
+    status = 409
+    slug = "no-store-link"
+    title = "The game has no store link"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer to a postback, stored so that a duplicate gets the first one verbatim."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class _Rejected(Exception):  # noqa: N818 -- internal control flow
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+
+
+# -- provider secrets ---------------------------------------------------------------------------------
+def _known_provider(provider: str) -> None:
+    try:
+        verifier_for(provider)
+    except PostbackRejected as exc:
+        raise TrackingError(exc.message) from None
+
+
+def set_provider_secret(
+    conn: Connection, *, provider: str, secret: str, active: bool, now_ns: int
+) -> dict[str, Any]:
+    """Add a secret for a provider or (de)activate it; two active secrets = a rotation."""
+    _known_provider(provider)
+    if not SECRET_MIN_LEN <= len(secret) <= SECRET_MAX_LEN:
+        raise TrackingError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters")
+    where = (provider_secrets.c.provider == provider, provider_secrets.c.secret == secret)
+    row = conn.execute(select(provider_secrets.c.id).where(*where)).first()
+    if row is None:
+        secret_id = int(
+            conn.execute(
+                insert(provider_secrets)
+                .values(
+                    provider=provider,
+                    secret=secret,
+                    active=active,
+                    created_at_ns=now_ns,
+                    updated_at_ns=now_ns,
+                )
+                .returning(provider_secrets.c.id)
+            ).scalar_one()
+        )
+    else:
+        secret_id = int(row.id)
+        conn.execute(
+            update(provider_secrets)
+            .where(provider_secrets.c.id == secret_id)
+            .values(active=active, updated_at_ns=now_ns)
+        )
+    return {"provider": provider, "secret_id": secret_id, "active": active}
+
+
+def list_provider_secrets(conn: Connection, provider: str) -> list[dict[str, Any]]:
+    """The provider's secrets without their values."""
+    rows = conn.execute(
+        select(provider_secrets)
+        .where(provider_secrets.c.provider == provider)
+        .order_by(provider_secrets.c.id)
+    )
+    return [
+        {
+            "provider": r.provider,
+            "secret_id": r.id,
+            "active": bool(r.active),
+            "created_at_ns": r.created_at_ns,
+        }
+        for r in rows
+    ]
+
+
+def active_secrets(conn: Connection, provider: str) -> list[str]:
+    return list(
+        conn.execute(
+            select(provider_secrets.c.secret)
+            .where(provider_secrets.c.provider == provider, provider_secrets.c.active.is_(True))
+            .order_by(provider_secrets.c.id)
+        ).scalars()
+    )
+
+
+# -- clicks -------------------------------------------------------------------------------------------
+def set_game_link(conn: Connection, *, game_id: int, template: str | None, now_ns: int) -> dict[str, Any]:
+    """Set (or with ``None`` remove) a game's tracking template: an https URL containing ``{click_id}``."""
+    catalog.get_game(conn, game_id)
+    conn.execute(delete(tracking_game_links).where(tracking_game_links.c.game_id == game_id))
+    if template is not None:
+        if not template.startswith("https://") or "{click_id}" not in template or len(template) > 1000:
+            raise TrackingError("template: an https URL of at most 1000 characters containing {click_id}")
+        conn.execute(
+            insert(tracking_game_links).values(game_id=game_id, template=template, updated_at_ns=now_ns)
+        )
+    return {"game_id": game_id, "template": template}
+
+
+def store_url(
+    *,
+    app_store_id: str | None,
+    play_package: str | None,
+    user_agent: str,
+    click_id: str,
+    template: str | None = None,
+) -> str | None:
+    """Where a click goes: the tracking template, else the App Store (Apple devices) or Google Play,
+    each carrying the click id (App Store campaign token ``ct``, Play install ``referrer``)."""
+    if template:
+        return template.replace("{click_id}", quote(click_id, safe=""))
+    apple = f"https://apps.apple.com/app/id{app_store_id}?ct={click_id}" if app_store_id else None
+    play = (
+        "https://play.google.com/store/apps/details?"
+        + urlencode({"id": play_package, "referrer": f"click_id={click_id}"})
+        if play_package
+        else None
+    )
+    agent = user_agent.lower()
+    if apple and any(mark in agent for mark in ("iphone", "ipad", "ipod", "macintosh")):
+        return apple
+    return play or apple
+
+
+def record_click(
+    conn: Connection, *, user_id: int, game_id: int, user_agent: str, client_ip: str, now_ns: int
+) -> dict[str, Any]:
+    """Record a user's click on an active game and return its id and destination."""
+    game = conn.execute(select(games).where(games.c.id == game_id)).first()
+    if game is None or game.status != "active":
+        raise CatalogNotFoundError(f"no active game {game_id}")
+    template = conn.execute(
+        select(tracking_game_links.c.template).where(tracking_game_links.c.game_id == game_id)
+    ).scalar()
+    click_id = token_source.token_urlsafe(16)
+    location = store_url(
+        app_store_id=game.app_store_id,
+        play_package=game.play_package,
+        user_agent=user_agent,
+        click_id=click_id,
+        template=template,
+    )
+    if location is None:
+        raise NoStoreLinkError(f"game {game.key!r} has neither an App Store id nor a Play package")
+    conn.execute(
+        insert(tracking_clicks).values(
+            click_id=click_id,
+            user_id=user_id,
+            game_id=game_id,
+            user_agent=user_agent[:500],
+            client_ip=client_ip[:64],
+            destination=location,
+            created_at_ns=now_ns,
+        )
+    )
+    return {"click_id": click_id, "game_id": game_id, "location": location}
+
+
+# -- postbacks ----------------------------------------------------------------------------------------
+def reward_ref(provider: str, transaction_id: str) -> str:
+    """The cashback / usage reference of a conversion (hashed when the provider's id is very long)."""
+    ref = f"{provider}:{transaction_id}"
+    if len(ref) <= 150:
+        return ref
+    return f"{provider}:sha256:{hashlib.sha256(transaction_id.encode()).hexdigest()}"
+
+
+def _rejection(code: str, message: str) -> Reply:
+    status = _STATUS.get(code, BUSINESS_STATUS)
+    body = {
+        "type": PROBLEM_TYPE,
+        "title": "Postback rejected",
+        "status": status,
+        "detail": message,
+        "reason_code": code,
+    }
+    return Reply(status, PROBLEM_CONTENT_TYPE, json.dumps(body).encode())
+
+
+def _record(
+    conn: Connection,
+    raw: RawPostback,
+    provider: str,
+    *,
+    outcome: str,
+    reply: Reply,
+    now_ns: int,
+    reason_code: str | None = None,
+    claim: VerifiedPostback | None = None,
+) -> None:
+    headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in raw.headers.items()}
+    conn.execute(
+        insert(postbacks).values(
+            provider=provider[:40],
+            method=raw.method[:8],
+            path=raw.path[:500],
+            query_string=raw.query_string,
+            headers_json=json.dumps(headers, sort_keys=True),
+            body=raw.body[:BODY_MAX_BYTES],
+            client_ip=raw.client_ip[:64],
+            outcome=outcome,
+            reason_code=reason_code,
+            transaction_id=None if claim is None else claim.transaction_id,
+            click_id=None if claim is None else claim.click_id,
+            event_key=None if claim is None else claim.event_key,
+            reported_amount=(
+                None if claim is None or claim.reported_amount is None else str(claim.reported_amount)[:60]
+            ),
+            reply_status=reply.status,
+            received_at_ns=now_ns,
+        )
+    )
+
+
+def _reject(
+    conn: Connection,
+    raw: RawPostback,
+    provider: str,
+    code: str,
+    message: str,
+    now_ns: int,
+    claim: VerifiedPostback | None = None,
+) -> Reply:
+    reply = _rejection(code, message)
+    _record(
+        conn, raw, provider, outcome="rejected", reply=reply, now_ns=now_ns, reason_code=code, claim=claim
+    )
+    return reply
+
+
+def handle_postback(
+    conn: Connection, ledger: LedgerService, raw: RawPostback, *, provider: str, now_ns: int
+) -> Reply:
+    """Verify, deduplicate, bind and reward one postback (see the module docstring). Never commits."""
+    if len(raw.body) > BODY_MAX_BYTES:
+        return _reject(conn, raw, provider, "malformed", f"body larger than {BODY_MAX_BYTES} bytes", now_ns)
+    try:
+        verifier = verifier_for(provider)
+        claim = verifier.verify(raw, active_secrets(conn, provider), now_ns // 10**9)
+    except PostbackRejected as exc:
+        return _reject(conn, raw, provider, exc.reason_code.value, exc.message, now_ns)
+    except ValueError:  # no active secret: our configuration, not the sender's fault (retryable)
+        return _reject(conn, raw, provider, "not_configured", "no active secret for this provider", now_ns)
+
+    claimed = conn.execute(
+        _insert(conn, tracking_conversions)
+        .values(
+            provider=provider,
+            transaction_id=claim.transaction_id,
+            amount=0,
+            reply_status=0,
+            reply_content_type="",
+            reply_body=b"",
+            created_at_ns=now_ns,
+        )
+        .on_conflict_do_nothing()
+        .returning(tracking_conversions.c.id)
+    ).first()
+    if claimed is None:  # an accepted duplicate (on PostgreSQL, after the first one committed)
+        first = conn.execute(
+            select(tracking_conversions).where(
+                tracking_conversions.c.provider == provider,
+                tracking_conversions.c.transaction_id == claim.transaction_id,
+            )
+        ).one()
+        reply = Reply(first.reply_status, first.reply_content_type, bytes(first.reply_body))
+        _record(conn, raw, provider, outcome="duplicate", reply=reply, now_ns=now_ns, claim=claim)
+        return reply
+    conversion_id = int(claimed.id)
+    try:
+        values = _earn(conn, ledger, provider, claim, now_ns)
+    except _Rejected as exc:
+        conn.execute(delete(tracking_conversions).where(tracking_conversions.c.id == conversion_id))
+        return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim)
+    reply = Reply(200, verifier.success_content_type, verifier.success_body())
+    conn.execute(
+        update(tracking_conversions)
+        .where(tracking_conversions.c.id == conversion_id)
+        .values(
+            **values,
+            reply_status=reply.status,
+            reply_content_type=reply.content_type,
+            reply_body=reply.body,
+        )
+    )
+    _record(conn, raw, provider, outcome="accepted", reply=reply, now_ns=now_ns, claim=claim)
+    return reply
+
+
+def _earn(
+    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
+) -> dict[str, Any]:
+    if claim.is_reversal:
+        raise _Rejected("reversal_unsupported", "reversals are not handled yet")
+    click = conn.execute(select(tracking_clicks).where(tracking_clicks.c.click_id == claim.click_id)).first()
+    if click is None:
+        raise _Rejected("unknown_click", "no click with this id")
+    user_id = int(click.user_id)
+    game = conn.execute(select(games).where(games.c.id == click.game_id)).one()
+    if game.status != "active":
+        raise _Rejected("game_inactive", f"game {game.key!r} is {game.status}")
+    ordered = conn.execute(
+        select(milestones)
+        .where(milestones.c.game_id == game.id)
+        .order_by(milestones.c.position, milestones.c.key)
+    ).all()
+    milestone = next((m for m in ordered if m.key == claim.event_key), None)
+    if milestone is None:
+        raise _Rejected("unknown_milestone", f"game {game.key!r} has no milestone {claim.event_key!r}")
+    if catalog.used(conn, "milestone", milestone.id, user_id) >= milestone.per_user_limit:
+        raise _Rejected("duplicate_milestone", f"milestone {milestone.key!r} was already rewarded")
+    missing = [
+        m.key
+        for m in ordered
+        if m.position < milestone.position and catalog.used(conn, "milestone", m.id, user_id) == 0
+    ]
+    if missing:
+        raise _Rejected(
+            "milestone_out_of_order", f"earlier milestones not rewarded yet: {', '.join(missing)}"
+        )
+    if milestone.within_days is not None and now_ns - click.created_at_ns > milestone.within_days * DAY_NS:
+        raise _Rejected("attribution_expired", f"more than {milestone.within_days} day(s) after the click")
+
+    pricing = price_reward(
+        conn, ledger, user_id=user_id, at_ns=now_ns, game_id=game.id, milestone_id=milestone.id
+    )
+    ref = reward_ref(provider, claim.transaction_id)
+    conn.execute(
+        insert(risk_decisions).values(
+            event_ref=f"game:{ref}",
+            decision="allow",
+            strategy_version=RISK_STRATEGY_VERSION,
+            created_at_ns=now_ns,
+        )
+    )
+    release_at_ns = now_ns + GAME_LOCK_DAYS * DAY_NS
+    catalog.record_use(
+        conn,
+        subject="milestone",
+        subject_id=milestone.id,
+        user_id=user_id,
+        ref=ref,
+        amount=pricing.base_amount,
+    )
+    cashback.credit_pending(
+        conn,
+        ledger,
+        source="game",
+        ref=ref,
+        user_id=user_id,
+        currency_code=pricing.currency,
+        amount=pricing.base_amount,
+        release_at_ns=release_at_ns,
+        funding=pricing.base_funding,
+    )
+    for part in pricing.bonuses:
+        if part.amount <= 0:
+            continue
+        bonus_ref = f"{ref}:bonus:{part.campaign_id}"
+        catalog.record_use(
+            conn,
+            subject="campaign",
+            subject_id=part.campaign_id,
+            user_id=user_id,
+            ref=bonus_ref,
+            amount=part.amount,
+        )
+        cashback.credit_pending(
+            conn,
+            ledger,
+            source="game",
+            ref=bonus_ref,
+            user_id=user_id,
+            currency_code=pricing.currency,
+            amount=part.amount,
+            release_at_ns=release_at_ns,
+            funding=part.funding,
+        )
+    return {
+        "click_id": click.click_id,
+        "user_id": user_id,
+        "milestone_id": milestone.id,
+        "currency": pricing.currency,
+        "amount": pricing.total,
+    }
+
+
+def list_postbacks(
+    conn: Connection, *, provider: str | None = None, outcome: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Recent postbacks as received, newest first (operators' view of rejections)."""
+    query = select(postbacks).order_by(postbacks.c.id.desc()).limit(limit)
+    if provider:
+        query = query.where(postbacks.c.provider == provider)
+    if outcome:
+        query = query.where(postbacks.c.outcome == outcome)
+    return [
+        {
+            "postback_id": r.id,
+            "provider": r.provider,
+            "method": r.method,
+            "outcome": r.outcome,
+            "reason_code": r.reason_code,
+            "transaction_id": r.transaction_id,
+            "click_id": r.click_id,
+            "event_key": r.event_key,
+            "reported_amount": r.reported_amount,
+            "reply_status": r.reply_status,
+            "received_at_ns": r.received_at_ns,
+        }
+        for r in conn.execute(query)
+    ]

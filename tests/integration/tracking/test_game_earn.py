@@ -1,0 +1,316 @@
+"""The game earn path over real HTTP on SQLite and PostgreSQL: a user's click (302 carrying the click id),
+signed postbacks for milestones (pending cashback with a 2x campaign bonus), confirmation by the worker
+sweep; and every rejection (recorded, problem+json, no money) and the duplicate-transaction reply."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import Connection, func, select
+
+from earnloop.auth.service import create_user
+from earnloop.catalog import service as catalog
+from earnloop.db.engine import Database
+from earnloop.ledger.clock import ManualClock
+from earnloop.ledger.service import LedgerService
+from earnloop.tracking.models import risk_decisions, tracking_clicks, tracking_conversions, tracking_postbacks
+from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, sign_generic
+from earnloop.wallet import cashback
+from earnloop.wallet import service as wallet
+from earnloop.wallet.models import cashback_entries
+
+SECRET = "earnloop-test-secret-0123456789"
+DAY_S = 86_400
+DAY_NS = DAY_S * 10**9
+
+
+@dataclass(frozen=True)
+class World:
+    user_id: int
+    token: str
+    game_id: int
+    campaign_id: int
+
+
+def _world(db: Database, ledger: LedgerService, clock: ManualClock) -> World:
+    now = clock.now_ns()
+    with db.uow() as conn:
+        user = create_user(conn, "player")
+        g = catalog.upsert_game(
+            conn,
+            {
+                "key": "dragon",
+                "title": "Dragon Quest-ish",
+                "platforms": ["ios", "android"],
+                "app_store_id": "123456789",
+                "play_package": "com.example.dragon",
+                "tracking_provider": "earnloop",
+                "tags": ["rpg"],
+                "status": "active",
+                "currency": "TWD",
+                "milestones": [
+                    {"key": "lv5", "title": "Level 5", "within_days": 7, "reward_amount": 100, "position": 1},
+                    {
+                        "key": "lv10",
+                        "title": "Level 10",
+                        "within_days": 7,
+                        "reward_amount": 300,
+                        "position": 2,
+                    },
+                    {
+                        "key": "lv20",
+                        "title": "Level 20",
+                        "within_days": 30,
+                        "reward_amount": 500,
+                        "position": 3,
+                    },
+                ],
+            },
+        )
+        c = catalog.upsert_campaign(
+            conn,
+            {
+                "key": "double",
+                "name": "2x zone",
+                "multiplier_bps": 20000,
+                "starts_at_ns": now - DAY_NS,
+                "ends_at_ns": now + 60 * DAY_NS,
+                "budget_total": 10_000,
+                "budget_mode": "pay_partial",
+                "games": ["dragon"],
+            },
+        )
+        catalog.fund_campaign(conn, ledger, c["campaign_id"], 5_000, "fund-double")
+    return World(user.id, user.secret, g["game_id"], c["campaign_id"])
+
+
+@pytest.fixture
+def world(api: httpx.Client, db: Database, ledger: LedgerService, clock: ManualClock) -> World:
+    w = _world(db, ledger, clock)
+    r = api.put("/v1/admin/tracking/providers/earnloop/secrets", json={"secret": SECRET})
+    assert r.status_code == 200, r.text
+    assert SECRET not in r.text
+    return w
+
+
+def click(api: httpx.Client, w: World, user_agent: str = "Mozilla/5.0 (Linux; Android 14)") -> str:
+    r = api.get(
+        f"/go/{w.game_id}",
+        headers={"Authorization": f"Bearer {w.token}", "User-Agent": user_agent},
+        follow_redirects=False,
+    )
+    assert r.status_code == 302, r.text
+    location = urlsplit(r.headers["location"])
+    assert (location.scheme, location.netloc) == ("https", "play.google.com")
+    query = parse_qs(location.query)
+    assert query["id"] == ["com.example.dragon"]
+    (referrer,) = query["referrer"]
+    return parse_qs(referrer)["click_id"][0]
+
+
+def postback(
+    api: httpx.Client,
+    clock: ManualClock,
+    fields: dict[str, Any] | bytes,
+    *,
+    secret: str = SECRET,
+    t: int | None = None,
+    sent_body: bytes | None = None,
+) -> httpx.Response:
+    body = fields if isinstance(fields, bytes) else json.dumps(fields).encode()
+    stamp = clock.now_ns() // 10**9 if t is None else t
+    return api.post(
+        "/postbacks/earnloop",
+        content=body if sent_body is None else sent_body,
+        headers={
+            GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, stamp),
+            "Content-Type": "application/json",
+        },
+    )
+
+
+def event(txn: str, click_id: str, key: str, amount: str = "999999") -> dict[str, Any]:
+    return {"transaction_id": txn, "click_id": click_id, "event": key, "amount": amount}
+
+
+def count(conn: Connection, table: Any, *where: Any) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def money(db: Database, ledger: LedgerService, user_id: int) -> tuple[int, int, int]:
+    """(cashback rows, pending, available) — (0, 0, 0) before the wallet exists."""
+    with db.uow(write=False) as conn:
+        rows = count(conn, cashback_entries)
+        exists = count(conn, cashback_entries, cashback_entries.c.user_id == user_id) > 0
+        if not exists:
+            return rows, 0, 0
+        view = wallet.view(conn, ledger, user_id, "TWD")
+        return rows, view.pending, view.available
+
+
+def test_click_to_confirmed_cashback_with_2x_bonus(
+    api: httpx.Client, world: World, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    # Apple devices go to the App Store, with the click id as the campaign token.
+    r = api.get(
+        f"/go/{world.game_id}",
+        headers={
+            "Authorization": f"Bearer {world.token}",
+            "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 302
+    assert r.headers["location"].startswith("https://apps.apple.com/app/id123456789?ct=")
+    click_id = click(api, world)
+    with db.uow(write=False) as conn:
+        row = conn.execute(select(tracking_clicks).where(tracking_clicks.c.click_id == click_id)).one()
+        assert (row.user_id, row.game_id, row.client_ip) == (world.user_id, world.game_id, "127.0.0.1")
+        assert "Android" in row.user_agent
+
+    first = postback(api, clock, event("txn-1", click_id, "lv5"))
+    assert (first.status_code, first.content) == (200, b'{"status":"ok"}')
+    assert money(db, ledger, world.user_id) == (2, 200, 0)  # 100 base + 100 bonus; reported amount ignored
+    clock.advance(seconds=3600)
+    second = postback(api, clock, event("txn-2", click_id, "lv10"))
+    assert second.status_code == 200
+    assert money(db, ledger, world.user_id) == (4, 800, 0)
+
+    # The provider retries txn-2 (even re-signed later): one credit, the first reply verbatim.
+    clock.advance(seconds=60)
+    again = postback(api, clock, event("txn-2", click_id, "lv10"))
+    assert (again.status_code, again.content, again.headers["content-type"]) == (
+        second.status_code,
+        second.content,
+        second.headers["content-type"],
+    )
+    assert money(db, ledger, world.user_id) == (4, 800, 0)
+
+    with db.uow(write=False) as conn:
+        refs = sorted(conn.execute(select(cashback_entries.c.ref)).scalars())
+        assert refs == [
+            "earnloop:txn-1",
+            f"earnloop:txn-1:bonus:{world.campaign_id}",
+            "earnloop:txn-2",
+            f"earnloop:txn-2:bonus:{world.campaign_id}",
+        ]
+        assert count(conn, risk_decisions, risk_decisions.c.strategy_version == "passthrough-0") == 2
+        assert count(conn, tracking_conversions) == 2
+        outcomes = sorted(conn.execute(select(tracking_postbacks.c.outcome)).scalars())
+        assert outcomes == ["accepted", "accepted", "duplicate"]
+        assert catalog.budget_remaining(conn, ledger, world.campaign_id, "TWD") == 5_000 - 400
+
+    # The worker's sweep (lock period 0 for games) confirms everything: the money becomes available.
+    with db.uow() as conn:
+        assert cashback.confirm_due(conn, ledger, clock.now_ns()) == 4
+    assert money(db, ledger, world.user_id) == (4, 0, 800)
+
+
+def test_rejections_are_recorded_and_move_no_money(
+    api: httpx.Client, world: World, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    click_id = click(api, world)
+    now_s = clock.now_ns() // 10**9
+    good = event("txn-x", click_id, "lv5")
+    cases: list[tuple[str, httpx.Response, int, str]] = [
+        ("wrong secret", postback(api, clock, good, secret="not-the-secret-000000000"), 403, "bad_signature"),
+        (
+            "forged body",
+            postback(api, clock, good, sent_body=json.dumps(event("txn-x", click_id, "lv20")).encode()),
+            403,
+            "bad_signature",
+        ),
+        ("stale", postback(api, clock, good, t=now_s - 3600), 403, "stale_timestamp"),
+        ("malformed", postback(api, clock, b"{not json"), 400, "malformed"),
+        (
+            "missing field",
+            postback(api, clock, {"transaction_id": "t", "click_id": click_id}),
+            400,
+            "missing_field",
+        ),
+        ("unknown click", postback(api, clock, event("txn-u", "no-such-click", "lv5")), 422, "unknown_click"),
+        (
+            "unknown milestone",
+            postback(api, clock, event("txn-m", click_id, "lv99")),
+            422,
+            "unknown_milestone",
+        ),
+        (
+            "out of order",
+            postback(api, clock, event("txn-o", click_id, "lv10")),
+            422,
+            "milestone_out_of_order",
+        ),
+    ]
+    for name, response, status, reason in cases:
+        assert response.status_code == status, (name, response.text)
+        assert response.headers["content-type"] == "application/problem+json", name
+        assert response.json()["reason_code"] == reason, name
+    assert money(db, ledger, world.user_id) == (0, 0, 0)
+    unknown = api.post("/postbacks/nosuchprovider", content=b"{}")
+    assert (unknown.status_code, unknown.json()["reason_code"]) == (404, "unknown_provider")
+
+    # lv5 is accepted; the same milestone again under another transaction id is a duplicate milestone.
+    assert postback(api, clock, good).status_code == 200
+    assert money(db, ledger, world.user_id) == (2, 200, 0)
+    dup = postback(api, clock, event("txn-y", click_id, "lv5"))
+    assert (dup.status_code, dup.json()["reason_code"]) == (422, "duplicate_milestone")
+    # The out-of-order lv10 retried now that lv5 is in is judged again, and accepted.
+    assert postback(api, clock, event("txn-o", click_id, "lv10")).status_code == 200
+    assert money(db, ledger, world.user_id) == (4, 800, 0)
+    # lv20 must come within 30 days of the click.
+    clock.advance(seconds=31 * DAY_S)
+    late = postback(api, clock, event("txn-late", click_id, "lv20"))
+    assert (late.status_code, late.json()["reason_code"]) == (422, "attribution_expired")
+    assert money(db, ledger, world.user_id) == (4, 800, 0)
+
+    with db.uow(write=False) as conn:
+        rejected = conn.execute(
+            select(tracking_postbacks.c.reason_code, tracking_postbacks.c.body)
+            .where(tracking_postbacks.c.outcome == "rejected")
+            .order_by(tracking_postbacks.c.id)
+        ).all()
+        assert [r.reason_code for r in rejected] == [
+            *(reason for _, _, _, reason in cases),
+            "unknown_provider",
+            "duplicate_milestone",
+            "attribution_expired",
+        ]
+        assert bytes(rejected[3].body) == b"{not json"  # stored as received
+        assert count(conn, tracking_conversions) == 2  # rejections do not claim their transaction id
+        assert count(conn, risk_decisions) == 2
+    listed = api.get("/v1/admin/tracking/postbacks", params={"outcome": "rejected"}).json()
+    assert listed[0]["reason_code"] == "attribution_expired"
+
+
+def test_click_needs_a_user_token(api: httpx.Client, world: World) -> None:
+    r = api.get(f"/go/{world.game_id}", follow_redirects=False)  # the admin token is not a user token
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    missing = api.get(
+        "/go/999999", headers={"Authorization": f"Bearer {world.token}"}, follow_redirects=False
+    )
+    assert missing.status_code == 404
+
+
+def test_query_string_providers_over_get(api: httpx.Client, world: World, clock: ManualClock) -> None:
+    click_id = click(api, world)
+    params = {"id": "tj-1", "snuid": click_id, "currency": "5"}
+    unconfigured = api.get("/postbacks/tapjoy", params={**params, "verifier": "0" * 32})
+    assert (unconfigured.status_code, unconfigured.json()["reason_code"]) == (503, "not_configured")
+    secret = "tapjoy-secret-0123456789"
+    assert api.put("/v1/admin/tracking/providers/tapjoy/secrets", json={"secret": secret}).status_code == 200
+    forged = api.get("/postbacks/tapjoy", params={**params, "verifier": "0" * 32})
+    assert (forged.status_code, forged.json()["reason_code"]) == (403, "bad_signature")
+    digest = hashlib.md5(f"tj-1:{click_id}:5:{secret}".encode(), usedforsecurity=False).hexdigest()
+    polluted = api.get(f"/postbacks/tapjoy?id=tj-1&id=tj-2&snuid={click_id}&currency=5&verifier={digest}")
+    assert (polluted.status_code, polluted.json()["reason_code"]) == (400, "malformed")
+    # Authentic, but Tapjoy's event ("reward") is no milestone of this game.
+    authentic = api.get("/postbacks/tapjoy", params={**params, "verifier": digest})
+    assert (authentic.status_code, authentic.json()["reason_code"]) == (422, "unknown_milestone")
