@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from earnloop.api.deps import User
 from earnloop.api.problems import problem_response, problem_responses
 from earnloop.config import Settings
-from earnloop.einvoice import service
+from earnloop.einvoice import rewards, service
 from earnloop.einvoice.cipher import CodeCipher, app_key_from_settings, cipher_from_settings
 from earnloop.einvoice.errors import EInvoiceError, SourceUnavailableError
 from earnloop.einvoice.fake_api import DirectEInvoiceSource, FakePlatform, create_fake_app
@@ -123,8 +123,8 @@ class SyncOut(BaseModel):
     carrier: CarrierOut
     status: str = Field(description="ok or error (recorded on the carrier).")
     error: str | None
-    new: list[ReceiptOut]
-    reversed: list[ReceiptOut]
+    new: list[ReceiptOut] = Field(description="Receipts from partner sellers earn cashback (pending).")
+    reversed: list[ReceiptOut] = Field(description="Voided or returned: their cashback is reversed.")
 
 
 def _receipt(r: dict[str, Any]) -> ReceiptOut:
@@ -175,6 +175,7 @@ def sync_carrier(carrier_id: Id, user: User, request: Request) -> SyncOut:
         )
     with ctx.db.uow() as conn:
         result = service.apply_sync(conn, plan, ctx.ledger.clock.now_ns())
+        rewards.reward_receipts(conn, ctx.ledger, result)
         carrier = service.carrier_for_user(conn, user.user_id, carrier_id)
     return SyncOut(
         carrier=CarrierOut.of(carrier),

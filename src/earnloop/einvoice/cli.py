@@ -16,10 +16,12 @@ import typer
 
 from earnloop.cli_support import EXPECTED_ERRORS, fail, ready_database
 from earnloop.config import get_settings
-from earnloop.einvoice import service
+from earnloop.einvoice import rewards, service
 from earnloop.einvoice.cipher import cipher_from_settings
 from earnloop.einvoice.errors import EInvoiceConfigError, EInvoiceError
 from earnloop.einvoice.source import source_from_settings
+from earnloop.ledger.clock import SystemClock
+from earnloop.ledger.service import LedgerService
 
 einvoice_app = typer.Typer(help="E-invoice carriers: bind, sync, receipts.", no_args_is_help=True)
 UserId = Annotated[int, typer.Argument(min=1, help="User id.")]
@@ -66,6 +68,7 @@ def sync(carrier_id: Annotated[int, typer.Argument(min=1, help="Carrier id.")]) 
             plan = service.collect(conn, source, cipher, carrier_id, _today())
         with db.uow() as conn:
             result = service.apply_sync(conn, plan, time.time_ns())
+            result["rewards"] = rewards.reward_receipts(conn, LedgerService(SystemClock()), result)
     except ERRORS as exc:
         fail(str(exc))
     finally:
