@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,9 +13,8 @@ from earnloop.api.app import create_app
 from earnloop.config import Settings
 from earnloop.db.engine import make_database
 from earnloop.db.migrate import SchemaBehindError
+from tests.conftest import EARNLOOP
 from tests.live_server import free_port
-
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
 
 
 def test_health_ready_and_metrics(api: httpx.Client) -> None:

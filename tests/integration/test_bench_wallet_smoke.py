@@ -2,12 +2,11 @@
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-EARNLOOP = str(Path(sys.executable).with_name("earnloop"))
+from tests.conftest import EARNLOOP
+
 REQUIRED = {"bench", "db", "metric", "value", "unit", "ceiling", "ceiling_what", "ratio"}
 
 

@@ -19,10 +19,8 @@ line, printed by :func:`earnloop.bench.run_bench`).
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import sys
 import tempfile
 import time
 import uuid
@@ -44,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from earnloop.bench.common import percentile, progress_logger
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger import models
@@ -84,7 +83,7 @@ class BenchError(RuntimeError):
 def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
     """Yield one result dict per metric, SQLite first, then PostgreSQL (or a ``skipped`` line)."""
     sizes = QUICK if quick else FULL
-    log = _logger(verbose)
+    log = progress_logger("ledger", verbose)
     with tempfile.TemporaryDirectory(prefix="earnloop-bench-") as tmp:
         db = make_database(f"sqlite:///{Path(tmp) / 'ledger.db'}", pool_size=1)
         try:
@@ -159,8 +158,8 @@ def _bench_database(db: Database, sizes: Sizes, log: Callable[[str], None]) -> I
                 db,
                 f"batch_latency_p{pct}_ms",
                 batch_size,
-                _percentile(latencies, pct) * 1e3,
-                _percentile(raw_latencies, pct) * 1e3,
+                percentile(latencies, pct) * 1e3,
+                percentile(raw_latencies, pct) * 1e3,
                 "ms",
                 LATENCY_CEILING_WHAT,
                 digits=4,
@@ -321,21 +320,6 @@ def _round(value: float, digits: int) -> float | int:
     if digits == 0:
         return max(1, round(value))
     return max(10.0**-digits, round(value, digits))
-
-
-def _percentile(samples: Sequence[float], pct: int) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def _logger(verbose: bool) -> Callable[[str], None]:
-    def log(message: str) -> None:
-        if verbose:
-            print(f"bench ledger: {message}", file=sys.stderr, flush=True)
-
-    return log
 
 
 def _with_connect_timeout(url: str) -> str:

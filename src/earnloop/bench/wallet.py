@@ -11,7 +11,6 @@ Latency lines compare a payment's p50/p99 with ``GET /healthz`` on the same serv
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 import subprocess
@@ -19,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 
 from earnloop.auth.service import create_partner, create_user
+from earnloop.bench.common import percentile, progress_logger
 from earnloop.bench.live_server import free_port
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
@@ -71,7 +71,7 @@ class Population:
 
 def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
     sizes = QUICK if quick else FULL
-    log = _logger(verbose)
+    log = progress_logger("wallet", verbose)
     configure_logging("WARNING", stream=sys.stderr)  # stdout carries only the JSON lines
     with tempfile.TemporaryDirectory(prefix="earnloop-bench-") as tmp:
         db = make_database(f"sqlite:///{Path(tmp) / 'wallet.db'}", pool_size=sizes.clients + 2)
@@ -98,8 +98,8 @@ def _bench(db: Database, sizes: Sizes, log: Callable[[str], None]) -> Iterator[d
         yield _line(
             db,
             f"payment_latency_p{pct}_ms",
-            _percentile(latencies, pct) * 1e3,
-            _percentile(floor, pct) * 1e3,
+            percentile(latencies, pct) * 1e3,
+            percentile(floor, pct) * 1e3,
             "ms",
             LATENCY_WHAT,
             digits=3,
@@ -259,19 +259,6 @@ def _line(
         "ceiling_what": what,
         "ratio": round(shown / shown_ceiling, 4),
     }
-
-
-def _percentile(samples: Sequence[float], pct: int) -> float:
-    ordered = sorted(samples)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
-
-
-def _logger(verbose: bool) -> Callable[[str], None]:
-    def log(message: str) -> None:
-        if verbose:
-            print(f"bench wallet: {message}", file=sys.stderr, flush=True)
-
-    return log
 
 
 __all__ = ["run"]
