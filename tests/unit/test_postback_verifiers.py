@@ -185,6 +185,9 @@ class TestGeneric:
         negative = self.verifier.verify(generic_request(generic_body(amount="-2.50")), [NEW], NOW)
         assert negative.is_reversal
         assert negative.reported_amount == Decimal("-2.50")
+        # A reversal reusing the conversion's own id would be answered as that conversion's duplicate.
+        reused = generic_body(transaction_id="tx-1", reversal=True, reverses_transaction_id="tx-1")
+        assert rejected(self.verifier, generic_request(reused), [NEW]) == ReasonCode.MALFORMED
 
     def test_no_secret_is_a_configuration_error(self) -> None:
         with pytest.raises(ValueError, match="no active secret"):

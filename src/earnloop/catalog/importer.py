@@ -40,6 +40,7 @@ GAME_COLUMNS = [
     "status",
     "currency",
     "publisher_id",
+    "lock_period_days",
 ]
 MILESTONE_FIELDS = ["key", "title", "goal", "within_days", "reward_amount", "per_user_limit", "position"]
 GAME_CSV_COLUMNS = GAME_COLUMNS + [f"milestone_{f}" for f in MILESTONE_FIELDS]

@@ -71,9 +71,12 @@ catalog_games = Table(
     Column("status", String(16), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("publisher_id", BigInteger, ForeignKey("partners.id"), nullable=True),
+    # Days a game reward stays pending before the worker confirms it (0 = the next sweep).
+    Column("lock_period_days", Integer, nullable=False, server_default="0"),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
     Index("ix_catalog_games_status", "status"),
+    CheckConstraint("lock_period_days >= 0 AND lock_period_days <= 365", name="lock_period_range"),
 )
 
 catalog_milestones = Table(

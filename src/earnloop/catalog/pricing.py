@@ -14,18 +14,20 @@ Split of the money (what the earn engine pays, and from which ledger account):
 
 Pricing only reads. The earn engine then calls :func:`earnloop.catalog.service.record_use` for the
 milestone and each paid campaign (guarded by the caps), and creates the pending transfers; if a budget
-ran out meanwhile the ledger refuses the transfer (``exceeds_credits``) and the engine re-prices.
+ran out meanwhile the ledger refuses the transfer (``exceeds_credits``) and the engine re-prices that
+bonus with :func:`reprice_bonus` (same rules, the budget left now).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from earnloop.catalog import service
 from earnloop.catalog.errors import CapReachedError, CatalogConflictError, CatalogError, CatalogNotFoundError
+from earnloop.catalog.models import catalog_campaigns as campaigns
 from earnloop.catalog.models import catalog_games as games
 from earnloop.catalog.models import catalog_merchant_rates as rates
 from earnloop.catalog.models import catalog_merchants as merchants
@@ -165,14 +167,7 @@ def _bonuses(
         wanted = base * (c.multiplier_bps - 10_000) // 10_000 + c.fixed_bonus
         used = service.used(conn, "campaign", c.id, user_id)
         remaining = service.budget_remaining(conn, ledger, c.id, c.currency)
-        if c.per_user_cap is not None and used >= c.per_user_cap:
-            amount, status = 0, "cap_reached"
-        elif wanted <= remaining:
-            amount, status = wanted, "applied"
-        elif c.budget_mode == "pay_partial" and remaining > 0:
-            amount, status = remaining, "partial"
-        else:
-            amount, status = 0, "budget_exhausted"
+        amount, status = _settle(wanted, remaining, c.budget_mode, used, c.per_user_cap)
         parts.append(
             BonusPart(
                 campaign_id=c.id,
@@ -190,3 +185,25 @@ def _bonuses(
             )
         )
     return parts
+
+
+def _settle(wanted: int, remaining: int, budget_mode: str, used: int, cap: int | None) -> tuple[int, str]:
+    """(amount, status) of one bonus given what is left of the budget and of the user's cap."""
+    if cap is not None and used >= cap:
+        return 0, "cap_reached"
+    if wanted <= remaining:
+        return wanted, "applied"
+    if budget_mode == "pay_partial" and remaining > 0:
+        return remaining, "partial"
+    return 0, "budget_exhausted"
+
+
+def reprice_bonus(conn: Connection, ledger: LedgerService, part: BonusPart) -> BonusPart:
+    """The same bonus priced again against the campaign budget left *now* (the earn engine calls it
+    when the ledger refused the first amount because a concurrent reward used the budget meanwhile)."""
+    currency_code = conn.execute(
+        select(campaigns.c.currency).where(campaigns.c.id == part.campaign_id)
+    ).scalar_one()
+    remaining = service.budget_remaining(conn, ledger, part.campaign_id, currency_code)
+    amount, status = _settle(part.wanted, remaining, part.budget_mode, part.used, part.cap)
+    return replace(part, amount=amount, status=status, budget_remaining=remaining)

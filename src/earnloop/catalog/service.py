@@ -10,9 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, delete, insert, select, update
 
 from earnloop.auth.service import get_partner, user_exists
 from earnloop.catalog.errors import CapReachedError, CatalogConflictError, CatalogError, CatalogNotFoundError
@@ -48,6 +46,7 @@ from earnloop.catalog.validation import (
     game_spec,
     merchant_spec,
 )
+from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer
@@ -59,10 +58,6 @@ from earnloop.wallet.service import check_amount, system_account
 # Ledger ``code`` of a campaign funding transfer (operator → campaign budget); not a wallet movement.
 CAMPAIGN_FUNDING_CODE = 70
 SUBJECTS = frozenset({"campaign", "milestone"})
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def _join(items: list[str]) -> str:
@@ -222,6 +217,7 @@ def upsert_game_spec(conn: Connection, spec: GameSpec) -> tuple[int, bool, int, 
         "status": spec.status,
         "currency": spec.currency,
         "publisher_id": spec.publisher_id,
+        "lock_period_days": spec.lock_period_days,
         "updated_at_ns": now,
     }
     existing = conn.execute(select(games.c.id).where(games.c.key == spec.key)).first()
@@ -297,6 +293,7 @@ def _game_dict(row: Any, milestone_rows: list[Any]) -> dict[str, Any]:
         "status": row.status,
         "currency": row.currency,
         "publisher_id": row.publisher_id,
+        "lock_period_days": row.lock_period_days,
         "milestones": [_milestone_dict(m) for m in milestone_rows],
     }
 
@@ -558,6 +555,19 @@ def used(conn: Connection, subject: str, subject_id: int, user_id: int) -> int:
     return int(value or 0)
 
 
+def uses_with_ref_prefix(conn: Connection, subject: str, prefix: str) -> list[dict[str, Any]]:
+    """Recorded uses whose reference starts with ``prefix`` (e.g. every campaign bonus of one reward),
+    by subject id."""
+    rows = conn.execute(
+        select(usage_refs)
+        .where(usage_refs.c.subject == subject, usage_refs.c.ref.startswith(prefix, autoescape=True))
+        .order_by(usage_refs.c.subject_id, usage_refs.c.ref)
+    )
+    return [
+        {"subject_id": r.subject_id, "ref": r.ref, "user_id": r.user_id, "amount": r.amount} for r in rows
+    ]
+
+
 def _cap_of(conn: Connection, subject: str, subject_id: int) -> int | None:
     if subject == "campaign":
         row = conn.execute(select(campaigns.c.per_user_cap).where(campaigns.c.id == subject_id)).first()
@@ -585,7 +595,7 @@ def record_use(
     key = {"subject": subject, "subject_id": subject_id}
     # Claim the reference first: on PostgreSQL a concurrent duplicate waits here for the first one.
     claimed = conn.execute(
-        _insert(conn, usage_refs)
+        dialect_insert(conn, usage_refs)
         .values(**key, ref=ref, user_id=user_id, amount=amount, created_at_ns=time.time_ns())
         .on_conflict_do_nothing()
         .returning(usage_refs.c.ref)
@@ -601,7 +611,7 @@ def record_use(
         if (seen.user_id, seen.amount) != (user_id, amount):
             raise CatalogConflictError(f"use {ref!r} was recorded with different fields")
     else:
-        statement = _insert(conn, usage).values(**key, user_id=user_id, used=1)
+        statement = dialect_insert(conn, usage).values(**key, user_id=user_id, used=1)
         statement = statement.on_conflict_do_update(
             index_elements=[usage.c.subject, usage.c.subject_id, usage.c.user_id],
             set_={"used": usage.c.used + 1},

@@ -22,6 +22,7 @@ BUDGET_MODES = frozenset({"pay_partial", "all_or_nothing"})
 AMOUNT_MAX = 1 << 62
 MULTIPLIER_MIN_BPS, MULTIPLIER_MAX_BPS = 10_000, 100_000
 TWO_X_BPS = 20_000
+LOCK_PERIOD_MAX_DAYS = 365
 Problems = list[tuple[str, str]]
 
 
@@ -202,7 +203,7 @@ def merchant_spec(raw: dict[str, Any]) -> tuple[MerchantSpec | None, Problems]:
         if not valid_tax_id(tax_id):
             r.bad("tax_ids", f"{tax_id!r} is not a valid 統一編號 (8 digits with checksum)")
     rates = _rates(r, "rates")
-    lock = r.integer("lock_period_days", 0, 365, required=False, default=30)
+    lock = r.integer("lock_period_days", 0, LOCK_PERIOD_MAX_DAYS, required=False, default=30)
     terms = r.text("payout_terms", 200, required=False)
     if r.problems:
         return None, r.problems
@@ -234,6 +235,7 @@ class GameSpec:
     currency: str
     publisher_id: int | None
     milestones: list[MilestoneSpec] = field(default_factory=list)
+    lock_period_days: int = 0
 
 
 def milestone_spec(raw: dict[str, Any], prefix: str = "") -> tuple[MilestoneSpec | None, Problems]:
@@ -268,6 +270,7 @@ def game_spec(raw: dict[str, Any]) -> tuple[GameSpec | None, Problems]:
     status = r.choice("status", GAME_STATUSES, "draft")
     cur = r.currency_code("currency")
     publisher_id = r.opt_integer("publisher_id", 1, (1 << 63) - 1)
+    lock = r.integer("lock_period_days", 0, LOCK_PERIOD_MAX_DAYS, required=False, default=0)
     milestones: list[MilestoneSpec] = []
     raw_milestones = raw.get("milestones") or []
     if not isinstance(raw_milestones, list):
@@ -300,6 +303,7 @@ def game_spec(raw: dict[str, Any]) -> tuple[GameSpec | None, Problems]:
         cur,
         publisher_id,
         milestones,
+        lock,
     )
     return game, []
 

@@ -14,9 +14,8 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency.models import idempotency_records as records
 
 KEY_MAX_LEN = 200
@@ -56,8 +55,9 @@ def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> di
     check_key(key)
     request_hash = fingerprint(request)
     values = {"scope": scope, "key": key, "request_hash": request_hash, "created_at_ns": time.time_ns()}
-    insert = pg_insert(records) if conn.dialect.name == "postgresql" else sqlite_insert(records)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=["scope", "key"])
+    statement = (
+        dialect_insert(conn, records).values(**values).on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
     if conn.execute(statement.returning(records.c.key)).first() is not None:
         return None
     row = conn.execute(

@@ -1,5 +1,5 @@
 """Tracking tables: provider secrets, clicks, every inbound postback as received, accepted conversions
-(the dedup record holding the first reply), optional per-game tracking links, and risk decisions."""
+(the dedup record holding the first reply) and optional per-game tracking links."""
 
 from __future__ import annotations
 
@@ -103,16 +103,4 @@ tracking_conversions = Table(
     Column("created_at_ns", BigInteger, nullable=False),
     UniqueConstraint("provider", "transaction_id", name="uq_tracking_conversions_provider_txn"),
     CheckConstraint("amount >= 0", name="amount_nonnegative"),
-)
-
-# Minimal risk decision log, written before any money moves (a pass-through strategy for now).
-risk_decisions = Table(
-    "risk_decisions",
-    metadata,
-    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
-    Column("event_ref", String(200), nullable=False, unique=True),
-    Column("decision", String(16), nullable=False),
-    Column("strategy_version", String(40), nullable=False),
-    Column("created_at_ns", BigInteger, nullable=False),
-    CheckConstraint("decision IN ('allow', 'review', 'deny')", name="decision_known"),
 )

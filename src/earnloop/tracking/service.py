@@ -1,48 +1,35 @@
-"""Tracking service: provider secrets, clicks on game links, and the game earn path for postbacks.
+"""Tracking service: provider secrets, clicks on game links, and the receiving of postbacks.
 
 A postback is handled in the caller's one unit of work: verify it (``verifiers``), claim its
-``(provider, transaction id)``, bind it to the recorded click, map its event to the click's game
-milestone (order, duplicates, attribution window), price the reward from the catalog (the provider's
-reported amount is never used for money), record a risk decision, count the uses against the caps and
-credit pending cashback. Every request is stored as received, with its outcome. A duplicate of an
-accepted transaction gets the first reply verbatim; a rejected postback does not claim its transaction
-id (a provider's retry is judged again, e.g. once an earlier milestone has arrived).
+``(provider, transaction id)``, then earn a milestone reward or reverse an earlier conversion
+(``games``, inside a savepoint). Every request is stored as received, with its outcome. A duplicate of
+an accepted transaction (a reversal included) gets the first reply verbatim; a rejected postback does
+not claim its transaction id and leaves nothing of the earn path behind (a provider's retry is judged
+again, e.g. once an earlier milestone has arrived).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets as token_source
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, delete, insert, select, update
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
-from earnloop.catalog.models import catalog_games as games
-from earnloop.catalog.models import catalog_milestones as milestones
-from earnloop.catalog.pricing import price_reward
+from earnloop.catalog.models import catalog_games
+from earnloop.db.upsert import dialect_insert
 from earnloop.ledger.service import LedgerService
-from earnloop.tracking.models import (
-    risk_decisions,
-    tracking_clicks,
-    tracking_conversions,
-    tracking_game_links,
-)
+from earnloop.tracking import games
+from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
 from earnloop.tracking.models import tracking_postbacks as postbacks
 from earnloop.tracking.models import tracking_provider_secrets as provider_secrets
 from earnloop.tracking.verifiers import PostbackRejected, RawPostback, VerifiedPostback, verifier_for
-from earnloop.wallet import cashback
 from earnloop.wallet.errors import WalletError
 
-DAY_NS = 86_400 * 10**9
-GAME_LOCK_DAYS = 0  # games carry no lock period in the catalog yet: confirmed by the next worker sweep
-RISK_STRATEGY_VERSION = "passthrough-0"
 BODY_MAX_BYTES = 64 * 1024
 SECRET_MIN_LEN, SECRET_MAX_LEN = 16, 500
 PROBLEM_TYPE = "https://earnloop.dev/problems/postback-rejected"
@@ -82,17 +69,6 @@ class Reply:
     status: int
     content_type: str
     body: bytes
-
-
-class _Rejected(Exception):  # noqa: N818 -- internal control flow
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
 # -- provider secrets ---------------------------------------------------------------------------------
@@ -207,7 +183,7 @@ def record_click(
     conn: Connection, *, user_id: int, game_id: int, user_agent: str, client_ip: str, now_ns: int
 ) -> dict[str, Any]:
     """Record a user's click on an active game and return its id and destination."""
-    game = conn.execute(select(games).where(games.c.id == game_id)).first()
+    game = conn.execute(select(catalog_games).where(catalog_games.c.id == game_id)).first()
     if game is None or game.status != "active":
         raise CatalogNotFoundError(f"no active game {game_id}")
     template = conn.execute(
@@ -238,14 +214,6 @@ def record_click(
 
 
 # -- postbacks ----------------------------------------------------------------------------------------
-def reward_ref(provider: str, transaction_id: str) -> str:
-    """The cashback / usage reference of a conversion (hashed when the provider's id is very long)."""
-    ref = f"{provider}:{transaction_id}"
-    if len(ref) <= 150:
-        return ref
-    return f"{provider}:sha256:{hashlib.sha256(transaction_id.encode()).hexdigest()}"
-
-
 def _rejection(code: str, message: str) -> Reply:
     status = _STATUS.get(code, BUSINESS_STATUS)
     body = {
@@ -324,7 +292,7 @@ def handle_postback(
         return _reject(conn, raw, provider, "not_configured", "no active secret for this provider", now_ns)
 
     claimed = conn.execute(
-        _insert(conn, tracking_conversions)
+        dialect_insert(conn, tracking_conversions)
         .values(
             provider=provider,
             transaction_id=claim.transaction_id,
@@ -349,8 +317,9 @@ def handle_postback(
         return reply
     conversion_id = int(claimed.id)
     try:
-        values = _earn(conn, ledger, provider, claim, now_ns)
-    except _Rejected as exc:
+        with conn.begin_nested():  # a rejection leaves nothing of the earn path behind
+            done = games.settle(conn, ledger, provider, claim, now_ns)
+    except games.Rejected as exc:
         conn.execute(delete(tracking_conversions).where(tracking_conversions.c.id == conversion_id))
         return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim)
     reply = Reply(200, verifier.success_content_type, verifier.success_body())
@@ -358,112 +327,15 @@ def handle_postback(
         update(tracking_conversions)
         .where(tracking_conversions.c.id == conversion_id)
         .values(
-            **values,
+            **done.row(),
             reply_status=reply.status,
             reply_content_type=reply.content_type,
             reply_body=reply.body,
         )
     )
-    _record(conn, raw, provider, outcome="accepted", reply=reply, now_ns=now_ns, claim=claim)
+    outcome = "duplicate" if done.duplicate else "accepted"
+    _record(conn, raw, provider, outcome=outcome, reply=reply, now_ns=now_ns, claim=claim)
     return reply
-
-
-def _earn(
-    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
-) -> dict[str, Any]:
-    if claim.is_reversal:
-        raise _Rejected("reversal_unsupported", "reversals are not handled yet")
-    click = conn.execute(select(tracking_clicks).where(tracking_clicks.c.click_id == claim.click_id)).first()
-    if click is None:
-        raise _Rejected("unknown_click", "no click with this id")
-    user_id = int(click.user_id)
-    game = conn.execute(select(games).where(games.c.id == click.game_id)).one()
-    if game.status != "active":
-        raise _Rejected("game_inactive", f"game {game.key!r} is {game.status}")
-    ordered = conn.execute(
-        select(milestones)
-        .where(milestones.c.game_id == game.id)
-        .order_by(milestones.c.position, milestones.c.key)
-    ).all()
-    milestone = next((m for m in ordered if m.key == claim.event_key), None)
-    if milestone is None:
-        raise _Rejected("unknown_milestone", f"game {game.key!r} has no milestone {claim.event_key!r}")
-    if catalog.used(conn, "milestone", milestone.id, user_id) >= milestone.per_user_limit:
-        raise _Rejected("duplicate_milestone", f"milestone {milestone.key!r} was already rewarded")
-    missing = [
-        m.key
-        for m in ordered
-        if m.position < milestone.position and catalog.used(conn, "milestone", m.id, user_id) == 0
-    ]
-    if missing:
-        raise _Rejected(
-            "milestone_out_of_order", f"earlier milestones not rewarded yet: {', '.join(missing)}"
-        )
-    if milestone.within_days is not None and now_ns - click.created_at_ns > milestone.within_days * DAY_NS:
-        raise _Rejected("attribution_expired", f"more than {milestone.within_days} day(s) after the click")
-
-    pricing = price_reward(
-        conn, ledger, user_id=user_id, at_ns=now_ns, game_id=game.id, milestone_id=milestone.id
-    )
-    ref = reward_ref(provider, claim.transaction_id)
-    conn.execute(
-        insert(risk_decisions).values(
-            event_ref=f"game:{ref}",
-            decision="allow",
-            strategy_version=RISK_STRATEGY_VERSION,
-            created_at_ns=now_ns,
-        )
-    )
-    release_at_ns = now_ns + GAME_LOCK_DAYS * DAY_NS
-    catalog.record_use(
-        conn,
-        subject="milestone",
-        subject_id=milestone.id,
-        user_id=user_id,
-        ref=ref,
-        amount=pricing.base_amount,
-    )
-    cashback.credit_pending(
-        conn,
-        ledger,
-        source="game",
-        ref=ref,
-        user_id=user_id,
-        currency_code=pricing.currency,
-        amount=pricing.base_amount,
-        release_at_ns=release_at_ns,
-        funding=pricing.base_funding,
-    )
-    for part in pricing.bonuses:
-        if part.amount <= 0:
-            continue
-        bonus_ref = f"{ref}:bonus:{part.campaign_id}"
-        catalog.record_use(
-            conn,
-            subject="campaign",
-            subject_id=part.campaign_id,
-            user_id=user_id,
-            ref=bonus_ref,
-            amount=part.amount,
-        )
-        cashback.credit_pending(
-            conn,
-            ledger,
-            source="game",
-            ref=bonus_ref,
-            user_id=user_id,
-            currency_code=pricing.currency,
-            amount=part.amount,
-            release_at_ns=release_at_ns,
-            funding=part.funding,
-        )
-    return {
-        "click_id": click.click_id,
-        "user_id": user_id,
-        "milestone_id": milestone.id,
-        "currency": pricing.currency,
-        "amount": pricing.total,
-    }
 
 
 def list_postbacks(

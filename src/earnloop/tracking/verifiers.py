@@ -264,7 +264,9 @@ class GenericVerifier:
     Body fields: ``transaction_id`` (required, the partner's unique id), ``click_id`` (required, ours),
     ``event`` (required, event/milestone key), ``amount`` (optional decimal *string*, untrusted),
     ``reversal`` (optional bool; a negative amount is a reversal too), ``reverses_transaction_id``
-    (optional). Success response: ``{"status":"ok"}``.
+    (the conversion a reversal cancels; a reversal without it is refused later as unreferenced; equal to
+    ``transaction_id`` it is malformed: a reversal has a transaction id of its own). Success response:
+    ``{"status":"ok"}``.
 
     Sources: Stripe's published scheme it mirrors —
     https://docs.stripe.com/webhooks#verify-manually (``t=…,v1=…``, HMAC-SHA256 of ``t.payload``,
@@ -328,9 +330,12 @@ class GenericVerifier:
         reverses = data.get("reverses_transaction_id")
         if reverses is not None and (not isinstance(reverses, str) or len(reverses) > MAX_ID_LENGTH):
             raise _reject(ReasonCode.MALFORMED, "reverses_transaction_id must be a short string")
+        transaction_id = _required(data, "transaction_id")
+        if reverses == transaction_id:  # it would be answered as a duplicate of the conversion itself
+            raise _reject(ReasonCode.MALFORMED, "a reversal needs a transaction_id of its own")
         return VerifiedPostback(
             provider=self.name,
-            transaction_id=_required(data, "transaction_id"),
+            transaction_id=transaction_id,
             click_id=_required(data, "click_id"),
             event_key=_required(data, "event"),
             reported_amount=amount,

@@ -20,11 +20,10 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import user_exists
+from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.results import CreateTransferStatus
@@ -84,7 +83,7 @@ def _check_product(product: str) -> str:
 
 # -- policies ------------------------------------------------------------------------------------------
 def _upsert(conn: Connection, table: Any, keys: list[str], values: dict[str, Any]) -> None:
-    insert_ = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+    insert_ = dialect_insert(conn, table)
     statement = insert_.values(**values)
     conn.execute(
         statement.on_conflict_do_update(

@@ -25,11 +25,10 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, case, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import Partner, get_partner
+from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer, TransferFlags
@@ -121,8 +120,7 @@ def set_fee(conn: Connection, *, merchant_id: int, fee_bps: int) -> dict[str, An
     require_merchant(conn, merchant_id)
     if not isinstance(fee_bps, int) or isinstance(fee_bps, bool) or not 0 <= fee_bps <= FEE_MAX_BPS:
         raise InvalidAmountError(f"fee_bps must be an integer 0–{FEE_MAX_BPS}")
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert_(merchant_pay_settings).values(
+    statement = dialect_insert(conn, merchant_pay_settings).values(
         partner_id=merchant_id, fee_bps=fee_bps, updated_at_ns=time.time_ns()
     )
     conn.execute(

@@ -7,10 +7,9 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from earnloop.auth.service import user_exists
+from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import enc128
 from earnloop.ledger.service import LedgerService
@@ -49,7 +48,7 @@ def open_wallet(conn: Connection, ledger: LedgerService, user_id: int, currency_
     if not user_exists(conn, user_id):
         raise NotFoundError(f"no user {user_id}")
     ensure_accounts(conn, ledger, [user_account(user_id, cur), debt_account(user_id, cur)])
-    insert_ = pg_insert(wallets) if conn.dialect.name == "postgresql" else sqlite_insert(wallets)
+    insert_ = dialect_insert(conn, wallets)
     conn.execute(
         insert_.values(
             user_id=user_id, currency=cur.code, opened_at_ns=time.time_ns()

@@ -272,3 +272,33 @@ def test_cli(cli: Cli, tmp_path: Any) -> None:
     assert exported.returncode == 0
     assert exported.stdout.startswith("key,title")
     assert cli("catalog", "campaigns").returncode == 0
+
+
+def test_game_lock_period_over_http_csv_and_json(api: httpx.Client, db: Database) -> None:
+    put = api.put("/v1/admin/catalog/games", json=game(1, lock_period_days=14))
+    assert (put.status_code, put.json()["lock_period_days"]) == (200, 14), put.text
+    assert api.put("/v1/admin/catalog/games", json=game(2)).json()["lock_period_days"] == 0  # default
+    for bad in (366, -1, "a week"):
+        r = api.put("/v1/admin/catalog/games", json=game(3, lock_period_days=bad))
+        assert (r.status_code, r.headers["content-type"]) == (422, "application/problem+json"), bad
+        assert "lock_period_days" in r.json()["detail"], bad
+    public = httpx.get(f"{api.base_url}/v1/catalog/games").json()
+    assert [(g["key"], g["lock_period_days"]) for g in public] == [("game-1", 14), ("game-2", 0)]
+
+    csv_text = api.get("/v1/admin/catalog/export?format=csv&kind=games").text
+    assert "lock_period_days" in csv_text.splitlines()[0]
+    as_json = api.get("/v1/admin/catalog/export?format=json&kind=games").json()
+    assert [g["lock_period_days"] for g in as_json["games"]] == [14, 0]
+    # Round trips: CSV changes one lock period, JSON another; a bad row rejects the whole file.
+    edited = csv_text.replace(",14,", ",30,", 1)
+    assert api.post("/v1/admin/catalog/import?format=csv", content=edited).json()["games_updated"] == 2
+    with db.uow(write=False) as conn:
+        assert [g["lock_period_days"] for g in service.list_games(conn)] == [30, 0]
+    as_json["games"][1]["lock_period_days"] = 7
+    assert api.post("/v1/admin/catalog/import?format=json", content=json.dumps(as_json)).status_code == 200
+    as_json["games"][0]["lock_period_days"] = 400
+    rejected = api.post("/v1/admin/catalog/import?format=json", content=json.dumps(as_json))
+    assert rejected.status_code == 422
+    assert [(e["row"], e["field"]) for e in rejected.json()["errors"]] == [(1, "lock_period_days")]
+    with db.uow(write=False) as conn:
+        assert [g["lock_period_days"] for g in service.list_games(conn)] == [14, 7]

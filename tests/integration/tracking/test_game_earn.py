@@ -6,152 +6,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import select
 
-from earnloop.auth.service import create_user
+from earnloop import worker
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.tracking.models import risk_decisions, tracking_clicks, tracking_conversions, tracking_postbacks
-from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, sign_generic
+from earnloop.risk.models import risk_decisions
+from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_postbacks
 from earnloop.wallet import cashback
-from earnloop.wallet import service as wallet
 from earnloop.wallet.models import cashback_entries
-
-SECRET = "earnloop-test-secret-0123456789"
-DAY_S = 86_400
-DAY_NS = DAY_S * 10**9
-
-
-@dataclass(frozen=True)
-class World:
-    user_id: int
-    token: str
-    game_id: int
-    campaign_id: int
-
-
-def _world(db: Database, ledger: LedgerService, clock: ManualClock) -> World:
-    now = clock.now_ns()
-    with db.uow() as conn:
-        user = create_user(conn, "player")
-        g = catalog.upsert_game(
-            conn,
-            {
-                "key": "dragon",
-                "title": "Dragon Quest-ish",
-                "platforms": ["ios", "android"],
-                "app_store_id": "123456789",
-                "play_package": "com.example.dragon",
-                "tracking_provider": "earnloop",
-                "tags": ["rpg"],
-                "status": "active",
-                "currency": "TWD",
-                "milestones": [
-                    {"key": "lv5", "title": "Level 5", "within_days": 7, "reward_amount": 100, "position": 1},
-                    {
-                        "key": "lv10",
-                        "title": "Level 10",
-                        "within_days": 7,
-                        "reward_amount": 300,
-                        "position": 2,
-                    },
-                    {
-                        "key": "lv20",
-                        "title": "Level 20",
-                        "within_days": 30,
-                        "reward_amount": 500,
-                        "position": 3,
-                    },
-                ],
-            },
-        )
-        c = catalog.upsert_campaign(
-            conn,
-            {
-                "key": "double",
-                "name": "2x zone",
-                "multiplier_bps": 20000,
-                "starts_at_ns": now - DAY_NS,
-                "ends_at_ns": now + 60 * DAY_NS,
-                "budget_total": 10_000,
-                "budget_mode": "pay_partial",
-                "games": ["dragon"],
-            },
-        )
-        catalog.fund_campaign(conn, ledger, c["campaign_id"], 5_000, "fund-double")
-    return World(user.id, user.secret, g["game_id"], c["campaign_id"])
-
-
-@pytest.fixture
-def world(api: httpx.Client, db: Database, ledger: LedgerService, clock: ManualClock) -> World:
-    w = _world(db, ledger, clock)
-    r = api.put("/v1/admin/tracking/providers/earnloop/secrets", json={"secret": SECRET})
-    assert r.status_code == 200, r.text
-    assert SECRET not in r.text
-    return w
-
-
-def click(api: httpx.Client, w: World, user_agent: str = "Mozilla/5.0 (Linux; Android 14)") -> str:
-    r = api.get(
-        f"/go/{w.game_id}",
-        headers={"Authorization": f"Bearer {w.token}", "User-Agent": user_agent},
-        follow_redirects=False,
-    )
-    assert r.status_code == 302, r.text
-    location = urlsplit(r.headers["location"])
-    assert (location.scheme, location.netloc) == ("https", "play.google.com")
-    query = parse_qs(location.query)
-    assert query["id"] == ["com.example.dragon"]
-    (referrer,) = query["referrer"]
-    return parse_qs(referrer)["click_id"][0]
-
-
-def postback(
-    api: httpx.Client,
-    clock: ManualClock,
-    fields: dict[str, Any] | bytes,
-    *,
-    secret: str = SECRET,
-    t: int | None = None,
-    sent_body: bytes | None = None,
-) -> httpx.Response:
-    body = fields if isinstance(fields, bytes) else json.dumps(fields).encode()
-    stamp = clock.now_ns() // 10**9 if t is None else t
-    return api.post(
-        "/postbacks/earnloop",
-        content=body if sent_body is None else sent_body,
-        headers={
-            GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, stamp),
-            "Content-Type": "application/json",
-        },
-    )
-
-
-def event(txn: str, click_id: str, key: str, amount: str = "999999") -> dict[str, Any]:
-    return {"transaction_id": txn, "click_id": click_id, "event": key, "amount": amount}
-
-
-def count(conn: Connection, table: Any, *where: Any) -> int:
-    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
-
-
-def money(db: Database, ledger: LedgerService, user_id: int) -> tuple[int, int, int]:
-    """(cashback rows, pending, available) — (0, 0, 0) before the wallet exists."""
-    with db.uow(write=False) as conn:
-        rows = count(conn, cashback_entries)
-        exists = count(conn, cashback_entries, cashback_entries.c.user_id == user_id) > 0
-        if not exists:
-            return rows, 0, 0
-        view = wallet.view(conn, ledger, user_id, "TWD")
-        return rows, view.pending, view.available
+from tests.integration.tracking.support import (
+    DAY_S,
+    World,
+    click,
+    count,
+    event,
+    make_world,
+    money,
+    postback,
+    register_secret,
+    wallet_of,
+)
 
 
 def test_click_to_confirmed_cashback_with_2x_bonus(
@@ -314,3 +193,20 @@ def test_query_string_providers_over_get(api: httpx.Client, world: World, clock:
     # Authentic, but Tapjoy's event ("reward") is no milestone of this game.
     authentic = api.get("/postbacks/tapjoy", params={**params, "verifier": digest})
     assert (authentic.status_code, authentic.json()["reason_code"]) == (422, "unknown_milestone")
+
+
+def test_game_lock_period_keeps_rewards_pending_until_it_ends(
+    api: httpx.Client, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    w = make_world(db, ledger, clock, lock_period_days=7)
+    register_secret(api)
+    assert postback(api, clock, event("txn-1", click(api, w), "lv5")).status_code == 200
+    assert (wallet_of(api, w.token)["pending"], wallet_of(api, w.token)["available"]) == (200, 0)
+    assert worker.confirm_cashback(db, ledger) == 0
+    clock.advance(seconds=7 * DAY_S - 1)
+    assert worker.confirm_cashback(db, ledger) == 0
+    assert wallet_of(api, w.token)["pending"] == 200
+    clock.advance(seconds=1)
+    assert worker.confirm_cashback(db, ledger) == 2
+    view = wallet_of(api, w.token)
+    assert (view["pending"], view["available"]) == (0, 200)

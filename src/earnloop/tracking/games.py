@@ -1,0 +1,197 @@
+"""The game earn path of a verified postback: earn a milestone reward, or reverse an earlier one.
+
+**Earning.** Bind the postback to its recorded click, map its event to the click's game milestone
+(order, duplicates, attribution window), price the reward from the catalog (the provider's reported
+amount is never used for money), record a risk decision, count the milestone use against its limit and
+credit the base reward as pending cashback, released after the game's ``lock_period_days``.
+
+**Campaign bonuses** are paid by :func:`earnloop.catalog.bonuses.pay_bonus` (each in a savepoint,
+re-priced when a concurrent reward used the budget since pricing). The base reward is always paid, so
+the provider always gets its success reply; caps count exactly the bonuses paid, with the amount paid.
+
+**Reversals.** A verified reversal names the conversion it reverses (``reverses_transaction_id``):
+ayeT-Studios sends chargebacks as ``r-<original id>`` with ``is_chargeback=1``; our own scheme sends
+``reversal: true`` with ``reverses_transaction_id`` and a transaction id of its own. Tapjoy and
+AppsFlyer publish no reversal callback: a negative amount from them is a reversal that names nothing
+and is rejected (``reversal_unreferenced``), as is one naming no accepted conversion of that provider
+(``unknown_transaction``) or another click (``reversal_mismatch``). A reversal cancels the base reward
+and every campaign bonus paid with it through ``cashback.reverse``: voided while pending (the budget
+gets the bonus back at once), clawed back once confirmed (what the user no longer has becomes debt,
+which freezes withdrawals). A second reversal of the same conversion moves no money (outcome
+``duplicate``).
+
+**The milestone and campaign uses stay counted after a reversal**: a charged-back milestone must not
+become earnable again by replaying it (under a new transaction id), and the user's campaign cap keeps
+counting the bonus that was granted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from earnloop.catalog import service as catalog
+from earnloop.catalog.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
+from earnloop.catalog.errors import CapReachedError
+from earnloop.catalog.models import catalog_games as games
+from earnloop.catalog.models import catalog_milestones as milestones
+from earnloop.catalog.pricing import price_reward
+from earnloop.ledger.service import LedgerService
+from earnloop.risk.screening import screen
+from earnloop.tracking.models import tracking_clicks, tracking_conversions
+from earnloop.tracking.verifiers import VerifiedPostback
+from earnloop.wallet import cashback
+
+DAY_NS = 86_400 * 10**9
+SOURCE = "game"
+_UNDONE = frozenset({"reversed", "clawed_back"})
+
+
+class Rejected(Exception):  # noqa: N818 -- control flow: the postback is refused with a reason code
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What an accepted postback did: the row stored with its transaction id, and whether it only
+    repeated an earlier effect (a second reversal of the same conversion)."""
+
+    click_id: str
+    user_id: int
+    milestone_id: int
+    currency: str
+    amount: int
+    duplicate: bool = False
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "click_id": self.click_id,
+            "user_id": self.user_id,
+            "milestone_id": self.milestone_id,
+            "currency": self.currency,
+            "amount": self.amount,
+        }
+
+
+def reward_ref(provider: str, transaction_id: str) -> str:
+    """The cashback / usage reference of a conversion (hashed when the provider's id is very long)."""
+    ref = f"{provider}:{transaction_id}"
+    if len(ref) <= 150:
+        return ref
+    return f"{provider}:sha256:{hashlib.sha256(transaction_id.encode()).hexdigest()}"
+
+
+def settle(
+    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
+) -> Conversion:
+    """Earn or reverse, as the postback claims; :class:`Rejected` when it cannot."""
+    if claim.is_reversal:
+        return reverse(conn, ledger, provider, claim)
+    return earn(conn, ledger, provider, claim, now_ns)
+
+
+# -- earning ------------------------------------------------------------------------------------------
+def _milestone(conn: Connection, game: Any, click: Any, event_key: str, now_ns: int) -> Any:
+    """The milestone the event proves, if the user may earn it now."""
+    user_id = int(click.user_id)
+    ordered = conn.execute(
+        select(milestones)
+        .where(milestones.c.game_id == game.id)
+        .order_by(milestones.c.position, milestones.c.key)
+    ).all()
+    milestone = next((m for m in ordered if m.key == event_key), None)
+    if milestone is None:
+        raise Rejected("unknown_milestone", f"game {game.key!r} has no milestone {event_key!r}")
+    if catalog.used(conn, "milestone", milestone.id, user_id) >= milestone.per_user_limit:
+        raise Rejected("duplicate_milestone", f"milestone {milestone.key!r} was already rewarded")
+    missing = [
+        m.key
+        for m in ordered
+        if m.position < milestone.position and catalog.used(conn, "milestone", m.id, user_id) == 0
+    ]
+    if missing:
+        raise Rejected("milestone_out_of_order", f"earlier milestones not rewarded yet: {', '.join(missing)}")
+    if milestone.within_days is not None and now_ns - click.created_at_ns > milestone.within_days * DAY_NS:
+        raise Rejected("attribution_expired", f"more than {milestone.within_days} day(s) after the click")
+    return milestone
+
+
+def earn(
+    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
+) -> Conversion:
+    click = conn.execute(select(tracking_clicks).where(tracking_clicks.c.click_id == claim.click_id)).first()
+    if click is None:
+        raise Rejected("unknown_click", "no click with this id")
+    user_id = int(click.user_id)
+    game = conn.execute(select(games).where(games.c.id == click.game_id)).one()
+    if game.status != "active":
+        raise Rejected("game_inactive", f"game {game.key!r} is {game.status}")
+    milestone = _milestone(conn, game, click, claim.event_key, now_ns)
+    pricing = price_reward(
+        conn, ledger, user_id=user_id, at_ns=now_ns, game_id=game.id, milestone_id=milestone.id
+    )
+    ref = reward_ref(provider, claim.transaction_id)
+    screen(conn, event_ref=f"{SOURCE}:{ref}", now_ns=now_ns)
+    try:
+        catalog.record_use(
+            conn,
+            subject="milestone",
+            subject_id=milestone.id,
+            user_id=user_id,
+            ref=ref,
+            amount=pricing.base_amount,
+        )
+    except CapReachedError:  # a concurrent postback for the same milestone won
+        raise Rejected("duplicate_milestone", f"milestone {milestone.key!r} was already rewarded") from None
+    release_at_ns = now_ns + int(game.lock_period_days) * DAY_NS
+    cashback.credit_pending(
+        conn,
+        ledger,
+        source=SOURCE,
+        ref=ref,
+        user_id=user_id,
+        currency_code=pricing.currency,
+        amount=pricing.base_amount,
+        release_at_ns=release_at_ns,
+        funding=pricing.base_funding,
+    )
+    target = RewardTarget(SOURCE, ref, user_id, pricing.currency, release_at_ns)
+    bonuses = sum(pay_bonus(conn, ledger, target, part) for part in pricing.bonuses)
+    return Conversion(click.click_id, user_id, milestone.id, pricing.currency, pricing.base_amount + bonuses)
+
+
+# -- reversals ----------------------------------------------------------------------------------------
+def reverse(conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback) -> Conversion:
+    original_id = claim.reverses_transaction_id
+    if original_id is None:
+        raise Rejected("reversal_unreferenced", "the reversal does not name the transaction it reverses")
+    original = conn.execute(
+        select(tracking_conversions).where(
+            tracking_conversions.c.provider == provider,
+            tracking_conversions.c.transaction_id == original_id,
+        )
+    ).first()
+    ref = reward_ref(provider, original_id)
+    if original is None or cashback.find(conn, SOURCE, ref) is None:  # none, or itself a reversal
+        raise Rejected("unknown_transaction", f"no accepted conversion {original_id!r} to reverse")
+    if original.click_id != claim.click_id:
+        raise Rejected("reversal_mismatch", f"conversion {original_id!r} was for another click")
+    entries = [cashback.find(conn, SOURCE, r) for r in (ref, *paid_bonus_refs(conn, SOURCE, ref))]
+    rewards = [e for e in entries if e is not None]
+    repeated = all(e["status"] in _UNDONE for e in rewards)
+    for entry in rewards:
+        cashback.reverse(conn, ledger, source=SOURCE, ref=entry["ref"])
+    return Conversion(
+        original.click_id,
+        int(original.user_id),
+        int(original.milestone_id),
+        str(original.currency),
+        sum(int(e["amount"]) for e in rewards),
+        duplicate=repeated,
+    )
