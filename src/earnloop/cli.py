@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from earnloop.affiliate import cli as affiliate_cli
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
 wallet_cli.register(app)
+affiliate_cli.register(app)
 out = Console()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from earnloop import __version__
+from earnloop.api import affiliate as affiliate_api
 from earnloop.api import catalog as catalog_api
 from earnloop.api import einvoice as einvoice_api
 from earnloop.api import escrow as escrow_api
@@ -66,6 +67,8 @@ def create_app(
     app.include_router(catalog_api.router)
     app.include_router(tracking_api.router)
     app.include_router(tracking_api.admin)
+    app.include_router(affiliate_api.router)
+    app.include_router(affiliate_api.admin)
     withdrawals_api.install_payouts(app, settings)
     einvoice_api.install(app, settings)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

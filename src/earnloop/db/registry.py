@@ -1,12 +1,14 @@
 """Imports every domain's tables so that migrations and tests see the whole schema. Add a line per
 models module."""
 
+from earnloop.affiliate import models as affiliate_models
 from earnloop.auth import models as auth_models
 from earnloop.catalog import models as catalog_models
 from earnloop.einvoice import models as einvoice_models
 from earnloop.idempotency import models as idempotency_models
 from earnloop.ledger import models as ledger_models
 from earnloop.outbox import models as outbox_models
+from earnloop.risk import models as risk_models
 from earnloop.tracking import models as tracking_models
 from earnloop.wallet import escrow_models as escrow_models
 from earnloop.wallet import fx_models as fx_models
@@ -21,3 +23,5 @@ MODEL_MODULES.append(withdrawal_models)
 MODEL_MODULES.append(einvoice_models)
 MODEL_MODULES.append(catalog_models)
 MODEL_MODULES.append(tracking_models)
+MODEL_MODULES.append(affiliate_models)
+MODEL_MODULES.append(risk_models)

@@ -7,6 +7,9 @@
 - ``reverse``: before confirmation, voids the pending transfer; after it, a **clawback**: a balancing
   debit takes what the user still has, and any shortfall is recorded as debt (a receivable on the
   user's debt account), which freezes withdrawals until repaid.
+- ``adjust_down``: a partial refund shrinks a reward: while pending, its pending transfer is replaced
+  by a smaller one (same entry, same ref); once confirmed, the difference is clawed back (debt on a
+  shortfall).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
-from earnloop.wallet.errors import InvalidAmountError, NotFoundError
+from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.models import cashback_entries as entries
 from earnloop.wallet.service import check_amount, debt_account, open_wallet, user_account
@@ -223,10 +226,23 @@ def reverse(conn: Connection, ledger: LedgerService, *, source: str, ref: str) -
 
 
 def _claw_back(conn: Connection, ledger: LedgerService, row: Any, pending_id: int) -> tuple[int, int]:
+    return _take_back(
+        conn,
+        ledger,
+        row,
+        row.amount,
+        claw_id=transfer_id("cashback.clawback", pending_id),
+        debt_id=transfer_id("cashback.debt", pending_id),
+    )
+
+
+def _take_back(
+    conn: Connection, ledger: LedgerService, row: Any, amount: int, *, claw_id: int, debt_id: int
+) -> tuple[int, int]:
+    """Take ``amount`` of a confirmed reward back: what the user has, the shortfall as debt."""
     cur = currency(row.currency)
     user, debt = user_account(row.user_id, cur), debt_account(row.user_id, cur)
     funding = AccountRef(AccountKind(row.funding_kind), row.funding_owner, cur)
-    claw_id = transfer_id("cashback.clawback", pending_id)
     submit(
         conn,
         ledger,
@@ -235,7 +251,7 @@ def _claw_back(conn: Connection, ledger: LedgerService, row: Any, pending_id: in
                 id=claw_id,
                 debit_account_id=user.id,
                 credit_account_id=funding.id,
-                amount=row.amount,
+                amount=amount,
                 ledger=cur.ledger,
                 code=int(TransferKind.CLAWBACK),
                 flags=TransferFlags.BALANCING_DEBIT,
@@ -243,14 +259,14 @@ def _claw_back(conn: Connection, ledger: LedgerService, row: Any, pending_id: in
         ],
     )
     (claw,) = ledger.lookup_transfers(conn, [claw_id])
-    shortfall = row.amount - claw.amount
+    shortfall = amount - claw.amount
     if shortfall > 0:
         submit(
             conn,
             ledger,
             [
                 Transfer(
-                    id=transfer_id("cashback.debt", pending_id),
+                    id=debt_id,
                     debit_account_id=debt.id,
                     credit_account_id=funding.id,
                     amount=shortfall,
@@ -260,3 +276,87 @@ def _claw_back(conn: Connection, ledger: LedgerService, row: Any, pending_id: in
             ],
         )
     return claw.amount, shortfall
+
+
+def adjust_down(
+    conn: Connection, ledger: LedgerService, *, source: str, ref: str, new_amount: int
+) -> dict[str, Any]:
+    """Shrink a reward to ``new_amount`` (a partial refund); ``0`` reverses it (:func:`reverse`).
+
+    Pending: the pending transfer is voided and a smaller one created in the same linked batch (all or
+    nothing); the entry keeps its (source, ref) and release time and points at the new transfer.
+    Confirmed: the difference is clawed back (a balancing debit; any shortfall becomes debt).
+    The same new amount again changes nothing; a larger one is refused; a reversed reward stays so.
+    """
+    if not isinstance(new_amount, int) or isinstance(new_amount, bool) or new_amount < 0:
+        raise InvalidAmountError("new_amount must be a non-negative integer (minor units)")
+    row = _load(conn, source, ref)
+    if row is None:
+        raise NotFoundError(f"no cashback {source}:{ref}")
+    if row.status in ("reversed", "clawed_back") or new_amount == row.amount:
+        return _entry_dict(row)
+    if new_amount > row.amount:
+        raise InvalidAmountError(f"a reward can only shrink: {row.amount} → {new_amount}")
+    if new_amount == 0:
+        return reverse(conn, ledger, source=source, ref=ref)
+    old_pending = dec128(row.pending_transfer_id)
+    if row.status == "pending":
+        new_pending = transfer_id("cashback.adjust", old_pending, new_amount)
+        _update_guarded(conn, row, amount=new_amount, pending_transfer_id=enc128(new_pending))
+        _replace_pending(conn, ledger, row, old_pending, new_pending, new_amount)
+    else:
+        taken, owed = _take_back(
+            conn,
+            ledger,
+            row,
+            row.amount - new_amount,
+            claw_id=transfer_id("cashback.partial_clawback", old_pending, new_amount),
+            debt_id=transfer_id("cashback.partial_debt", old_pending, new_amount),
+        )
+        _update_guarded(
+            conn,
+            row,
+            amount=new_amount,
+            clawed_back=row.clawed_back + taken,
+            debt_recorded=row.debt_recorded + owed,
+        )
+    return _entry_dict(_load(conn, source, ref))
+
+
+def _update_guarded(conn: Connection, row: Any, **values: Any) -> None:
+    """Update an entry only if it is still as read (status and amount): the first writer wins (on
+    PostgreSQL the row lock queues the second, which then finds it changed)."""
+    changed = conn.execute(
+        update(entries)
+        .where(entries.c.id == row.id, entries.c.status == row.status, entries.c.amount == row.amount)
+        .values(updated_at_ns=time.time_ns(), **values)
+    ).rowcount
+    if changed != 1:
+        raise StateConflictError(f"cashback {row.source}:{row.ref} changed meanwhile; retry")
+
+
+def _replace_pending(
+    conn: Connection, ledger: LedgerService, row: Any, old_pending: int, new_pending: int, amount: int
+) -> None:
+    cur = currency(row.currency)
+    funding = AccountRef(AccountKind(row.funding_kind), row.funding_owner, cur)
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=transfer_id("cashback.void", old_pending),
+                pending_id=old_pending,
+                flags=TransferFlags.VOID_PENDING_TRANSFER | TransferFlags.LINKED,
+            ),
+            Transfer(
+                id=new_pending,
+                debit_account_id=funding.id,
+                credit_account_id=user_account(row.user_id, cur).id,
+                amount=amount,
+                ledger=cur.ledger,
+                code=int(TransferKind.CASHBACK_PENDING),
+                flags=TransferFlags.PENDING,
+            ),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Shopping cashback: merchant clicks, affiliate conversions by signed postback or partner report."""
