@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     )
     einvoice_app_key_file: str = Field(default="var/einvoice_app_key")
     einvoice_timeout_s: float = Field(default=15.0, gt=0, le=120, description="Platform call timeout.")
+    einvoice_sync_interval_s: int = Field(
+        default=6 * 3600,
+        ge=60,
+        description="The worker syncs (and rewards) each bound carrier whose last sync is older than this.",
+    )
 
 
 @lru_cache(maxsize=1)

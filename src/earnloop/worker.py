@@ -1,5 +1,6 @@
-"""Scheduled sweeps: expire pending transfers whose timeout has passed (TigerBeetle's pulse) and
-confirm cashback whose release time has come.
+"""Scheduled sweeps: expire pending transfers whose timeout has passed (TigerBeetle's pulse), confirm
+cashback whose release time has come, sync e-invoice carriers that are due (``einvoice/sweep.py``), and
+the others below.
 
 Safe to run many at once: each batch takes the ledger lock in its own transaction, and a reward is
 confirmed by posting its pending transfer, which succeeds exactly once.
@@ -12,8 +13,9 @@ from collections.abc import Callable
 
 import structlog
 
-from earnloop.config import get_settings
+from earnloop.config import Settings, get_settings
 from earnloop.db.engine import Database
+from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox import delivery as webhook_delivery
 from earnloop.wallet import cashback, escrow, holds, pay
@@ -75,10 +77,13 @@ def deliver_webhooks(db: Database, ledger: LedgerService) -> webhook_delivery.De
 
 
 def resolve_withdrawals(
-    db: Database, ledger: LedgerService, provider: PayoutProvider | None = None
+    db: Database,
+    ledger: LedgerService,
+    provider: PayoutProvider | None = None,
+    settings: Settings | None = None,
 ) -> withdrawals_flow.ResolveReport:
     """Ask the payout provider about withdrawals whose outcome is unknown (or stale) and apply it."""
-    settings = get_settings()
+    settings = settings or get_settings()
     return withdrawals_flow.resolve_unknown(
         db,
         ledger,
@@ -93,8 +98,35 @@ def expire_orders(db: Database, ledger: LedgerService) -> int:
         return pay.expire_due_orders(conn, ledger.clock.now_ns())
 
 
-def run_sweeps(db: Database, ledger: LedgerService, *, interval_s: int, once: bool) -> None:
-    """Run every sweep, log what each did, sleep, repeat (or stop after one round when ``once``)."""
+def sync_einvoice(db: Database, ledger: LedgerService, carriers: CarrierSweep | None) -> SweepReport:
+    """Sync and reward every bound carrier not synced for ``EARNLOOP_EINVOICE_SYNC_INTERVAL_S``; a
+    failing carrier is recorded on its sync status and the others go on. ``None``: e-invoice is off."""
+    return SweepReport() if carriers is None else carriers.run(db, ledger)
+
+
+def run_sweeps(
+    db: Database, ledger: LedgerService, *, interval_s: int, once: bool, settings: Settings | None = None
+) -> None:
+    """Run every sweep, log what each did, sleep, repeat (or stop after one round when ``once``).
+    The e-invoice platform is configured once, at start (a production misconfiguration fails here)."""
+    settings = settings or get_settings()
+    carriers = CarrierSweep.from_settings(settings)
+    try:
+        _run_rounds(db, ledger, interval_s=interval_s, once=once, settings=settings, carriers=carriers)
+    finally:
+        if carriers is not None:
+            carriers.close()
+
+
+def _run_rounds(
+    db: Database,
+    ledger: LedgerService,
+    *,
+    interval_s: int,
+    once: bool,
+    settings: Settings,
+    carriers: CarrierSweep | None,
+) -> None:
     counted: dict[str, Callable[[Database, LedgerService], int]] = {
         "pending_transfers_expired": sweep_once,
         "cashback_confirmed": confirm_cashback,
@@ -112,9 +144,12 @@ def run_sweeps(db: Database, ledger: LedgerService, *, interval_s: int, once: bo
             log.info(
                 "webhooks_sent", delivered=webhooks.delivered, retrying=webhooks.retrying, dead=webhooks.dead
             )
-        payouts = resolve_withdrawals(db, ledger)
+        payouts = resolve_withdrawals(db, ledger, settings=settings)
         if payouts.examined:
             log.info("withdrawals_resolved", **payouts.as_dict())
+        einvoice = sync_einvoice(db, ledger, carriers)
+        if einvoice.attempted:
+            log.info("einvoice_carriers_synced", **einvoice.as_dict())
         if once:
             return
         time.sleep(interval_s)

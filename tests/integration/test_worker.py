@@ -1,11 +1,17 @@
-"""The worker's sweep expires pending transfers whose timeout has passed, exactly once."""
+"""The worker's sweep expires pending transfers whose timeout has passed, exactly once; its e-invoice
+sweep is configured like the API (off in production without a platform URL, refused without keys)."""
 
+import pytest
+
+from earnloop.config import Settings
 from earnloop.db.engine import Database
+from earnloop.einvoice.errors import EInvoiceConfigError
+from earnloop.einvoice.sweep import CarrierSweep
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Account, AccountFlags, Transfer, TransferFlags
-from earnloop.worker import sweep_once
+from earnloop.worker import run_sweeps, sweep_once, sync_einvoice
 
 
 def test_sweep_releases_expired_reservations_once(
@@ -44,3 +50,22 @@ def test_sweep_releases_expired_reservations_once(
         result = ledger.create_transfers(conn, [post])
     assert (account.debits_pending, account.credits_posted) == (0, 100)
     assert result[0].status == CreateTransferStatus.PENDING_TRANSFER_EXPIRED
+
+
+def test_einvoice_sweep_is_off_in_production_without_a_platform(db: Database, ledger: LedgerService) -> None:
+    production = Settings(environment="production", payout_provider_url="http://127.0.0.1:9/payouts")
+    assert CarrierSweep.from_settings(production) is None
+    assert sync_einvoice(db, ledger, None).attempted == 0
+    run_sweeps(db, ledger, interval_s=1, once=True, settings=production)  # the other sweeps still run
+
+
+def test_worker_refuses_to_start_in_production_without_einvoice_keys(
+    db: Database, ledger: LedgerService
+) -> None:
+    production = Settings(
+        environment="production",
+        payout_provider_url="http://127.0.0.1:9/payouts",
+        einvoice_api_url="https://api.einvoice.example",
+    )
+    with pytest.raises(EInvoiceConfigError, match="must be set when EARNLOOP_ENVIRONMENT=production"):
+        run_sweeps(db, ledger, interval_s=1, once=True, settings=production)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -28,7 +27,6 @@ from earnloop.wallet.schemas import Strict, from_ns
 router = APIRouter(
     prefix="/v1/me/einvoice", tags=["einvoice"], responses=problem_responses(401, 404, 409, 422, 503)
 )
-TAIPEI = ZoneInfo("Asia/Taipei")
 Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 
 
@@ -75,10 +73,6 @@ def _cipher(request: Request) -> CodeCipher:
     if cipher is None:
         raise SourceUnavailableError("e-invoice is not configured (EARNLOOP_EINVOICE_KEY)")
     return cipher
-
-
-def _today(now_ns: int) -> date:
-    return datetime.fromtimestamp(now_ns / 1e9, TAIPEI).date()
 
 
 # -- shapes --------------------------------------------------------------------------------------------
@@ -137,7 +131,9 @@ def bind_carrier(body: CarrierIn, user: User, request: Request) -> CarrierOut:
     """Bind a mobile barcode carrier; the pair is verified with the e-invoice platform first."""
     ctx = user.ctx
     now_ns = ctx.ledger.clock.now_ns()
-    barcode = service.verify_pair(_source(request), body.barcode, body.verification_code, _today(now_ns))
+    barcode = service.verify_pair(
+        _source(request), body.barcode, body.verification_code, service.taipei_today(now_ns)
+    )
     with ctx.db.uow() as conn:
         created = service.store_carrier(
             conn,
@@ -171,7 +167,11 @@ def sync_carrier(carrier_id: Id, user: User, request: Request) -> SyncOut:
     with ctx.db.uow(write=False) as conn:
         service.carrier_for_user(conn, user.user_id, carrier_id)
         plan = service.collect(
-            conn, _source(request), _cipher(request), carrier_id, _today(ctx.ledger.clock.now_ns())
+            conn,
+            _source(request),
+            _cipher(request),
+            carrier_id,
+            service.taipei_today(ctx.ledger.clock.now_ns()),
         )
     with ctx.db.uow() as conn:
         result = service.apply_sync(conn, plan, ctx.ledger.clock.now_ns())

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -29,7 +28,7 @@ ERRORS = (*EXPECTED_ERRORS, EInvoiceError, EInvoiceConfigError)
 
 
 def _today() -> date:
-    return datetime.now(ZoneInfo("Asia/Taipei")).date()
+    return service.taipei_today(time.time_ns())
 
 
 @einvoice_app.command("bind")

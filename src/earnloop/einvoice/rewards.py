@@ -1,62 +1,106 @@
-"""E-invoice cashback: receipts from partner sellers earn the merchant's rate; voids and returns
-reverse it. Runs in the same transaction as the sync that found the receipts.
+"""E-invoice cashback: receipts from partner sellers earn the merchant's rate plus every applicable
+campaign bonus; voids and returns reverse both. Runs in the same transaction as the sync that found the
+receipts.
 
-A receipt matches a partner when its seller tax id (統一編號) belongs to a catalog merchant; the reward
-is the merchant's cashback rate on the invoice amount (campaign bonuses are not applied to e-invoices
-yet), pending until the merchant's lock period has passed, idempotent on the invoice (number + date).
+A receipt matches a partner when its seller tax id (統一編號) belongs to a catalog merchant. The reward is
+priced like the game path (:func:`earnloop.catalog.pricing.price_reward`): the base part (the merchant's
+cashback rate on the invoice amount, paid from the partner's funding) and one bonus part per applicable
+campaign (2x zones, fixed bonuses, per-user caps, budgets), each a pending cashback entry until the
+merchant's lock period has passed. References: ``<invoice number>:<yyyymmdd>`` for the base part and
+``<ref>:bonus:<campaign id>`` for each bonus (also the campaign use counted by ``record_use``).
+
+Bonuses are paid by :func:`earnloop.catalog.bonuses.pay_bonus` (re-priced when a concurrent reward used
+the budget since pricing; skipped when the per-user cap is used up): neither fails the sync nor the base
+reward. Every rewarded receipt is screened by the risk engine first.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection
 
 from earnloop.catalog import service as catalog
+from earnloop.catalog.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
+from earnloop.catalog.errors import CatalogError
 from earnloop.catalog.pricing import price_reward
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.screening import screen
 from earnloop.wallet import cashback
 
 SOURCE = "einvoice"
 DAY_NS = 86_400 * 1_000_000_000
 
+log = structlog.get_logger("earnloop.einvoice")
+
 
 def reward_receipts(conn: Connection, ledger: LedgerService, sync_result: dict[str, Any]) -> dict[str, int]:
-    """Credit new partner receipts and reverse voided/returned ones; returns what was done."""
+    """Credit new partner receipts (base + bonuses) and reverse voided/returned ones; returns counts:
+    receipts ``credited`` and ``reversed``, bonus entries ``bonuses`` paid and ``bonuses_reversed``."""
     now = ledger.clock.now_ns()
-    credited = reversed_ = 0
+    done = {"credited": 0, "reversed": 0, "bonuses": 0, "bonuses_reversed": 0}
     for receipt in sync_result.get("new", []):
-        credited += _credit(conn, ledger, receipt, now)
+        paid = _credit(conn, ledger, receipt, now)
+        if paid is not None:
+            done["credited"] += 1
+            done["bonuses"] += paid
     for receipt in sync_result.get("reversed", []):
-        if cashback.find(conn, SOURCE, receipt["reward_ref"]) is not None:
-            cashback.reverse(conn, ledger, source=SOURCE, ref=receipt["reward_ref"])
-            reversed_ += 1
-    return {"credited": credited, "reversed": reversed_}
+        ref = receipt["reward_ref"]
+        if cashback.find(conn, SOURCE, ref) is None:
+            continue
+        done["bonuses_reversed"] += _reverse_bonuses(conn, ledger, ref)
+        cashback.reverse(conn, ledger, source=SOURCE, ref=ref)
+        done["reversed"] += 1
+    return done
 
 
-def _credit(conn: Connection, ledger: LedgerService, receipt: dict[str, Any], now: int) -> int:
+def _credit(conn: Connection, ledger: LedgerService, receipt: dict[str, Any], now: int) -> int | None:
+    """Credit the base part and the bonuses; ``None`` when the seller is no partner (or earns nothing),
+    else the number of bonuses paid."""
     merchant = catalog.merchant_for_tax_id(conn, receipt["seller_tax_id"])
-    if merchant is None or merchant["currency"] != receipt["currency"]:
-        return 0
-    pricing = price_reward(
-        conn,
-        ledger,
+    if merchant is None or merchant["currency"] != receipt["currency"] or receipt["amount"] <= 0:
+        return None
+    earn = RewardTarget(
+        source=SOURCE,
+        ref=receipt["reward_ref"],
         user_id=receipt["user_id"],
-        at_ns=now,
-        merchant_id=merchant["merchant_id"],
-        base_amount=receipt["amount"],
+        currency=receipt["currency"],
+        release_at_ns=now + merchant["lock_period_days"] * DAY_NS,
     )
+    try:
+        pricing = price_reward(
+            conn,
+            ledger,
+            user_id=earn.user_id,
+            at_ns=now,
+            merchant_id=merchant["merchant_id"],
+            base_amount=receipt["amount"],
+        )
+    except CatalogError as exc:  # e.g. no cashback rate for the merchant's category: it earns nothing
+        log.warning("einvoice_receipt_not_priced", merchant=merchant["key"], reason=str(exc))
+        return None
     if pricing.base_amount <= 0:
-        return 0
+        return None
+    screen(conn, event_ref=f"{SOURCE}:{earn.ref}", now_ns=now)
     cashback.credit_pending(
         conn,
         ledger,
         source=SOURCE,
-        ref=receipt["reward_ref"],
-        user_id=receipt["user_id"],
-        currency_code=receipt["currency"],
+        ref=earn.ref,
+        user_id=earn.user_id,
+        currency_code=pricing.currency,
         amount=pricing.base_amount,
-        release_at_ns=now + merchant["lock_period_days"] * DAY_NS,
+        release_at_ns=earn.release_at_ns,
         funding=pricing.base_funding,
     )
-    return 1
+    return sum(pay_bonus(conn, ledger, earn, part) > 0 for part in pricing.bonuses)
+
+
+def _reverse_bonuses(conn: Connection, ledger: LedgerService, ref: str) -> int:
+    """Reverse every bonus paid on a receipt: void while pending, claw back once confirmed. The uses
+    stay counted against the user's caps."""
+    refs = paid_bonus_refs(conn, SOURCE, ref)
+    for bonus in refs:
+        cashback.reverse(conn, ledger, source=SOURCE, ref=bonus)
+    return len(refs)

@@ -4,7 +4,8 @@ Functions take the caller's connection and never commit. Calling the platform in
 would hold the writer lock (SQLite) for the length of a network call, so the HTTP API splits both flows:
 :func:`verify_pair` / :func:`collect` talk to the platform (no writes), then :func:`store_carrier` /
 :func:`apply_sync` write in a short transaction. :func:`bind_carrier` and :func:`sync_carrier` chain them
-on one connection (CLI, tests, workers).
+on one connection (tests). The worker's sweep (:mod:`earnloop.einvoice.sweep`) finds carriers due with
+:func:`due_carrier_ids` and takes each with :func:`claim_for_sync` (a guarded UPDATE) before syncing it.
 
 Sync is incremental by date: headers from ``last_synced_date - RECHECK_DAYS`` (voids and returns of
 recent invoices show up there) to ``today``, one query per calendar month; details only for invoices not
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.einvoice.cipher import CipherError, CodeCipher
@@ -56,6 +58,7 @@ INITIAL_LOOKBACK_DAYS = 60
 RECHECK_DAYS = 60
 LIST_MAX = 500
 REWARD_SOURCE = "einvoice"
+TAIPEI = ZoneInfo("Asia/Taipei")  # invoice dates are the platform's calendar days
 
 Key = tuple[str, date]
 
@@ -75,6 +78,11 @@ def _check_code(verification_code: str) -> None:
 
 def reward_ref(invoice_number: str, invoice_date: date) -> str:
     return f"{invoice_number}:{invoice_date:%Y%m%d}"
+
+
+def taipei_today(now_ns: int) -> date:
+    """The calendar day in Taiwan at ``now_ns`` (the end of a sync window)."""
+    return datetime.fromtimestamp(now_ns // 1_000_000_000, TAIPEI).date()
 
 
 # -- binding --------------------------------------------------------------------------------------------
@@ -348,6 +356,42 @@ def _minor_units(amount: Decimal, code: str) -> int | None:
     if amount < 0 or scaled != scaled.to_integral_value():
         return None
     return int(scaled)
+
+
+def _due(cutoff_ns: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        carriers.c.status == "active",
+        or_(carriers.c.last_sync_at_ns.is_(None), carriers.c.last_sync_at_ns <= cutoff_ns),
+    )
+
+
+def due_carrier_ids(
+    conn: Connection, cutoff_ns: int, *, after_id: int = 0, limit: int = LIST_MAX
+) -> list[int]:
+    """Active carriers never synced or last synced (tried) at or before ``cutoff_ns``, by id after
+    ``after_id``. Rejected carriers wait for their user: the platform refused their stored code."""
+    rows = conn.execute(
+        select(carriers.c.id)
+        .where(*_due(cutoff_ns), carriers.c.id > after_id)
+        .order_by(carriers.c.id)
+        .limit(limit)
+    )
+    return [int(r.id) for r in rows]
+
+
+def claim_for_sync(conn: Connection, carrier_id: int, cutoff_ns: int, now_ns: int) -> bool:
+    """Take a due carrier for a background sync (guarded UPDATE of ``last_sync_at_ns``): of concurrent
+    sweeps, exactly one gets ``True`` until the carrier is due again."""
+    claimed = conn.execute(
+        update(carriers).where(carriers.c.id == carrier_id, *_due(cutoff_ns)).values(last_sync_at_ns=now_ns)
+    )
+    return claimed.rowcount == 1
+
+
+def record_sync_error(conn: Connection, carrier_id: int, message: str, now_ns: int) -> dict[str, Any]:
+    """Record a failed sync on the carrier (status ``error``, ``last_error``) without changing its window."""
+    today = taipei_today(now_ns)
+    return apply_sync(conn, SyncPlan(carrier_id, today, today, error=message), now_ns)
 
 
 def sync_carrier(

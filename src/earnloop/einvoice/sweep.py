@@ -1,0 +1,124 @@
+"""The worker's e-invoice sweep: sync and reward every bound carrier whose last sync is older than
+``EARNLOOP_EINVOICE_SYNC_INTERVAL_S``, one carrier per transaction.
+
+Per carrier: claim it (a guarded UPDATE, so concurrent workers never sync one carrier twice in an
+interval), ask the platform outside any write transaction (:func:`service.collect`), then write the
+receipts and their rewards in one short transaction. A platform failure (down, wrong verification code,
+undecryptable code) is recorded on the carrier by the sync itself; any other error on one carrier rolls
+its transaction back, is recorded on the carrier as ``internal error (<type>)`` and logged, and the sweep
+goes on with the others. A failed carrier is tried again once it is due again.
+
+The platform and the cipher are built from the settings as the API builds them: the configured
+``EARNLOOP_EINVOICE_API_URL``, else (development) the fake served by ``earnloop serve`` at
+``/fake-einvoice``. Production without a platform URL leaves the sweep off, like the API's routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+
+from earnloop.config import Settings
+from earnloop.db.engine import Database
+from earnloop.einvoice import rewards, service
+from earnloop.einvoice.cipher import CodeCipher, cipher_from_settings
+from earnloop.einvoice.source import EInvoiceSource, source_from_settings
+from earnloop.ledger.service import LedgerService
+
+SWEEP_BATCH = 100
+NS_PER_S = 1_000_000_000
+
+log = structlog.get_logger("earnloop.einvoice")
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did: carriers ``synced`` (ok) or ``failed``, receipts ``credited``/``reversed``."""
+
+    synced: int = 0
+    failed: int = 0
+    credited: int = 0
+    reversed: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.synced + self.failed
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CarrierSweep:
+    """The platform, the cipher of stored codes and how often each carrier is synced."""
+
+    source: EInvoiceSource
+    cipher: CodeCipher
+    interval_s: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CarrierSweep | None:
+        """``None`` when e-invoice is off (production without ``EARNLOOP_EINVOICE_API_URL``); raises
+        :class:`~earnloop.einvoice.errors.EInvoiceConfigError` when production lacks its keys."""
+        if settings.environment == "production" and not settings.einvoice_api_url:
+            return None
+        return cls(
+            source=source_from_settings(settings),
+            cipher=cipher_from_settings(settings),
+            interval_s=settings.einvoice_sync_interval_s,
+        )
+
+    def run(self, db: Database, ledger: LedgerService) -> SweepReport:
+        """Sync every due carrier once, in id order, one batch of ids at a time."""
+        report = SweepReport()
+        cutoff_ns = ledger.clock.now_ns() - self.interval_s * NS_PER_S
+        after_id = 0
+        while True:
+            with db.uow(write=False) as conn:
+                batch = service.due_carrier_ids(conn, cutoff_ns, after_id=after_id, limit=SWEEP_BATCH)
+            for carrier_id in batch:
+                self._sync(db, ledger, carrier_id, cutoff_ns, report)
+            if len(batch) < SWEEP_BATCH:
+                return report
+            after_id = batch[-1]
+
+    def _sync(
+        self, db: Database, ledger: LedgerService, carrier_id: int, cutoff_ns: int, report: SweepReport
+    ) -> None:
+        now_ns = ledger.clock.now_ns()
+        with db.uow() as conn:
+            if not service.claim_for_sync(conn, carrier_id, cutoff_ns, now_ns):
+                return  # another worker took it, or the user synced it meanwhile
+        try:
+            result = self._sync_claimed(db, ledger, carrier_id, now_ns)
+        except Exception as exc:  # one carrier's failure must not stop the sweep
+            log.exception("einvoice_sync_failed", carrier_id=carrier_id)
+            with db.uow() as conn:
+                service.record_sync_error(conn, carrier_id, f"internal error ({type(exc).__name__})", now_ns)
+            report.failed += 1
+            return
+        if result["status"] != "ok":
+            log.warning("einvoice_sync_error", carrier_id=carrier_id, error=result["error"])
+            report.failed += 1
+            return
+        report.synced += 1
+        report.credited += result["rewards"]["credited"]
+        report.reversed += result["rewards"]["reversed"]
+
+    def _sync_claimed(
+        self, db: Database, ledger: LedgerService, carrier_id: int, now_ns: int
+    ) -> dict[str, Any]:
+        with db.uow(write=False) as conn:
+            plan = service.collect(conn, self.source, self.cipher, carrier_id, service.taipei_today(now_ns))
+        with db.uow() as conn:
+            result = service.apply_sync(conn, plan, now_ns)
+            result["rewards"] = rewards.reward_receipts(conn, ledger, result)
+        return result
+
+    def close(self) -> None:
+        """Close the platform client (an HTTP connection pool)."""
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
