@@ -1,33 +1,228 @@
-"""Demo data for ``make demo``, created through the real services (ledger, wallet, pay, donations).
+"""Demo data for ``make demo``, created through the real services (ledger, wallet, pay, donations,
+catalog, tracking and the worker's confirmation sweep).
 
-Idempotent: users and partners are looked up by name, money moves carry fixed idempotency keys, so
-seeding twice changes nothing. Secrets of what it creates (user tokens, partner API keys) are written
-once, one file each under ``var/demo/`` (mode 0600), never printed. Later issues replace this with
-the simulated population.
+What it seeds: users alice and bob, a merchant and a charity with some money moved between them; a
+catalog of merchants (seller tax ids, cashback rates, lock periods), games with milestones and a
+funded "2x zone" campaign; and a simulated population (fixed seed) that clicks games and earns
+milestones through signed ``earnloop`` postbacks handled by the real earn engine. Day one's rewards
+are confirmed by the worker's sweep, day two's are still pending.
+
+Idempotent: users and partners are looked up by name, catalog entries are upserted by key, money moves
+carry fixed idempotency keys, and each simulated day is skipped once it has been committed, so seeding
+twice changes nothing. Secrets of what it creates for people to use (user tokens, partner API keys)
+are written once, one file each under ``var/demo/`` (mode 0600), never printed. The simulated players'
+tokens and the other partners' keys are not kept (the database holds only their digests); the random
+``earnloop`` postback secret lives in the database only, like any provider secret.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import secrets as token_source
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from earnloop.auth.admin_token import ensure_admin_token_file
 from earnloop.auth.models import partners, users
 from earnloop.auth.service import create_partner, create_user
+from earnloop.catalog import service as catalog
 from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
+from earnloop.tracking import service as tracking
+from earnloop.tracking.models import tracking_clicks
+from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
 from earnloop.wallet import cashback, donations, pay, service
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.currencies import currency
+from earnloop.worker import confirm_cashback
 
 CURRENCY = "TWD"
 DAY_NS = 86_400 * 1_000_000_000
 USERS = {"alice": 50_000, "bob": 20_000}
 MERCHANT, CHARITY = "Good Neighbour Store", "Harbour Food Bank"
+PUBLISHER = "Pixel Harbor Studios"
+
+# -- the catalog --------------------------------------------------------------------------------------
+# Partner name → merchant entry. Tax ids are made up but pass the 統一編號 checksum.
+MERCHANTS: dict[str, dict[str, Any]] = {
+    MERCHANT: {
+        "key": "good-neighbour",
+        "category": "grocery",
+        "tax_ids": ["24680132"],
+        "rates": {"grocery": 200, "default": 100},
+        "lock_period_days": 7,
+    },
+    "Formosa Travel": {
+        "key": "formosa-travel",
+        "category": "travel",
+        "tax_ids": ["53170422", "80246152"],
+        "rates": {"travel": 500, "hotel": 800},
+        "lock_period_days": 30,
+    },
+    "Night Market Eats": {
+        "key": "night-market-eats",
+        "category": "food",
+        "tax_ids": ["61503980"],
+        "rates": {"food": 300},
+        "lock_period_days": 14,
+    },
+    "Pixel Gadgets": {
+        "key": "pixel-gadgets",
+        "category": "electronics",
+        "tax_ids": ["42970313"],
+        "rates": {"electronics": 150, "accessories": 400},
+        "lock_period_days": 45,
+    },
+}
+
+
+def _milestones(*steps: tuple[str, str, int, int]) -> list[dict[str, Any]]:
+    return [
+        {"key": key, "title": title, "reward_amount": reward, "within_days": days, "position": position}
+        for position, (key, title, reward, days) in enumerate(steps, start=1)
+    ]
+
+
+GAMES: tuple[dict[str, Any], ...] = (
+    {
+        "key": "dragon-realm",
+        "title": "Dragon Realm",
+        "platforms": ["ios", "android"],
+        "app_store_id": "1660000001",
+        "play_package": "dev.earnloop.demo.dragonrealm",
+        "tags": ["rpg"],
+        "milestones": _milestones(
+            ("lv5", "Reach level 5", 100, 7),
+            ("lv10", "Reach level 10", 300, 14),
+            ("lv20", "Reach level 20", 600, 30),
+        ),
+    },
+    {
+        "key": "tile-tea-party",
+        "title": "Tile Tea Party",
+        "platforms": ["android"],
+        "play_package": "dev.earnloop.demo.tileteaparty",
+        "tags": ["puzzle", "casual"],
+        "milestones": _milestones(
+            ("stage10", "Clear stage 10", 50, 7),
+            ("stage50", "Clear stage 50", 200, 30),
+            ("stage100", "Clear stage 100", 500, 60),
+        ),
+    },
+    {
+        "key": "harbor-tycoon",
+        "title": "Harbor Tycoon",
+        "platforms": ["ios", "android"],
+        "app_store_id": "1660000003",
+        "play_package": "dev.earnloop.demo.harbortycoon",
+        "tags": ["strategy"],
+        "publisher": PUBLISHER,
+        "milestones": _milestones(
+            ("hq3", "Upgrade the harbour office to 3", 150, 7),
+            ("hq6", "Upgrade the harbour office to 6", 400, 21),
+            ("hq9", "Upgrade the harbour office to 9", 900, 45),
+        ),
+    },
+    {
+        "key": "neon-racer",
+        "title": "Neon Racer",
+        "platforms": ["ios"],
+        "app_store_id": "1660000004",
+        "tags": ["racing"],
+        "publisher": PUBLISHER,
+        "milestones": _milestones(
+            ("race5", "Finish 5 races", 80, 7), ("gold", "Reach the gold league", 350, 30)
+        ),
+    },
+    {
+        "key": "boba-merge",
+        "title": "Boba Merge",
+        "platforms": ["ios", "android"],
+        "app_store_id": "1660000005",
+        "play_package": "dev.earnloop.demo.bobamerge",
+        "tags": ["casual"],
+        "milestones": _milestones(
+            ("merge50", "Merge 50 cups", 60, 7),
+            ("shop", "Open the second shop", 150, 14),
+            ("star", "Earn a star chef badge", 450, 30),
+        ),
+    },
+)
+TWO_X_ZONE = {
+    "key": "2x-zone",
+    "name": "2x zone",
+    "multiplier_bps": 20_000,
+    "budget_total": 200_000,
+    "budget_mode": "pay_partial",
+    "games": ["dragon-realm", "boba-merge"],
+    "merchants": ["formosa-travel"],
+}
+TWO_X_FUNDING = 100_000
+
+# -- the simulated population -------------------------------------------------------------------------
+POPULATION = 50
+LATE_JOINERS = 5  # the last players sign up on day two
+POPULATION_SEED = 20_261_204
+PROVIDER = "earnloop"
+PROVIDER_IP = "203.0.113.7"  # TEST-NET-3: the simulated provider's servers
+PLAYERS_IP = "198.51.100.20"  # TEST-NET-2: the players' network
+USER_AGENTS = {
+    "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
+    "android": "Mozilla/5.0 (Linux; Android 14; Pixel 8)",
+}
+
+
+@dataclass(frozen=True)
+class Play:
+    """One player's progress in one game: clicked on ``first_day``, milestones reached on days 1 and 2."""
+
+    handle: str
+    game_key: str
+    device: str  # a key of USER_AGENTS
+    first_day: int
+    day_one: tuple[str, ...]
+    day_two: tuple[str, ...]
+
+    def milestones_on(self, day: int) -> tuple[str, ...]:
+        return self.day_one if day == 1 else self.day_two
+
+    def transaction_id(self, milestone: str) -> str:
+        return f"demo-{self.handle}-{self.game_key}-{milestone}"
+
+
+# alice's own game: two milestones confirmed by the sweep, the third still pending.
+ALICE_PLAY = Play("alice", "dragon-realm", "android", 1, ("lv5", "lv10"), ("lv20",))
+
+
+def players(day: int) -> list[str]:
+    """The simulated players who sign up on ``day`` (1 or 2)."""
+    first_late = POPULATION - LATE_JOINERS + 1
+    numbers = range(1, first_late) if day == 1 else range(first_late, POPULATION + 1)
+    return [f"player-{n:02d}" for n in numbers]
+
+
+def plays() -> list[Play]:
+    """Who plays what and how far (deterministic: a fixed seed)."""
+    rng = random.Random(POPULATION_SEED)
+    answer = [ALICE_PLAY]
+    for day in (1, 2):
+        for handle in players(day):
+            for game in rng.sample(GAMES, rng.randint(1, 3)):
+                keys = [m["key"] for m in game["milestones"]]
+                reached = rng.randint(0, len(keys))
+                split = rng.randint(0, reached) if day == 1 else 0
+                device = rng.choice(game["platforms"])
+                answer.append(
+                    Play(handle, game["key"], device, day, tuple(keys[:split]), tuple(keys[split:reached]))
+                )
+    return answer
 
 
 def seed(db: Database, settings: Settings) -> str:
@@ -48,13 +243,20 @@ def seed(db: Database, settings: Settings) -> str:
         _donation(conn, ledger, charity, ids["bob"], now)
     for name, secret in created.items():
         _write_secret(secrets_dir / f"{name}.token", secret)
+    with db.uow() as conn:
+        _catalog(conn, ledger, now)
+    _simulate(db, ledger)
     base = f"http://{settings.host}:{settings.port}"
     alice_account = service.user_account(ids["alice"], currency(CURRENCY)).id
     alice_auth = f'-H "Authorization: Bearer $(cat {secrets_dir}/alice.token)"'
     admin_auth = f'-H "Authorization: Bearer $(cat {token_file})"'
     return (
         f"demo ready: users alice and bob, a merchant and a charity (tokens and keys in {secrets_dir}/)\n"
+        f"  catalog: {len(MERCHANTS)} merchants, {len(GAMES)} games, a funded {TWO_X_ZONE['name']} campaign; "
+        f"{POPULATION} simulated players earned game cashback through signed postbacks\n"
+        f"  curl {base}/v1/catalog/games\n"
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}\n"
+        f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}/history\n"
         f"  curl {admin_auth} {base}/v1/ledger/accounts/{alice_account}/balance"
     )
 
@@ -66,21 +268,28 @@ def _write_secret(path: Path, secret: str) -> None:
         handle.write(secret + "\n")
 
 
-def _user(conn: Connection, handle: str, secrets: dict[str, str]) -> int:
+def _find_user(conn: Connection, handle: str) -> int | None:
     row = conn.execute(select(users.c.id).where(users.c.handle == handle)).first()
-    if row is not None:
-        return int(row.id)
+    return None if row is None else int(row.id)
+
+
+def _user(conn: Connection, handle: str, secrets: dict[str, str]) -> int:
+    found = _find_user(conn, handle)
+    if found is not None:
+        return found
     created = create_user(conn, handle)
     secrets[handle] = created.secret
     return created.id
 
 
-def _partner(conn: Connection, name: str, kind: str, secrets: dict[str, str]) -> int:
+def _partner(conn: Connection, name: str, kind: str, keep_key_in: dict[str, str] | None = None) -> int:
+    """The partner named ``name``, created when missing (its API key kept under ``kind`` if asked)."""
     row = conn.execute(select(partners.c.id).where(partners.c.name == name)).first()
     if row is not None:
         return int(row.id)
     created = create_partner(conn, name, kind, CURRENCY)
-    secrets[kind] = created.secret
+    if keep_key_in is not None:
+        keep_key_in[kind] = created.secret
     return created.id
 
 
@@ -100,6 +309,7 @@ def _fund(conn: Connection, ledger: LedgerService, user_id: int, handle: str, am
 
 
 def _cashback(conn: Connection, ledger: LedgerService, user_id: int, now: int) -> None:
+    """Two operator-funded rewards; the one due now is confirmed by the worker's sweep in ``_simulate``."""
     operator = cashback.Funding(AccountKind.OPERATOR_FUNDING, 0)
     rewards = (
         ("shopping", "demo-hotel-booking", 1_250, now + 30 * DAY_NS),
@@ -119,7 +329,6 @@ def _cashback(conn: Connection, ledger: LedgerService, user_id: int, now: int) -
             release_at_ns=release_at,
             funding=operator,
         )
-    cashback.confirm_due(conn, ledger, now)
 
 
 def _one_cent_purchase(conn: Connection, ledger: LedgerService, merchant_id: int, user_id: int) -> None:
@@ -158,3 +367,111 @@ def _donation(conn: Connection, ledger: LedgerService, charity_id: int, user_id:
         campaign_id=campaign["campaign_id"],
         amount=100,
     )
+
+
+# -- catalog ------------------------------------------------------------------------------------------
+def _catalog(conn: Connection, ledger: LedgerService, now: int) -> None:
+    """Merchants and games upserted by key; the 2x zone created once (then left as an operator may have
+    changed it) and funded with a fixed idempotency key."""
+    for name, entry in MERCHANTS.items():
+        partner_id = _partner(conn, name, "merchant")
+        catalog.upsert_merchant(conn, {**entry, "name": name, "partner_id": partner_id})
+    publisher_id = _partner(conn, PUBLISHER, "game_publisher")
+    for game in GAMES:
+        spec = {k: v for k, v in game.items() if k != "publisher"}
+        if "publisher" in game:
+            spec["publisher_id"] = publisher_id
+        catalog.upsert_game(
+            conn, {**spec, "tracking_provider": PROVIDER, "status": "active", "currency": CURRENCY}
+        )
+    existing = {c["key"]: c for c in catalog.list_campaigns(conn)}
+    campaign = existing.get(TWO_X_ZONE["key"]) or catalog.upsert_campaign(
+        conn, {**TWO_X_ZONE, "starts_at_ns": now - DAY_NS, "ends_at_ns": now + 90 * DAY_NS}
+    )
+    catalog.fund_campaign(conn, ledger, campaign["campaign_id"], TWO_X_FUNDING, "demo-fund-2x-zone")
+
+
+# -- the simulated population -------------------------------------------------------------------------
+def _simulate(db: Database, ledger: LedgerService) -> None:
+    """Day one: players sign up, click games and earn milestones; the worker's sweep confirms what is
+    due; day two: late joiners sign up and everyone earns more, still pending. A day whose players
+    exist has been committed (one transaction per day) and is not played again."""
+    with db.uow(write=False) as conn:
+        if _find_user(conn, players(2)[-1]) is not None:
+            return
+    all_plays = plays()
+    with db.uow() as conn:
+        if _find_user(conn, players(1)[0]) is None:
+            _play_day(conn, ledger, all_plays, day=1)
+    confirm_cashback(db, ledger)
+    with db.uow() as conn:
+        _play_day(conn, ledger, all_plays, day=2)
+
+
+def _play_day(conn: Connection, ledger: LedgerService, all_plays: list[Play], *, day: int) -> None:
+    for handle in players(day):
+        create_user(conn, handle)
+    secret = _provider_secret(conn, ledger.clock.now_ns())
+    game_ids = {g["key"]: g["game_id"] for g in catalog.list_games(conn)}
+    for play in all_plays:
+        if play.first_day > day:
+            continue
+        user_id = _find_user(conn, play.handle)
+        assert user_id is not None, "a player signs up before playing"
+        game_id = game_ids[play.game_key]
+        if play.first_day == day:
+            click_id = tracking.record_click(
+                conn,
+                user_id=user_id,
+                game_id=game_id,
+                user_agent=USER_AGENTS[play.device],
+                client_ip=PLAYERS_IP,
+                now_ns=ledger.clock.now_ns(),
+            )["click_id"]
+        else:
+            click_id = _last_click(conn, user_id, game_id)
+        for milestone in play.milestones_on(day):
+            _postback(conn, ledger, secret, play.transaction_id(milestone), click_id, milestone)
+
+
+def _provider_secret(conn: Connection, now_ns: int) -> str:
+    """The active ``earnloop`` postback secret, made (random, kept in the database only) when none is."""
+    active = tracking.active_secrets(conn, PROVIDER)
+    if active:
+        return active[0]
+    secret = token_source.token_urlsafe(32)
+    tracking.set_provider_secret(conn, provider=PROVIDER, secret=secret, active=True, now_ns=now_ns)
+    return secret
+
+
+def _last_click(conn: Connection, user_id: int, game_id: int) -> str:
+    return str(
+        conn.execute(
+            select(tracking_clicks.c.click_id)
+            .where(tracking_clicks.c.user_id == user_id, tracking_clicks.c.game_id == game_id)
+            .order_by(tracking_clicks.c.created_at_ns.desc())
+            .limit(1)
+        ).scalar_one()
+    )
+
+
+def _postback(
+    conn: Connection, ledger: LedgerService, secret: str, transaction_id: str, click_id: str, event: str
+) -> None:
+    """A provider's signed milestone postback, handled by the real earn engine; it must be accepted."""
+    now_ns = ledger.clock.now_ns()
+    body = json.dumps({"transaction_id": transaction_id, "click_id": click_id, "event": event}).encode()
+    raw = RawPostback(
+        method="POST",
+        path=f"/postbacks/{PROVIDER}",
+        query_string="",
+        headers={
+            GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, now_ns // 10**9),
+            "Content-Type": "application/json",
+        },
+        body=body,
+        client_ip=PROVIDER_IP,
+    )
+    reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns)
+    if reply.status != 200:
+        raise RuntimeError(f"demo postback {transaction_id} was rejected: {reply.body[:300]!r}")

@@ -10,7 +10,11 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-BENCHES: dict[str, str] = {"ledger": "earnloop.bench.ledger", "wallet": "earnloop.bench.wallet"}
+BENCHES: dict[str, str] = {
+    "ledger": "earnloop.bench.ledger",
+    "wallet": "earnloop.bench.wallet",
+    "postback": "earnloop.bench.postback",
+}
 
 
 def _runner(name: str) -> Callable[..., Iterator[dict[str, Any]]]:

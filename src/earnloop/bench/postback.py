@@ -1,0 +1,360 @@
+"""``earnloop bench postback``: signed game-milestone postbacks per second over real HTTP.
+
+Set-up goes through the real services on a fresh SQLite file: one game with N milestones (no order
+between them, so that concurrent postbacks of one user are all valid), an ``earnloop`` provider secret,
+users and one recorded click each. Then ``earnloop serve`` runs in its own process on 127.0.0.1 and
+several client threads send distinct postbacks (one per user × milestone), each signed at send time
+with the ``Earnloop-Signature`` header, exactly as a provider would. Every postback must be answered
+200 (anything else is a bench error), and afterwards the number of pending game cashback entries must
+equal the number of postbacks accepted.
+
+The ceiling is ``GET /healthz`` — the app has no hello-world endpoint and this is its cheapest — on
+the same server, from the same number of client threads, for the same number of requests, in the same
+run: the ratio says how much of the HTTP stack's capacity survives verification, deduplication,
+pricing, the risk record and the ledger. Both runs are bounded by a request count and a time limit.
+
+Without ``--json`` the bench also says where the time goes: it profiles the earn path in this process
+(``tracking.service.handle_postback`` in its own unit of work, no HTTP) for postbacks of a few extra
+users, and prints each layer's share of the CPU time and the SQL statements per postback to stderr.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import itertools
+import json
+import pstats
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event, func, select
+
+from earnloop.auth.service import create_user
+from earnloop.bench.common import percentile, progress_logger
+from earnloop.bench.wallet import _server_process as server_process
+from earnloop.catalog import service as catalog
+from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import upgrade
+from earnloop.ledger.clock import SystemClock
+from earnloop.ledger.service import LedgerService
+from earnloop.observability import configure_logging
+from earnloop.tracking import service as tracking
+from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
+from earnloop.wallet.models import cashback_entries
+
+BENCH = "postback"
+PROVIDER = "earnloop"
+CURRENCY = "TWD"
+POSTBACK_PATH = f"/postbacks/{PROVIDER}"
+CEILING_PATH = "/healthz"
+CEILING_WHAT = (
+    "GET /healthz (the app's cheapest endpoint; it has no hello-world) on the same server, "
+    "same client concurrency, same request count, same run"
+)
+LATENCY_WHAT = "GET /healthz latency at the same percentile, same server and concurrency, same run"
+
+
+LAYERS = (  # (share label, marker in a profiled function's file or name), first match wins
+    ("SQLAlchemy (building, compiling, results)", "/sqlalchemy/"),
+    ("SQLite driver (executing SQL)", "sqlite3"),
+    ("earnloop code", "/earnloop/"),
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    users: int
+    milestones: int
+    clients: int
+    time_limit_s: float
+    profiled_users: int
+
+    @property
+    def postbacks(self) -> int:
+        return self.users * self.milestones
+
+
+FULL = Sizes(users=100, milestones=20, clients=8, time_limit_s=180, profiled_users=10)
+QUICK = Sizes(users=10, milestones=4, clients=4, time_limit_s=60, profiled_users=2)
+
+Send = Callable[[httpx.Client, int], httpx.Response]
+
+
+@dataclass
+class Run:
+    """What one driven load produced: wall time, per-request latencies and answers by status."""
+
+    elapsed_s: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    first_error: str | None = None
+
+    @property
+    def sent(self) -> int:
+        return sum(self.statuses.values())
+
+
+def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
+    sizes = QUICK if quick else FULL
+    log = progress_logger(BENCH, verbose)
+    configure_logging("WARNING", stream=sys.stderr)  # stdout carries only the JSON lines
+    with tempfile.TemporaryDirectory(prefix="earnloop-bench-") as tmp:
+        db = make_database(f"sqlite:///{Path(tmp) / 'postback.db'}", pool_size=2)
+        try:
+            upgrade(db)
+            yield from _bench(db, sizes, log, profile=verbose)
+        finally:
+            db.dispose()
+
+
+def _bench(
+    db: Database, sizes: Sizes, log: Callable[[str], None], *, profile: bool
+) -> Iterator[dict[str, Any]]:
+    secret = secrets.token_urlsafe(32)
+    log(f"[{db.dialect}] a game with {sizes.milestones} milestones, {sizes.users} users with a click each")
+    bodies = _populate(db, secret, sizes.users, sizes.milestones)
+    with server_process(db) as base_url:
+        log(f"[{db.dialect}] ceiling: {len(bodies)} × GET {CEILING_PATH} from {sizes.clients} clients")
+        ceiling = _drive(base_url, len(bodies), sizes, lambda client, _: client.get(CEILING_PATH))
+        log(f"[{db.dialect}] {len(bodies)} signed postbacks from {sizes.clients} clients")
+        postbacks = _drive(base_url, len(bodies), sizes, _postback_sender(secret, bodies))
+    counts = _checked_counts(db, ceiling, postbacks)
+    log(f"[{db.dialect}] {counts['accepted']} accepted, {counts['pending_entries']} pending cashback entries")
+    yield _line(
+        db,
+        "postbacks_per_s",
+        counts["accepted"] / postbacks.elapsed_s,
+        ceiling.sent / ceiling.elapsed_s,
+        "1/s",
+        CEILING_WHAT,
+        digits=1,
+        clients=sizes.clients,
+        **counts,
+    )
+    for pct in (50, 99):
+        yield _line(
+            db,
+            f"postback_latency_p{pct}_ms",
+            percentile(postbacks.latencies, pct) * 1e3,
+            percentile(ceiling.latencies, pct) * 1e3,
+            "ms",
+            LATENCY_WHAT,
+            digits=3,
+            clients=sizes.clients,
+        )
+    if profile:
+        _where_time_goes(db, secret, sizes, log)
+
+
+def _populate(db: Database, secret: str, users: int, milestone_count: int, *, first: int = 0) -> list[bytes]:
+    """The game and the secret (upserted), users ``first…`` and their clicks; returns the postback
+    bodies to send, interleaved so that consecutive postbacks belong to different users."""
+    now = SystemClock().now_ns()
+    milestones = [
+        {"key": f"m{index:03d}", "title": f"Milestone {index}", "reward_amount": 10 + index, "position": 0}
+        for index in range(milestone_count)
+    ]
+    with db.uow() as conn:
+        tracking.set_provider_secret(conn, provider=PROVIDER, secret=secret, active=True, now_ns=now)
+        game = catalog.upsert_game(
+            conn,
+            {
+                "key": "bench-game",
+                "title": "Bench Quest",
+                "platforms": ["android"],
+                "play_package": "dev.earnloop.bench",
+                "tracking_provider": PROVIDER,
+                "status": "active",
+                "currency": CURRENCY,
+                "milestones": milestones,
+            },
+        )
+        clicks = []
+        for index in range(first, first + users):
+            user = create_user(conn, f"bench-player-{index:05d}")
+            click = tracking.record_click(
+                conn,
+                user_id=user.id,
+                game_id=game["game_id"],
+                user_agent="Mozilla/5.0 (Linux; Android 14) earnloop-bench",
+                client_ip="127.0.0.1",
+                now_ns=now,
+            )
+            clicks.append(click["click_id"])
+    return [
+        json.dumps(
+            {
+                "transaction_id": f"bench-{user}-{milestone['key']}",
+                "click_id": click_id,
+                "event": milestone["key"],
+                "amount": "1.00",
+            }
+        ).encode()
+        for milestone in milestones
+        for user, click_id in enumerate(clicks, start=first)
+    ]
+
+
+def _postback_sender(secret: str, bodies: Sequence[bytes]) -> Send:
+    def send(client: httpx.Client, index: int) -> httpx.Response:
+        body = bodies[index]
+        signature = sign_generic(secret, body, int(time.time()))
+        return client.post(
+            POSTBACK_PATH,
+            content=body,
+            headers={GENERIC_SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+        )
+
+    return send
+
+
+def _drive(base_url: str, count: int, sizes: Sizes, send: Send) -> Run:
+    """``count`` requests from ``sizes.clients`` threads (one keep-alive connection each), stopping at
+    the time limit; every answer other than 200 is recorded as an error."""
+    result = Run()
+    lock = threading.Lock()
+    indexes = itertools.count()
+    deadline = time.monotonic() + sizes.time_limit_s
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    index = next(indexes)
+                if index >= count:
+                    return
+                started = time.perf_counter()
+                response = send(client, index)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    result.latencies.append(elapsed)
+                    result.statuses[response.status_code] += 1
+                    if response.status_code != 200 and result.first_error is None:
+                        result.first_error = (
+                            f"{response.request.method} {response.request.url.path}: "
+                            f"{response.status_code} {response.text[:300]}"
+                        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=sizes.clients) as pool:
+        for future in [pool.submit(client_loop) for _ in range(sizes.clients)]:
+            future.result()
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def _where_time_goes(db: Database, secret: str, sizes: Sizes, log: Callable[[str], None]) -> None:
+    """Profile the earn path in this process for ``sizes.profiled_users`` more users; log the share of
+    CPU time per layer and the SQL statements per postback."""
+    bodies = _populate(db, secret, sizes.profiled_users, sizes.milestones, first=sizes.users)
+    ledger = LedgerService(SystemClock())
+    statements: Counter[str] = Counter()
+
+    def count_statement(*_: Any) -> None:
+        statements["sql"] += 1
+
+    profiler = cProfile.Profile()
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        started = time.perf_counter()
+        profiler.enable()
+        for body in bodies:
+            _handle_in_process(db, ledger, secret, body)
+        profiler.disable()
+        elapsed_s = time.perf_counter() - started
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_statement)
+    shares = ", ".join(f"{label} {share:.0%}" for label, share in _shares_by_layer(profiler))
+    log(
+        f"where time goes: the earn path in-process ({len(bodies)} postbacks, no HTTP), "
+        f"{statements['sql'] / len(bodies):.0f} SQL statements and "
+        f"{elapsed_s / len(bodies) * 1e3:.1f} ms (under the profiler) per postback; CPU time: {shares}"
+    )
+
+
+def _handle_in_process(db: Database, ledger: LedgerService, secret: str, body: bytes) -> None:
+    headers = {
+        GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, int(time.time())),
+        "content-type": "application/json",
+    }
+    raw = RawPostback("POST", POSTBACK_PATH, "", headers, body, "127.0.0.1")
+    with db.uow() as conn:
+        reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=ledger.clock.now_ns())
+    if reply.status != 200:
+        raise RuntimeError(f"bench error: in-process postback answered {reply.status} {reply.body[:300]!r}")
+
+
+def _shares_by_layer(profiler: cProfile.Profile) -> list[tuple[str, float]]:
+    """Own time (not cumulative) of every profiled function, summed per layer, as shares, largest first."""
+    totals: Counter[str] = Counter()
+    # Stats.stats (undocumented in typeshed): (file, line, function) → (calls, primitive calls, own
+    # time, cumulative time, callers)
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    for (filename, _, name), (_, _, own_s, _, _) in stats.items():
+        where = f"{filename}:{name}"
+        label = next((label for label, marker in LAYERS if marker in where), "other Python (stdlib, httpx…)")
+        totals[label] += own_s
+    grand_total = sum(totals.values()) or 1.0
+    return [(label, own / grand_total) for label, own in totals.most_common()]
+
+
+def _checked_counts(db: Database, ceiling: Run, postbacks: Run) -> dict[str, int]:
+    """Every request was answered 200 and every accepted postback left one pending cashback entry;
+    raises ``RuntimeError`` (a bench error) otherwise."""
+    for each in (ceiling, postbacks):
+        if each.first_error is not None:
+            raise RuntimeError(f"bench error: {each.first_error}")
+    accepted = postbacks.statuses[200]
+    pending = _pending_game_entries(db)
+    if pending != accepted:
+        raise RuntimeError(f"bench error: {accepted} postbacks accepted but {pending} pending entries")
+    return {"sent": postbacks.sent, "accepted": accepted, "pending_entries": pending}
+
+
+def _pending_game_entries(db: Database) -> int:
+    with db.uow(write=False) as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(cashback_entries)
+                .where(cashback_entries.c.source == "game", cashback_entries.c.status == "pending")
+            ).scalar_one()
+        )
+
+
+def _line(
+    db: Database,
+    metric: str,
+    value: float,
+    ceiling: float,
+    unit: str,
+    what: str,
+    *,
+    digits: int,
+    **extra: int,
+) -> dict[str, Any]:
+    shown, shown_ceiling = round(value, digits), round(ceiling, digits)
+    return {
+        "bench": BENCH,
+        "db": db.dialect,
+        "metric": metric,
+        "value": shown,
+        "unit": unit,
+        "ceiling": shown_ceiling,
+        "ceiling_what": what,
+        "ratio": round(shown / shown_ceiling, 4),
+        **extra,
+    }
+
+
+__all__ = ["run"]
