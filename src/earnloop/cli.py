@@ -259,17 +259,20 @@ def demo_seed() -> None:
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Bench name: ledger, or all.")],
+    name: Annotated[str, typer.Argument(help="Bench name: ledger, wallet, postback, or all.")],
     quick: Annotated[bool, typer.Option(help="Small sizes (smoke run).")] = False,
     json_only: Annotated[bool, typer.Option("--json", help="Only the JSON lines.")] = False,
 ) -> None:
     """Run a benchmark; prints one JSON object per line (see DESIGN.md §8)."""
-    from earnloop.bench import run_bench
+    from earnloop.bench import BENCHES, run_bench
+    from earnloop.bench.common import BenchError
 
+    if name != "all" and name not in BENCHES:
+        fail(f"unknown bench {name!r} (known: {', '.join(BENCHES)}, all)")
     try:
         run_bench(name, quick=quick, json_only=json_only)
-    except KeyError:
-        fail(f"unknown bench {name!r}")
+    except BenchError as exc:
+        fail(f"bench {name}: {exc}")
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ What it seeds: users alice and bob, a merchant and a charity with some money mov
 catalog of merchants (seller tax ids, cashback rates, lock periods), games with milestones and a
 funded "2x zone" campaign; and a simulated population (fixed seed) that clicks games and earns
 milestones through signed ``earnloop`` postbacks handled by the real earn engine. Day one's rewards
-are confirmed by the worker's sweep, day two's are still pending.
+are confirmed by the worker's sweep, day two's are still pending. Some day-one players also shop at
+partner merchants (``demo_shopping``).
 
 Idempotent: users and partners are looked up by name, catalog entries are upserted by key, money moves
 carry fixed idempotency keys, and each simulated day is skipped once it has been committed, so seeding
@@ -27,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from earnloop import demo_shopping
 from earnloop.auth.admin_token import ensure_admin_token_file
 from earnloop.auth.models import partners, users
 from earnloop.auth.service import create_partner, create_user
@@ -54,6 +56,7 @@ PUBLISHER = "Pixel Harbor Studios"
 MERCHANTS: dict[str, dict[str, Any]] = {
     MERCHANT: {
         "key": "good-neighbour",
+        "tracking_template": "https://good-neighbour.example/r?click_id={click_id}",
         "category": "grocery",
         "tax_ids": ["24680132"],
         "rates": {"grocery": 200, "default": 100},
@@ -61,6 +64,7 @@ MERCHANTS: dict[str, dict[str, Any]] = {
     },
     "Formosa Travel": {
         "key": "formosa-travel",
+        "tracking_template": "https://formosa-travel.example/r?click_id={click_id}",
         "category": "travel",
         "tax_ids": ["53170422", "80246152"],
         "rates": {"travel": 500, "hotel": 800},
@@ -68,6 +72,7 @@ MERCHANTS: dict[str, dict[str, Any]] = {
     },
     "Night Market Eats": {
         "key": "night-market-eats",
+        "tracking_template": "https://night-market-eats.example/r?click_id={click_id}",
         "category": "food",
         "tax_ids": ["61503980"],
         "rates": {"food": 300},
@@ -75,6 +80,7 @@ MERCHANTS: dict[str, dict[str, Any]] = {
     },
     "Pixel Gadgets": {
         "key": "pixel-gadgets",
+        "tracking_template": "https://pixel-gadgets.example/r?click_id={click_id}",
         "category": "electronics",
         "tax_ids": ["42970313"],
         "rates": {"electronics": 150, "accessories": 400},
@@ -246,6 +252,7 @@ def seed(db: Database, settings: Settings) -> str:
     with db.uow() as conn:
         _catalog(conn, ledger, now)
     _simulate(db, ledger)
+    demo_shopping.shop(db, ledger, players(1))
     base = f"http://{settings.host}:{settings.port}"
     alice_account = service.user_account(ids["alice"], currency(CURRENCY)).id
     alice_auth = f'-H "Authorization: Bearer $(cat {secrets_dir}/alice.token)"'
@@ -253,7 +260,8 @@ def seed(db: Database, settings: Settings) -> str:
     return (
         f"demo ready: users alice and bob, a merchant and a charity (tokens and keys in {secrets_dir}/)\n"
         f"  catalog: {len(MERCHANTS)} merchants, {len(GAMES)} games, a funded {TWO_X_ZONE['name']} campaign; "
-        f"{POPULATION} simulated players earned game cashback through signed postbacks\n"
+        f"{POPULATION} simulated players earned game cashback through signed postbacks, "
+        "some shopped at partner merchants (signed conversion postbacks, pending for the lock period)\n"
         f"  curl {base}/v1/catalog/games\n"
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}\n"
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}/history\n"

@@ -1,6 +1,6 @@
 """``earnloop demo seed`` builds the demo through the real services — wallets, a catalog with a funded
-2x zone, and a simulated population earning game cashback through signed postbacks — and seeding twice
-changes nothing."""
+2x zone, a simulated population earning game cashback through signed postbacks, shoppers reported by
+signed conversion postbacks — and seeding twice changes nothing."""
 
 from pathlib import Path
 from typing import Any
@@ -8,11 +8,13 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, select
 
+from earnloop.affiliate.models import affiliate_clicks, affiliate_conversions
 from earnloop.auth.models import users
 from earnloop.catalog.validation import valid_tax_id
 from earnloop.config import Settings
 from earnloop.db.engine import Database
-from earnloop.demo import GAMES, MERCHANTS, POPULATION, plays, seed
+from earnloop.demo import GAMES, MERCHANTS, POPULATION, players, plays, seed
+from earnloop.demo_shopping import purchases
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.models import transfers
 from earnloop.ledger.service import LedgerService
@@ -32,6 +34,8 @@ def _counts(db: Database) -> dict[str, int]:
         "cashback": cashback_entries,
         "clicks": tracking_clicks,
         "postbacks": tracking_postbacks,
+        "shopping_clicks": affiliate_clicks,
+        "conversions": affiliate_conversions,
     }
     with db.uow(write=False) as conn:
         return {name: _count(conn, table) for name, table in tables.items()}
@@ -87,6 +91,27 @@ def test_demo_population_earned_through_signed_postbacks(db: Database, tmp_path:
     assert confirmed > 50
     assert pending > 20
     assert earners > POPULATION // 2
+
+
+def test_demo_shoppers_earned_through_signed_conversions(db: Database, tmp_path: Path) -> None:
+    seed(db, _settings(tmp_path))
+    rates = {m["key"]: m["rates"] for m in MERCHANTS.values()}
+    plan = {p.order_id: p for p in purchases(players(1), rates)}
+    with db.uow(write=False) as conn:
+        orders = {r.order_id: r for r in conn.execute(select(affiliate_conversions))}
+        shopping = cashback_entries.c.source == "shopping"
+        pending = _count(conn, cashback_entries, shopping, cashback_entries.c.status == "pending")
+        reversed_ = _count(conn, cashback_entries, shopping, cashback_entries.c.status == "reversed")
+    assert set(orders) == set(plan)
+    assert len(plan) > 5
+    for order_id, purchase in plan.items():
+        assert orders[order_id].order_amount == purchase.refunded_to
+        assert orders[order_id].status == {"": "pending", "refund": "approved"}.get(
+            purchase.later, purchase.later
+        )
+    # every reward waits for its merchant's lock period; a reversed order's reward was voided
+    assert pending >= sum(p.later != "reversed" for p in plan.values())
+    assert reversed_ >= sum(p.later == "reversed" for p in plan.values())
 
 
 def test_demo_catalog_and_wallet_over_http(api: httpx.Client, db: Database, tmp_path: Path) -> None:

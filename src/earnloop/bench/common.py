@@ -1,10 +1,14 @@
-"""Helpers every bench shares: nearest-rank percentiles and progress messages on stderr."""
+"""Helpers every bench shares: the bench error, nearest-rank percentiles and progress messages on stderr."""
 
 from __future__ import annotations
 
 import math
 import sys
 from collections.abc import Callable, Sequence
+
+
+class BenchError(RuntimeError):
+    """The bench could not measure what it claims (a request failed, a count does not add up)."""
 
 
 def percentile(samples: Sequence[float], pct: int) -> float:

@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from earnloop.bench.common import percentile, progress_logger
+from earnloop.bench.common import BenchError, percentile, progress_logger
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger import models
@@ -74,10 +74,6 @@ class Sizes:
 
 FULL = Sizes(accounts=10_000, batches={1: (1000, 20), 100: (100, 2), BATCH_MAX: (10, 1)})
 QUICK = Sizes(accounts=300, batches={1: (20, 2), 100: (3, 1), BATCH_MAX: (1, 0)})
-
-
-class BenchError(RuntimeError):
-    """The ledger did not do what the bench asked of it (a transfer was not created)."""
 
 
 def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:

@@ -1,15 +1,27 @@
-"""A real uvicorn server on a free loopback port, in a background thread (benches and tests)."""
+"""A real server on a free loopback port: uvicorn in a background thread (tests), or ``earnloop serve``
+in its own process (benches: clients and server must not share one GIL)."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
+
+from earnloop.bench.common import BenchError
+from earnloop.db.engine import Database
+
+STARTUP_TIMEOUT_S = 60
 
 
 def free_port() -> int:
@@ -39,3 +51,40 @@ def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def server_process(db: Database) -> Iterator[str]:
+    """``earnloop serve`` in its own process (clients and server must not share one GIL)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EARNLOOP_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "EARNLOOP_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "EARNLOOP_LOG_LEVEL": "WARNING",
+    }
+    earnloop = str(Path(sys.executable).with_name("earnloop"))
+    server = subprocess.Popen(  # noqa: S603 - our own entry point
+        [earnloop, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url, server)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            error = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            raise BenchError(f"earnloop serve exited: {error[-500:]}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise BenchError("earnloop serve did not come up")

@@ -40,8 +40,8 @@ import httpx
 from sqlalchemy import event, func, select
 
 from earnloop.auth.service import create_user
-from earnloop.bench.common import percentile, progress_logger
-from earnloop.bench.wallet import _server_process as server_process
+from earnloop.bench.common import BenchError, percentile, progress_logger
+from earnloop.bench.live_server import server_process
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
@@ -291,7 +291,7 @@ def _handle_in_process(db: Database, ledger: LedgerService, secret: str, body: b
     with db.uow() as conn:
         reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=ledger.clock.now_ns())
     if reply.status != 200:
-        raise RuntimeError(f"bench error: in-process postback answered {reply.status} {reply.body[:300]!r}")
+        raise BenchError(f"in-process postback answered {reply.status} {reply.body[:300]!r}")
 
 
 def _shares_by_layer(profiler: cProfile.Profile) -> list[tuple[str, float]]:
@@ -310,14 +310,14 @@ def _shares_by_layer(profiler: cProfile.Profile) -> list[tuple[str, float]]:
 
 def _checked_counts(db: Database, ceiling: Run, postbacks: Run) -> dict[str, int]:
     """Every request was answered 200 and every accepted postback left one pending cashback entry;
-    raises ``RuntimeError`` (a bench error) otherwise."""
+    raises :class:`BenchError` otherwise."""
     for each in (ceiling, postbacks):
         if each.first_error is not None:
-            raise RuntimeError(f"bench error: {each.first_error}")
+            raise BenchError(f"{each.first_error}")
     accepted = postbacks.statuses[200]
     pending = _pending_game_entries(db)
     if pending != accepted:
-        raise RuntimeError(f"bench error: {accepted} postbacks accepted but {pending} pending entries")
+        raise BenchError(f"{accepted} postbacks accepted but {pending} pending entries")
     return {"sent": postbacks.sent, "accepted": accepted, "pending_entries": pending}
 
 

@@ -11,16 +11,12 @@ Latency lines compare a payment's p50/p99 with ``GET /healthz`` on the same serv
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +24,8 @@ from typing import Any
 import httpx
 
 from earnloop.auth.service import create_partner, create_user
-from earnloop.bench.common import percentile, progress_logger
-from earnloop.bench.live_server import free_port
+from earnloop.bench.common import BenchError, percentile, progress_logger
+from earnloop.bench.live_server import server_process
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import SystemClock
@@ -46,7 +42,6 @@ CURRENCY = "TWD"
 FUNDS_PER_USER = 10_000_000
 CEILING_WHAT = "ledger create_transfers of the same user→merchant movement, 8190 per batch, same DB, same run"
 LATENCY_WHAT = "GET /healthz on the same server, same run (a floor)"
-STARTUP_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ def _bench(db: Database, sizes: Sizes, log: Callable[[str], None]) -> Iterator[d
     ledger = LedgerService(SystemClock())
     log(f"[{db.dialect}] {sizes.users} users with funded wallets and one merchant")
     population = _populate(db, ledger, sizes.users)
-    with _server_process(db) as base_url:
+    with server_process(db) as base_url:
         log(f"[{db.dialect}] {sizes.payments} payments over HTTP from {sizes.clients} clients")
         elapsed_s, latencies = _pay_over_http(base_url, population, sizes)
         floor = _healthz_latencies(base_url, 200)
@@ -104,43 +99,6 @@ def _bench(db: Database, sizes: Sizes, log: Callable[[str], None]) -> Iterator[d
             LATENCY_WHAT,
             digits=3,
         )
-
-
-@contextmanager
-def _server_process(db: Database) -> Iterator[str]:
-    """``earnloop serve`` in its own process (clients and server must not share one GIL)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "EARNLOOP_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-        "EARNLOOP_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "EARNLOOP_LOG_LEVEL": "WARNING",
-    }
-    earnloop = str(Path(sys.executable).with_name("earnloop"))
-    server = subprocess.Popen(  # noqa: S603 - our own entry point
-        [earnloop, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base_url, server)
-        yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            error = server.stderr.read().decode(errors="replace") if server.stderr else ""
-            raise RuntimeError(f"earnloop serve exited: {error[-500:]}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("earnloop serve did not come up")
 
 
 def _populate(db: Database, ledger: LedgerService, count: int) -> Population:
@@ -204,7 +162,7 @@ def _pay_over_http(base_url: str, population: Population, sizes: Sizes) -> tuple
 
 def _expect(response: httpx.Response, status: int) -> None:
     if response.status_code != status:
-        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text[:300]}")
+        raise BenchError(f"{response.request.url.path}: {response.status_code} {response.text[:300]}")
 
 
 def _healthz_latencies(base_url: str, count: int) -> list[float]:
@@ -241,7 +199,7 @@ def _ledger_rate(db: Database, ledger: LedgerService, population: Population, ba
             results = ledger.create_transfers(conn, transfers)
         total_s += time.perf_counter() - started
         if any(r.status.name != "CREATED" for r in results):
-            raise RuntimeError("ledger ceiling batch did not fully succeed")
+            raise BenchError("ledger ceiling batch did not fully succeed")
     return batches * BATCH_MAX / total_s
 
 
