@@ -1,10 +1,12 @@
-"""Helpers every bench shares: the bench error, nearest-rank percentiles and progress messages on stderr."""
+"""Helpers every bench shares: the bench error, the result line (DESIGN.md §8), nearest-rank percentiles
+and progress messages on stderr."""
 
 from __future__ import annotations
 
 import math
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class BenchError(RuntimeError):
@@ -26,3 +28,36 @@ def progress_logger(bench: str, verbose: bool) -> Callable[[str], None]:
             print(f"bench {bench}: {message}", file=sys.stderr, flush=True)
 
     return log
+
+
+def result_line(
+    bench: str,
+    dialect: str,
+    metric: str,
+    value: float,
+    ceiling: float,
+    unit: str,
+    ceiling_what: str,
+    *,
+    digits: int,
+    **extra: int,
+) -> dict[str, Any]:
+    """One JSON line: the value, the ceiling measured in the same run and their ratio (of the rounded
+    figures, so that a reader can check it), plus the bench's own fields."""
+    shown, shown_ceiling = _rounded(value, digits), _rounded(ceiling, digits)
+    return {
+        "bench": bench,
+        "db": dialect,
+        "metric": metric,
+        "value": shown,
+        "unit": unit,
+        "ceiling": shown_ceiling,
+        "ceiling_what": ceiling_what,
+        "ratio": round(shown / shown_ceiling, 4),
+        **extra,
+    }
+
+
+def _rounded(value: float, digits: int) -> float | int:
+    """Never 0 (the ratio divides by it): at least 1 for ``digits`` 0, else at least ``10**-digits``."""
+    return max(1, round(value)) if digits == 0 else max(10.0**-digits, round(value, digits))

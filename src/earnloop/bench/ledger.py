@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from earnloop.bench.common import BenchError, percentile, progress_logger
+from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger import models
@@ -297,25 +297,9 @@ def _line(
     *,
     digits: int,
 ) -> dict[str, Any]:
-    shown_value = _round(value, digits)
-    shown_ceiling = _round(ceiling, digits)
-    return {
-        "bench": BENCH,
-        "db": db.dialect,
-        "metric": metric,
-        "batch": batch,
-        "value": shown_value,
-        "unit": unit,
-        "ceiling": shown_ceiling,
-        "ceiling_what": ceiling_what,
-        "ratio": round(shown_value / shown_ceiling, 4),
-    }
-
-
-def _round(value: float, digits: int) -> float | int:
-    if digits == 0:
-        return max(1, round(value))
-    return max(10.0**-digits, round(value, digits))
+    return result_line(
+        BENCH, db.dialect, metric, value, ceiling, unit, ceiling_what, digits=digits, batch=batch
+    )
 
 
 def _with_connect_timeout(url: str) -> str:

@@ -40,7 +40,7 @@ import httpx
 from sqlalchemy import event, func, select
 
 from earnloop.auth.service import create_user
-from earnloop.bench.common import BenchError, percentile, progress_logger
+from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.bench.live_server import server_process
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database, make_database
@@ -343,18 +343,7 @@ def _line(
     digits: int,
     **extra: int,
 ) -> dict[str, Any]:
-    shown, shown_ceiling = round(value, digits), round(ceiling, digits)
-    return {
-        "bench": BENCH,
-        "db": db.dialect,
-        "metric": metric,
-        "value": shown,
-        "unit": unit,
-        "ceiling": shown_ceiling,
-        "ceiling_what": what,
-        "ratio": round(shown / shown_ceiling, 4),
-        **extra,
-    }
+    return result_line(BENCH, db.dialect, metric, value, ceiling, unit, what, digits=digits, **extra)
 
 
 __all__ = ["run"]

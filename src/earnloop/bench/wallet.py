@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from earnloop.auth.service import create_partner, create_user
-from earnloop.bench.common import BenchError, percentile, progress_logger
+from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.bench.live_server import server_process
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
@@ -206,17 +206,7 @@ def _ledger_rate(db: Database, ledger: LedgerService, population: Population, ba
 def _line(
     db: Database, metric: str, value: float, ceiling: float, unit: str, what: str, *, digits: int
 ) -> dict[str, Any]:
-    shown, shown_ceiling = round(value, digits), round(ceiling, digits)
-    return {
-        "bench": BENCH,
-        "db": db.dialect,
-        "metric": metric,
-        "value": shown,
-        "unit": unit,
-        "ceiling": shown_ceiling,
-        "ceiling_what": what,
-        "ratio": round(shown / shown_ceiling, 4),
-    }
+    return result_line(BENCH, db.dialect, metric, value, ceiling, unit, what, digits=digits)
 
 
 __all__ = ["run"]
