@@ -95,7 +95,7 @@ def worker(
     interval_s: Annotated[int, typer.Option(min=1, max=3600, help="Seconds between sweeps.")] = 1,
     once: Annotated[bool, typer.Option(help="Run one sweep and exit.")] = False,
 ) -> None:
-    """Background sweeps: expire pending transfers whose timeout has passed."""
+    """Background sweeps: expiry, cashback, escrow, holds, webhooks, withdrawals, e-invoice sync."""
     from earnloop.worker import run_sweeps
 
     run_sweeps(_ready_database(), LedgerService(SystemClock()), interval_s=interval_s, once=once)
