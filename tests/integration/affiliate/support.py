@@ -4,7 +4,6 @@ the wallet over HTTP and spend from it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +16,7 @@ from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, sign_generic
+from tests.integration.signed_post import post_signed
 
 SECRET = "affiliate-test-secret-0123456789"
 DAY_S = 86_400
@@ -134,15 +133,8 @@ def postback(
     t: int | None = None,
     sent_body: bytes | None = None,
 ) -> httpx.Response:
-    body = fields if isinstance(fields, bytes) else json.dumps(fields).encode()
-    stamp = clock.now_ns() // 10**9 if t is None else t
-    return api.post(
-        f"/affiliate/postbacks/{merchant_id}",
-        content=body if sent_body is None else sent_body,
-        headers={
-            GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, stamp),
-            "Content-Type": "application/json",
-        },
+    return post_signed(
+        api, clock, f"/affiliate/postbacks/{merchant_id}", fields, secret=secret, t=t, sent_body=sent_body
     )
 
 

@@ -3,7 +3,6 @@ campaign), clicks over HTTP, signed earnloop postbacks and the user's money as t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,9 +15,9 @@ from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, sign_generic
 from earnloop.wallet import service as wallet
 from earnloop.wallet.models import cashback_entries
+from tests.integration.signed_post import post_signed
 
 SECRET = "earnloop-test-secret-0123456789"
 DAY_S = 86_400
@@ -132,16 +131,7 @@ def postback(
     t: int | None = None,
     sent_body: bytes | None = None,
 ) -> httpx.Response:
-    body = fields if isinstance(fields, bytes) else json.dumps(fields).encode()
-    stamp = clock.now_ns() // 10**9 if t is None else t
-    return api.post(
-        "/postbacks/earnloop",
-        content=body if sent_body is None else sent_body,
-        headers={
-            GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, stamp),
-            "Content-Type": "application/json",
-        },
-    )
+    return post_signed(api, clock, "/postbacks/earnloop", fields, secret=secret, t=t, sent_body=sent_body)
 
 
 def event(txn: str, click_id: str, key: str, amount: str = "999999") -> dict[str, Any]:
