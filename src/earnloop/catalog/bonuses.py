@@ -3,7 +3,7 @@
 Every earn path (game milestones, shopping conversions, e-invoice receipts) prices a reward with
 :func:`~earnloop.catalog.pricing.price_reward` and credits its base part itself; the bonus parts go
 through :func:`pay_bonus`. A bonus of the reward ``ref`` is the cashback entry *and* the campaign use
-(``record_use``, guarded by the per-user cap) named ``<ref>:bonus:<campaign id>``.
+(``count_use``, guarded by the per-user cap) named ``<ref>:bonus:<campaign id>``.
 
 Each bonus is recorded and credited inside a savepoint. When the ledger refuses it because a
 concurrent reward used the campaign budget since pricing (``exceeds_credits`` → ``InsufficientFundsError``),
@@ -54,20 +54,22 @@ def bonus_ref(ref: str, campaign_id: int) -> str:
 
 def pay_bonus(conn: Connection, ledger: LedgerService, target: RewardTarget, part: BonusPart) -> int:
     """Count the campaign use and credit the bonus pending, all or nothing (see the module docstring).
-    Returns the amount paid: 0 when the budget or the user's cap is used up."""
+    Returns the amount paid: 0 when the budget or the user's cap is used up. ``part`` was priced in
+    this transaction (its ``cap`` is the campaign's) for the target's user, who exists."""
     ref = bonus_ref(target.ref, part.campaign_id)
     for _ in range(BONUS_ATTEMPTS):
         if part.amount <= 0:
             return 0
         try:
             with conn.begin_nested():
-                catalog.record_use(
+                catalog.count_use(
                     conn,
                     subject="campaign",
                     subject_id=part.campaign_id,
                     user_id=target.user_id,
                     ref=ref,
                     amount=part.amount,
+                    cap=part.cap,
                 )
                 cashback.credit_pending(
                     conn,

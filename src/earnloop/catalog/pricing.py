@@ -121,14 +121,9 @@ def price_reward(
             raise CapReachedError(
                 f"user {user_id} already earned milestone {milestone.key!r} {used} time(s) (limit)"
             )
-        base = int(milestone.reward_amount)
-        funding = (
-            Funding(AccountKind.PARTNER_FUNDING, game.publisher_id)
-            if game.publisher_id
-            else Funding(AccountKind.OPERATOR_FUNDING, 0)
+        return price_milestone(
+            conn, ledger, user_id=user_id, at_ns=at_ns, game=game, milestone=milestone, used=used
         )
-        bonuses = _bonuses(conn, ledger, user_id, at_ns, "game", game.id, game.currency, base)
-        return Pricing(game.currency, base, funding, bonuses, milestone.id, used, milestone.per_user_limit)
     assert merchant_id is not None
     merchant = conn.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
     if merchant is None:
@@ -150,6 +145,22 @@ def price_reward(
     return Pricing(merchant.currency, base, funding, bonuses, rate_bps=rate)
 
 
+def price_milestone(
+    conn: Connection, ledger: LedgerService, *, user_id: int, at_ns: int, game: Any, milestone: Any, used: int
+) -> Pricing:
+    """Price an earnable milestone from rows the caller has just read and checked (the earn engine:
+    the game is active, the milestone is one of its own and the user has ``used`` it fewer times than
+    its limit)."""
+    base = int(milestone.reward_amount)
+    funding = (
+        Funding(AccountKind.PARTNER_FUNDING, game.publisher_id)
+        if game.publisher_id
+        else Funding(AccountKind.OPERATOR_FUNDING, 0)
+    )
+    bonuses = _bonuses(conn, ledger, user_id, at_ns, "game", game.id, game.currency, base)
+    return Pricing(game.currency, base, funding, bonuses, milestone.id, used, milestone.per_user_limit)
+
+
 def _bonuses(
     conn: Connection,
     ledger: LedgerService,
@@ -161,7 +172,7 @@ def _bonuses(
     base: int,
 ) -> list[BonusPart]:
     parts: list[BonusPart] = []
-    for c in service.active_campaign_rows(conn, at_ns, target_kind=target_kind, target_ids=[target_id]):
+    for c in service.campaigns_targeting(conn, at_ns, target_kind, target_id):
         if c.currency != currency_code:
             continue
         wanted = base * (c.multiplier_bps - 10_000) // 10_000 + c.fixed_bonus

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, text, update
 
 from earnloop.auth.service import get_partner, user_exists
 from earnloop.catalog.errors import CapReachedError, CatalogConflictError, CatalogError, CatalogNotFoundError
@@ -46,7 +46,6 @@ from earnloop.catalog.validation import (
     game_spec,
     merchant_spec,
 )
-from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer
@@ -475,6 +474,30 @@ def active_campaign_rows(
     return list(conn.execute(query.order_by(campaigns.c.id)).all())
 
 
+_CAMPAIGNS_TARGETING = (
+    select(campaigns)
+    .where(
+        campaigns.c.status == "active",
+        campaigns.c.starts_at_ns <= bindparam("at_ns"),
+        campaigns.c.ends_at_ns > bindparam("at_ns"),
+        campaigns.c.id.in_(
+            select(targets.c.campaign_id).where(
+                targets.c.target_kind == bindparam("target_kind"),
+                targets.c.target_id == bindparam("target_id"),
+            )
+        ),
+    )
+    .order_by(campaigns.c.id)
+)
+
+
+def campaigns_targeting(conn: Connection, at_ns: int, target_kind: str, target_id: int) -> list[Any]:
+    """The campaign rows active at ``at_ns`` that target this game or merchant (the earn engine's
+    pricing: :func:`active_campaign_rows` for one target)."""
+    params = {"at_ns": at_ns, "target_kind": target_kind, "target_id": target_id}
+    return list(conn.execute(_CAMPAIGNS_TARGETING, params).all())
+
+
 def list_campaigns(
     conn: Connection, ledger: LedgerService | None = None, *, active_at_ns: int | None = None
 ) -> list[dict[str, Any]]:
@@ -546,13 +569,53 @@ def fund_campaign(
 
 
 # -- usage (called by the earn engine) ----------------------------------------------------------------
+# The earn engine's statements are built once; the claims run as the same SQL on SQLite and PostgreSQL.
+_USED = select(usage.c.used).where(
+    usage.c.subject == bindparam("subject"),
+    usage.c.subject_id == bindparam("subject_id"),
+    usage.c.user_id == bindparam("user_id"),
+)
+_MILESTONES_WITH_USES = (
+    select(milestones, func.coalesce(usage.c.used, 0).label("used"))
+    .outerjoin(
+        usage,
+        and_(
+            usage.c.subject == "milestone",
+            usage.c.subject_id == milestones.c.id,
+            usage.c.user_id == bindparam("user_id"),
+        ),
+    )
+    .where(milestones.c.game_id == bindparam("game_id"))
+    .order_by(milestones.c.position, milestones.c.key)
+)
+_CLAIM_REF = text(
+    "INSERT INTO catalog_usage_refs (subject, subject_id, ref, user_id, amount, created_at_ns)"
+    " VALUES (:subject, :subject_id, :ref, :user_id, :amount, :created_at_ns)"
+    " ON CONFLICT DO NOTHING RETURNING ref"
+)
+_SEEN_REF = select(usage_refs.c.user_id, usage_refs.c.amount).where(
+    usage_refs.c.subject == bindparam("subject"),
+    usage_refs.c.subject_id == bindparam("subject_id"),
+    usage_refs.c.ref == bindparam("ref"),
+)
+_COUNT_USE = (
+    "INSERT INTO catalog_usage (subject, subject_id, user_id, used)"
+    " VALUES (:subject, :subject_id, :user_id, 1)"
+    " ON CONFLICT (subject, subject_id, user_id) DO UPDATE SET used = catalog_usage.used + 1"
+)
+_COUNT_USE_UNCAPPED = text(f"{_COUNT_USE} RETURNING used")
+_COUNT_USE_CAPPED = text(f"{_COUNT_USE} WHERE catalog_usage.used < :cap RETURNING used")
+
+
 def used(conn: Connection, subject: str, subject_id: int, user_id: int) -> int:
-    value = conn.execute(
-        select(usage.c.used).where(
-            usage.c.subject == subject, usage.c.subject_id == subject_id, usage.c.user_id == user_id
-        )
-    ).scalar()
-    return int(value or 0)
+    params = {"subject": subject, "subject_id": subject_id, "user_id": user_id}
+    return int(conn.execute(_USED, params).scalar() or 0)
+
+
+def milestones_with_uses(conn: Connection, game_id: int, user_id: int) -> list[Any]:
+    """The game's milestone rows in order (position, key), each with ``used``: how many times the
+    user earned it."""
+    return list(conn.execute(_MILESTONES_WITH_USES, {"game_id": game_id, "user_id": user_id}).all())
 
 
 def uses_with_ref_prefix(conn: Connection, subject: str, prefix: str) -> list[dict[str, Any]]:
@@ -577,52 +640,52 @@ def _cap_of(conn: Connection, subject: str, subject_id: int) -> int | None:
     return int(get_milestone(conn, subject_id).per_user_limit)
 
 
-def record_use(
-    conn: Connection, *, subject: str, subject_id: int, user_id: int, ref: str, amount: int = 0
-) -> dict[str, Any]:
-    """Count one use of a campaign bonus or milestone by a user, idempotent on ``ref`` (the earn
-    engine's reward reference). The increment is one guarded upsert (``used < cap``), so concurrent
-    uses can never exceed the cap: the loser gets :class:`CapReachedError` (409)."""
+def _check_use(subject: str, ref: str, amount: int) -> None:
     if subject not in SUBJECTS:
         raise CatalogError(f"subject must be one of {', '.join(sorted(SUBJECTS))}")
     if not 0 < len(ref) <= 200:
         raise CatalogError("ref: 1–200 characters")
     if not isinstance(amount, int) or amount < 0:
         raise CatalogError("amount must be ≥ 0 minor units")
+
+
+def record_use(
+    conn: Connection, *, subject: str, subject_id: int, user_id: int, ref: str, amount: int = 0
+) -> dict[str, Any]:
+    """Count one use of a campaign bonus or milestone by a user, idempotent on ``ref`` (the earn
+    engine's reward reference). The increment is one guarded upsert (``used < cap``), so concurrent
+    uses can never exceed the cap: the loser gets :class:`CapReachedError` (409)."""
+    _check_use(subject, ref, amount)
     cap = _cap_of(conn, subject, subject_id)
     if not user_exists(conn, user_id):
         raise CatalogNotFoundError(f"no user {user_id}")
+    return count_use(
+        conn, subject=subject, subject_id=subject_id, user_id=user_id, ref=ref, amount=amount, cap=cap
+    )
+
+
+def count_use(
+    conn: Connection, *, subject: str, subject_id: int, user_id: int, ref: str, amount: int, cap: int | None
+) -> dict[str, Any]:
+    """:func:`record_use` for a caller that has just read the subject's ``cap`` in this transaction and
+    knows the user exists (the earn engine, after pricing): the same idempotent, guarded count."""
+    _check_use(subject, ref, amount)
     key = {"subject": subject, "subject_id": subject_id}
     # Claim the reference first: on PostgreSQL a concurrent duplicate waits here for the first one.
     claimed = conn.execute(
-        dialect_insert(conn, usage_refs)
-        .values(**key, ref=ref, user_id=user_id, amount=amount, created_at_ns=time.time_ns())
-        .on_conflict_do_nothing()
-        .returning(usage_refs.c.ref)
+        _CLAIM_REF, {**key, "ref": ref, "user_id": user_id, "amount": amount, "created_at_ns": time.time_ns()}
     ).first()
     if claimed is None:
-        seen = conn.execute(
-            select(usage_refs.c.user_id, usage_refs.c.amount).where(
-                usage_refs.c.subject == subject,
-                usage_refs.c.subject_id == subject_id,
-                usage_refs.c.ref == ref,
-            )
-        ).one()
+        seen = conn.execute(_SEEN_REF, {**key, "ref": ref}).one()
         if (seen.user_id, seen.amount) != (user_id, amount):
             raise CatalogConflictError(f"use {ref!r} was recorded with different fields")
+        count = used(conn, subject, subject_id, user_id)
     else:
-        statement = dialect_insert(conn, usage).values(**key, user_id=user_id, used=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[usage.c.subject, usage.c.subject_id, usage.c.user_id],
-            set_={"used": usage.c.used + 1},
-            where=None if cap is None else usage.c.used < cap,
-        )
-        if conn.execute(statement.returning(usage.c.used)).first() is None:
+        statement, params = _COUNT_USE_UNCAPPED, {**key, "user_id": user_id}
+        if cap is not None:
+            statement, params = _COUNT_USE_CAPPED, {**params, "cap": cap}
+        counted = conn.execute(statement, params).first()
+        if counted is None:
             raise CapReachedError(f"user {user_id} reached the limit of {cap} for {subject} {subject_id}")
-    return {
-        **key,
-        "user_id": user_id,
-        "ref": ref,
-        "used": used(conn, subject, subject_id, user_id),
-        "cap": cap,
-    }
+        count = int(counted.used)
+    return {**key, "user_id": user_id, "ref": ref, "used": count, "cap": cap}

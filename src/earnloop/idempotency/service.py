@@ -13,9 +13,8 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
-from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency.models import idempotency_records as records
 
 KEY_MAX_LEN = 200
@@ -50,21 +49,25 @@ def check_key(key: str) -> str:
     return key
 
 
+# Built once; the claim is the same SQL on SQLite and PostgreSQL.
+_CLAIM = text(
+    'INSERT INTO idempotency_records (scope, "key", request_hash, created_at_ns)'
+    " VALUES (:scope, :key, :request_hash, :created_at_ns)"
+    ' ON CONFLICT (scope, "key") DO NOTHING RETURNING "key"'
+)
+_KEYED = (records.c.scope == bindparam("b_scope"), records.c.key == bindparam("b_key"))
+_CLAIMED = select(records.c.request_hash, records.c.response).where(*_KEYED)
+_COMPLETE = update(records).where(*_KEYED).values(response=bindparam("b_response"))
+
+
 def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> dict[str, Any] | None:
     """``None`` when this request owns the key now; the stored answer when it was answered before."""
     check_key(key)
     request_hash = fingerprint(request)
     values = {"scope": scope, "key": key, "request_hash": request_hash, "created_at_ns": time.time_ns()}
-    statement = (
-        dialect_insert(conn, records).values(**values).on_conflict_do_nothing(index_elements=["scope", "key"])
-    )
-    if conn.execute(statement.returning(records.c.key)).first() is not None:
+    if conn.execute(_CLAIM, values).first() is not None:
         return None
-    row = conn.execute(
-        select(records.c.request_hash, records.c.response).where(
-            records.c.scope == scope, records.c.key == key
-        )
-    ).one()
+    row = conn.execute(_CLAIMED, {"b_scope": scope, "b_key": key}).one()
     if row.request_hash != request_hash:
         raise IdempotencyConflictError(f"idempotency key {key!r} was already used with a different request")
     if row.response is None:
@@ -76,8 +79,7 @@ def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> di
 def complete(conn: Connection, scope: str, key: str, response: dict[str, Any]) -> dict[str, Any]:
     """Store the answer for the claimed key; returns it unchanged."""
     conn.execute(
-        update(records)
-        .where(records.c.scope == scope, records.c.key == key)
-        .values(response=json.dumps(response, sort_keys=True, default=str))
+        _COMPLETE,
+        {"b_scope": scope, "b_key": key, "b_response": json.dumps(response, sort_keys=True, default=str)},
     )
     return response

@@ -8,6 +8,7 @@ guarded statements that add deltas, so even a bug upstream cannot overdraw an ac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,12 +58,22 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 # Hot paths (the per-batch loads and inserts) run as driver SQL with pre-encoded tuples: SQLAlchemy
 # Core's per-row parameter processing and expanding IN lists cost more than the database work.
+def _mark(conn: Connection) -> str:
+    """The driver's placeholder (sqlite3: qmark, psycopg: format)."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+@functools.cache
 def _columns(table: Any) -> str:
     return ", ".join(f'"{c.name}"' for c in table.columns)
 
 
 def _insert_sql(conn: Connection, table: Any) -> str:
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    return _insert_sql_with(table, _mark(conn))
+
+
+@functools.cache
+def _insert_sql_with(table: Any, mark: str) -> str:
     marks = ", ".join(mark for _ in table.columns)
     return f"INSERT INTO {table.name} ({_columns(table)}) VALUES ({marks})"  # noqa: S608 (model names)
 
@@ -81,21 +92,37 @@ def _select_in(
         yield from conn.exec_driver_sql(f"{head} IN ({marks}){suffix}", tuple(chunk))
 
 
+def _per_dialect(sql: str, *, postgresql_suffix: str = "") -> dict[str, str]:
+    """``sql`` (qmark placeholders) for sqlite3, and with format placeholders for psycopg."""
+    return {"sqlite": sql, "postgresql": sql.replace("?", "%s") + postgresql_suffix}
+
+
+# The clock and the expiry pulse run on every batch (see the note on hot paths above).
+_LOCK_CLOCK = _per_dialect(
+    "SELECT last_timestamp FROM ledger_clock WHERE id = 1", postgresql_suffix=" FOR UPDATE"
+)
+_ADVANCE_CLOCK = _per_dialect(
+    "UPDATE ledger_clock SET last_timestamp = ? WHERE id = 1 AND last_timestamp < ?"
+)
+_DUE_EXPIRIES = _per_dialect(
+    "SELECT id FROM ledger_pending_status WHERE status = ? AND expires_at <= ?"
+    " ORDER BY expires_at, id LIMIT ?"
+)
+_INSERT_ACCOUNTS = models.accounts.insert()
+_FINISH_PENDING = (
+    update(models.pending_status)
+    .where(models.pending_status.c.id == bindparam("b_id"), models.pending_status.c.status == STATUS_PENDING)
+    .values(status=bindparam("b_status"), timestamp=bindparam("b_ts"))
+)
+
+
 def lock_clock(conn: Connection) -> int:
     """Take the ledger's write lock and return the last timestamp handed out."""
-    query = select(models.clock.c.last_timestamp).where(models.clock.c.id == 1)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    value = conn.execute(query).scalar_one()
-    return int(value)
+    return int(conn.exec_driver_sql(_LOCK_CLOCK[conn.dialect.name]).scalar_one())
 
 
 def advance_clock(conn: Connection, last_timestamp: int) -> None:
-    conn.execute(
-        update(models.clock)
-        .where(models.clock.c.id == 1, models.clock.c.last_timestamp < last_timestamp)
-        .values(last_timestamp=last_timestamp)
-    )
+    conn.exec_driver_sql(_ADVANCE_CLOCK[conn.dialect.name], (last_timestamp, last_timestamp))
 
 
 def account_from_row(row: Row[Any]) -> Account:
@@ -173,19 +200,13 @@ def load_failed(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
 
 def due_expiries(conn: Connection, now_ns: int, limit: int) -> list[int]:
     """Ids of pending transfers whose timeout has passed, oldest expiry first."""
-    table = models.pending_status
-    query = (
-        select(table.c.id)
-        .where(table.c.status == STATUS_PENDING, table.c.expires_at <= now_ns)
-        .order_by(table.c.expires_at, table.c.id)
-        .limit(limit)
-    )
-    return [dec128(row.id) for row in conn.execute(query)]
+    due = conn.exec_driver_sql(_DUE_EXPIRIES[conn.dialect.name], (STATUS_PENDING, now_ns, limit))
+    return [dec128(row.id) for row in due]
 
 
 def insert_accounts(conn: Connection, rows: Sequence[Account]) -> None:
     if rows:
-        conn.execute(models.accounts.insert(), [_account_params(a) for a in rows])
+        conn.execute(_INSERT_ACCOUNTS, [_account_params(a) for a in rows])
 
 
 def _account_params(a: Account) -> dict[str, Any]:
@@ -269,9 +290,9 @@ def _copy_rows(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> Non
 def insert_pending(conn: Connection, rows: Sequence[tuple[int, int, int | None, int]]) -> None:
     """Rows of (transfer id, status, expires_at, timestamp) for pending transfers created now."""
     if rows:
-        conn.execute(
-            models.pending_status.insert(),
-            [{"id": enc128(i), "status": st, "expires_at": exp, "timestamp": ts} for i, st, exp, ts in rows],
+        conn.exec_driver_sql(
+            _insert_sql(conn, models.pending_status),
+            [(enc128(i), st, exp, ts) for i, st, exp, ts in rows],
         )
 
 
@@ -279,14 +300,8 @@ def finish_pending(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> No
     """Rows of (transfer id, new status, timestamp); each must still be pending (guarded)."""
     if not rows:
         return
-    table = models.pending_status
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.status == STATUS_PENDING)
-        .values(status=bindparam("b_status"), timestamp=bindparam("b_ts"))
-    )
     params = [{"b_id": enc128(i), "b_status": s, "b_ts": ts} for i, s, ts in rows]
-    result = conn.execute(stmt, params)
+    result = conn.execute(_FINISH_PENDING, params)
     if result.rowcount != len(rows):
         raise LedgerWriteConflictError(
             f"pending status changed under the lock ({result.rowcount}/{len(rows)})"
@@ -296,10 +311,7 @@ def finish_pending(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> No
 def insert_failed(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
     """Rows of (transfer id, result code, timestamp) for ids burnt by a transient failure."""
     if rows:
-        conn.execute(
-            models.failed_ids.insert(),
-            [{"id": enc128(i), "result": r, "timestamp": ts} for i, r, ts in rows],
-        )
+        conn.exec_driver_sql(_insert_sql(conn, models.failed_ids), [(enc128(i), r, ts) for i, r, ts in rows])
 
 
 # SQLite: sqlite3 binds the :named parameters itself.
@@ -379,17 +391,17 @@ def _check_deltas_applied(rowcount: int, expected: int) -> None:
 
 def insert_history(conn: Connection, rows: Sequence[tuple[int, AccountBalance]]) -> None:
     if rows:
-        conn.execute(
-            models.account_balances.insert(),
+        conn.exec_driver_sql(
+            _insert_sql(conn, models.account_balances),
             [
-                {
-                    "account_id": enc128(account_id),
-                    "timestamp": b.timestamp,
-                    "debits_pending": b.debits_pending,
-                    "debits_posted": b.debits_posted,
-                    "credits_pending": b.credits_pending,
-                    "credits_posted": b.credits_posted,
-                }
+                (
+                    enc128(account_id),
+                    b.timestamp,
+                    b.debits_pending,
+                    b.debits_posted,
+                    b.credits_pending,
+                    b.credits_posted,
+                )
                 for account_id, b in rows
             ],
         )

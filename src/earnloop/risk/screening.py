@@ -3,24 +3,31 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, text
 
-from earnloop.db.upsert import dialect_insert
 from earnloop.risk.models import risk_decisions
 
 STRATEGY_VERSION = "passthrough-0"
 ALLOW = "allow"
 
+# Built once; the same SQL on SQLite and PostgreSQL.
+_RECORD = text(
+    "INSERT INTO risk_decisions (event_ref, decision, strategy_version, created_at_ns)"
+    " VALUES (:event_ref, :decision, :strategy_version, :created_at_ns)"
+    " ON CONFLICT DO NOTHING RETURNING decision"
+)
+_RECORDED = select(risk_decisions.c.decision).where(risk_decisions.c.event_ref == bindparam("event_ref"))
+
 
 def screen(conn: Connection, *, event_ref: str, now_ns: int) -> str:
     """The decision for the event ``event_ref`` (``allow``, ``review`` or ``deny``), recorded once."""
-    conn.execute(
-        dialect_insert(conn, risk_decisions)
-        .values(event_ref=event_ref, decision=ALLOW, strategy_version=STRATEGY_VERSION, created_at_ns=now_ns)
-        .on_conflict_do_nothing()
-    )
-    return str(
-        conn.execute(
-            select(risk_decisions.c.decision).where(risk_decisions.c.event_ref == event_ref)
-        ).scalar_one()
-    )
+    params = {
+        "event_ref": event_ref,
+        "decision": ALLOW,
+        "strategy_version": STRATEGY_VERSION,
+        "created_at_ns": now_ns,
+    }
+    decision = conn.execute(_RECORD, params).scalar()
+    if decision is None:  # screened before: the first decision stands
+        decision = conn.execute(_RECORDED, {"event_ref": event_ref}).scalar_one()
+    return str(decision)

@@ -31,14 +31,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.catalog.errors import CapReachedError
 from earnloop.catalog.models import catalog_games as games
-from earnloop.catalog.models import catalog_milestones as milestones
-from earnloop.catalog.pricing import price_reward
+from earnloop.catalog.pricing import price_milestone
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.screening import screen
 from earnloop.tracking.models import tracking_clicks, tracking_conversions
@@ -97,24 +96,20 @@ def settle(
 
 
 # -- earning ------------------------------------------------------------------------------------------
+_CLICK = select(tracking_clicks).where(tracking_clicks.c.click_id == bindparam("click_id"))
+_GAME = select(games).where(games.c.id == bindparam("game_id"))
+
+
 def _milestone(conn: Connection, game: Any, click: Any, event_key: str, now_ns: int) -> Any:
-    """The milestone the event proves, if the user may earn it now."""
-    user_id = int(click.user_id)
-    ordered = conn.execute(
-        select(milestones)
-        .where(milestones.c.game_id == game.id)
-        .order_by(milestones.c.position, milestones.c.key)
-    ).all()
+    """The milestone the event proves (with ``used``: how often the user earned it), if the user may
+    earn it now."""
+    ordered = catalog.milestones_with_uses(conn, game.id, int(click.user_id))
     milestone = next((m for m in ordered if m.key == event_key), None)
     if milestone is None:
         raise Rejected("unknown_milestone", f"game {game.key!r} has no milestone {event_key!r}")
-    if catalog.used(conn, "milestone", milestone.id, user_id) >= milestone.per_user_limit:
+    if milestone.used >= milestone.per_user_limit:
         raise Rejected("duplicate_milestone", f"milestone {milestone.key!r} was already rewarded")
-    missing = [
-        m.key
-        for m in ordered
-        if m.position < milestone.position and catalog.used(conn, "milestone", m.id, user_id) == 0
-    ]
+    missing = [m.key for m in ordered if m.position < milestone.position and m.used == 0]
     if missing:
         raise Rejected("milestone_out_of_order", f"earlier milestones not rewarded yet: {', '.join(missing)}")
     if milestone.within_days is not None and now_ns - click.created_at_ns > milestone.within_days * DAY_NS:
@@ -125,27 +120,28 @@ def _milestone(conn: Connection, game: Any, click: Any, event_key: str, now_ns: 
 def earn(
     conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
 ) -> Conversion:
-    click = conn.execute(select(tracking_clicks).where(tracking_clicks.c.click_id == claim.click_id)).first()
+    click = conn.execute(_CLICK, {"click_id": claim.click_id}).first()
     if click is None:
         raise Rejected("unknown_click", "no click with this id")
     user_id = int(click.user_id)
-    game = conn.execute(select(games).where(games.c.id == click.game_id)).one()
+    game = conn.execute(_GAME, {"game_id": click.game_id}).one()
     if game.status != "active":
         raise Rejected("game_inactive", f"game {game.key!r} is {game.status}")
     milestone = _milestone(conn, game, click, claim.event_key, now_ns)
-    pricing = price_reward(
-        conn, ledger, user_id=user_id, at_ns=now_ns, game_id=game.id, milestone_id=milestone.id
+    pricing = price_milestone(
+        conn, ledger, user_id=user_id, at_ns=now_ns, game=game, milestone=milestone, used=milestone.used
     )
     ref = reward_ref(provider, claim.transaction_id)
     screen(conn, event_ref=f"{SOURCE}:{ref}", now_ns=now_ns)
     try:
-        catalog.record_use(
+        catalog.count_use(
             conn,
             subject="milestone",
             subject_id=milestone.id,
             user_id=user_id,
             ref=ref,
             amount=pricing.base_amount,
+            cap=milestone.per_user_limit,
         )
     except CapReachedError:  # a concurrent postback for the same milestone won
         raise Rejected("duplicate_milestone", f"milestone {milestone.key!r} was already rewarded") from None

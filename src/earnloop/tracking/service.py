@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
 from earnloop.catalog.models import catalog_games
-from earnloop.db.upsert import dialect_insert
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking import games
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
@@ -130,14 +129,15 @@ def list_provider_secrets(conn: Connection, provider: str) -> list[dict[str, Any
     ]
 
 
+_ACTIVE_SECRETS = (
+    select(provider_secrets.c.secret)
+    .where(provider_secrets.c.provider == bindparam("provider"), provider_secrets.c.active.is_(True))
+    .order_by(provider_secrets.c.id)
+)
+
+
 def active_secrets(conn: Connection, provider: str) -> list[str]:
-    return list(
-        conn.execute(
-            select(provider_secrets.c.secret)
-            .where(provider_secrets.c.provider == provider, provider_secrets.c.active.is_(True))
-            .order_by(provider_secrets.c.id)
-        ).scalars()
-    )
+    return list(conn.execute(_ACTIVE_SECRETS, {"provider": provider}).scalars())
 
 
 # -- clicks -------------------------------------------------------------------------------------------
@@ -214,6 +214,23 @@ def record_click(
 
 
 # -- postbacks ----------------------------------------------------------------------------------------
+# The postback path's statements, built once (the claim is the same SQL on SQLite and PostgreSQL).
+_RECORD = insert(postbacks)
+_CLAIM = text(
+    "INSERT INTO tracking_conversions"
+    " (provider, transaction_id, amount, reply_status, reply_content_type, reply_body, created_at_ns)"
+    " VALUES (:provider, :transaction_id, 0, 0, '', :reply_body, :created_at_ns)"
+    " ON CONFLICT DO NOTHING RETURNING id"
+)
+_FIRST_REPLY = select(tracking_conversions).where(
+    tracking_conversions.c.provider == bindparam("provider"),
+    tracking_conversions.c.transaction_id == bindparam("transaction_id"),
+)
+_UNCLAIM = delete(tracking_conversions).where(tracking_conversions.c.id == bindparam("conversion_id"))
+# SET takes the columns named in the parameters (the conversion's row and the reply).
+_ACCEPT = update(tracking_conversions).where(tracking_conversions.c.id == bindparam("conversion_id"))
+
+
 def _rejection(code: str, message: str) -> Reply:
     status = _STATUS.get(code, BUSINESS_STATUS)
     body = {
@@ -239,25 +256,26 @@ def _record(
 ) -> None:
     headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in raw.headers.items()}
     conn.execute(
-        insert(postbacks).values(
-            provider=provider[:40],
-            method=raw.method[:8],
-            path=raw.path[:500],
-            query_string=raw.query_string,
-            headers_json=json.dumps(headers, sort_keys=True),
-            body=raw.body[:BODY_MAX_BYTES],
-            client_ip=raw.client_ip[:64],
-            outcome=outcome,
-            reason_code=reason_code,
-            transaction_id=None if claim is None else claim.transaction_id,
-            click_id=None if claim is None else claim.click_id,
-            event_key=None if claim is None else claim.event_key,
-            reported_amount=(
+        _RECORD,
+        {
+            "provider": provider[:40],
+            "method": raw.method[:8],
+            "path": raw.path[:500],
+            "query_string": raw.query_string,
+            "headers_json": json.dumps(headers, sort_keys=True),
+            "body": raw.body[:BODY_MAX_BYTES],
+            "client_ip": raw.client_ip[:64],
+            "outcome": outcome,
+            "reason_code": reason_code,
+            "transaction_id": None if claim is None else claim.transaction_id,
+            "click_id": None if claim is None else claim.click_id,
+            "event_key": None if claim is None else claim.event_key,
+            "reported_amount": (
                 None if claim is None or claim.reported_amount is None else str(claim.reported_amount)[:60]
             ),
-            reply_status=reply.status,
-            received_at_ns=now_ns,
-        )
+            "reply_status": reply.status,
+            "received_at_ns": now_ns,
+        },
     )
 
 
@@ -291,27 +309,10 @@ def handle_postback(
     except ValueError:  # no active secret: our configuration, not the sender's fault (retryable)
         return _reject(conn, raw, provider, "not_configured", "no active secret for this provider", now_ns)
 
-    claimed = conn.execute(
-        dialect_insert(conn, tracking_conversions)
-        .values(
-            provider=provider,
-            transaction_id=claim.transaction_id,
-            amount=0,
-            reply_status=0,
-            reply_content_type="",
-            reply_body=b"",
-            created_at_ns=now_ns,
-        )
-        .on_conflict_do_nothing()
-        .returning(tracking_conversions.c.id)
-    ).first()
+    txn = {"provider": provider, "transaction_id": claim.transaction_id}
+    claimed = conn.execute(_CLAIM, {**txn, "reply_body": b"", "created_at_ns": now_ns}).first()
     if claimed is None:  # an accepted duplicate (on PostgreSQL, after the first one committed)
-        first = conn.execute(
-            select(tracking_conversions).where(
-                tracking_conversions.c.provider == provider,
-                tracking_conversions.c.transaction_id == claim.transaction_id,
-            )
-        ).one()
+        first = conn.execute(_FIRST_REPLY, txn).one()
         reply = Reply(first.reply_status, first.reply_content_type, bytes(first.reply_body))
         _record(conn, raw, provider, outcome="duplicate", reply=reply, now_ns=now_ns, claim=claim)
         return reply
@@ -320,18 +321,18 @@ def handle_postback(
         with conn.begin_nested():  # a rejection leaves nothing of the earn path behind
             done = games.settle(conn, ledger, provider, claim, now_ns)
     except games.Rejected as exc:
-        conn.execute(delete(tracking_conversions).where(tracking_conversions.c.id == conversion_id))
+        conn.execute(_UNCLAIM, {"conversion_id": conversion_id})
         return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim)
     reply = Reply(200, verifier.success_content_type, verifier.success_body())
     conn.execute(
-        update(tracking_conversions)
-        .where(tracking_conversions.c.id == conversion_id)
-        .values(
+        _ACCEPT,
+        {
+            "conversion_id": conversion_id,
             **done.row(),
-            reply_status=reply.status,
-            reply_content_type=reply.content_type,
-            reply_body=reply.body,
-        )
+            "reply_status": reply.status,
+            "reply_content_type": reply.content_type,
+            "reply_body": reply.body,
+        },
     )
     outcome = "duplicate" if done.duplicate else "accepted"
     _record(conn, raw, provider, outcome=outcome, reply=reply, now_ns=now_ns, claim=claim)

@@ -72,6 +72,9 @@ def find(conn: Connection, source: str, ref: str) -> dict[str, Any] | None:
     return None if row is None else _entry_dict(row)
 
 
+_INSERT_ENTRY = insert(entries).returning(*entries.c)
+
+
 def credit_pending(
     conn: Connection,
     ledger: LedgerService,
@@ -123,25 +126,26 @@ def credit_pending(
         ],
     )
     now = time.time_ns()
-    conn.execute(
-        insert(entries).values(
-            user_id=user_id,
-            currency=cur.code,
-            source=source,
-            ref=ref,
-            amount=amount,
-            funding_kind=int(funding.kind),
-            funding_owner=funding.owner,
-            pending_transfer_id=enc128(pending_id),
-            status="pending",
-            release_at_ns=release_at_ns,
-            created_at_ns=now,
-            updated_at_ns=now,
-            clawed_back=0,
-            debt_recorded=0,
-        )
-    )
-    return idem.complete(conn, scope, f"{source}:{ref}", _entry_dict(_load(conn, source, ref)))
+    row = conn.execute(
+        _INSERT_ENTRY,
+        {
+            "user_id": user_id,
+            "currency": cur.code,
+            "source": source,
+            "ref": ref,
+            "amount": amount,
+            "funding_kind": int(funding.kind),
+            "funding_owner": funding.owner,
+            "pending_transfer_id": enc128(pending_id),
+            "status": "pending",
+            "release_at_ns": release_at_ns,
+            "created_at_ns": now,
+            "updated_at_ns": now,
+            "clawed_back": 0,
+            "debt_recorded": 0,
+        },
+    ).one()
+    return idem.complete(conn, scope, f"{source}:{ref}", _entry_dict(row))
 
 
 def confirm_due(conn: Connection, ledger: LedgerService, now_ns: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from earnloop.auth.service import user_exists
 from earnloop.db.upsert import dialect_insert
@@ -42,9 +42,17 @@ def check_amount(amount: int, *, minimum: int = 1) -> int:
     return amount
 
 
+_WALLET = select(wallets.c.user_id).where(
+    wallets.c.user_id == bindparam("user_id"), wallets.c.currency == bindparam("currency")
+)
+
+
 def open_wallet(conn: Connection, ledger: LedgerService, user_id: int, currency_code: str) -> Currency:
-    """Create the user's ledger accounts in this currency (idempotent)."""
+    """Create the user's ledger accounts in this currency (idempotent). The wallet row is written after
+    the accounts, in the same transaction: when it exists, so do the user and the accounts."""
     cur = currency(currency_code)
+    if conn.execute(_WALLET, {"user_id": user_id, "currency": cur.code}).first() is not None:
+        return cur
     if not user_exists(conn, user_id):
         raise NotFoundError(f"no user {user_id}")
     ensure_accounts(conn, ledger, [user_account(user_id, cur), debt_account(user_id, cur)])
@@ -59,10 +67,7 @@ def open_wallet(conn: Connection, ledger: LedgerService, user_id: int, currency_
 
 def require_wallet(conn: Connection, user_id: int, currency_code: str) -> Currency:
     cur = currency(currency_code)
-    found = conn.execute(
-        select(wallets.c.user_id).where(wallets.c.user_id == user_id, wallets.c.currency == cur.code)
-    ).first()
-    if found is None:
+    if conn.execute(_WALLET, {"user_id": user_id, "currency": cur.code}).first() is None:
         raise NotFoundError(f"user {user_id} has no {cur.code} wallet")
     return cur
 

@@ -1,0 +1,55 @@
+"""The SQL budget of the signed-postback hot path, on SQLite and PostgreSQL: an accepted game postback
+(with a campaign bonus) and its duplicate run a fixed, small number of statements — each one costs more
+in SQLAlchemy than in the database, and they all run under the writers' lock (``earnloop bench
+postback``). A change that adds a statement to the path must raise the budget here, on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event as sa_event
+
+from earnloop.db.engine import Database
+from earnloop.ledger.clock import ManualClock
+from tests.integration.tracking.support import World, click, event, postback
+
+# Statements of one postback after the user's first (their wallet exists): the postback and its
+# conversion, the earn path, the base reward and one campaign bonus (each a pending ledger transfer).
+ACCEPTED_BUDGET = 49
+DUPLICATE_BUDGET = 4
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements the database receives inside the block, as sent (but SQLite's explicit
+    ``BEGIN IMMEDIATE``: psycopg begins PostgreSQL's transaction implicitly)."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            sent.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_an_accepted_postback_and_its_duplicate_stay_within_budget(
+    api: httpx.Client, world: World, db: Database, clock: ManualClock
+) -> None:
+    click_id = click(api, world)
+    assert postback(api, clock, event("txn-1", click_id, "lv5")).status_code == 200  # opens the wallet
+    clock.advance(seconds=60)
+    with statements(db) as accepted:
+        first = postback(api, clock, event("txn-2", click_id, "lv10"))
+    with statements(db) as duplicate:
+        again = postback(api, clock, event("txn-2", click_id, "lv10"))
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert len(accepted) <= ACCEPTED_BUDGET, "\n".join(accepted)
+    assert len(duplicate) <= DUPLICATE_BUDGET, "\n".join(duplicate)
