@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets as token_source
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from earnloop.affiliate.conversions import conversion_dict
 from earnloop.affiliate.errors import AffiliateError
@@ -20,7 +20,7 @@ from earnloop.affiliate.models import affiliate_merchant_secrets as merchant_sec
 from earnloop.affiliate.models import affiliate_requests as requests
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
-from earnloop.tracking.service import store_url
+from earnloop.tracking.service import store_secret, store_url
 
 SECRET_MIN_LEN, SECRET_MAX_LEN = 16, 500
 ACTIVE_SECRETS_MAX = 2  # the current secret and, during a rotation, the next one
@@ -45,27 +45,8 @@ def set_secret(
         raise AffiliateError(
             f"merchant {merchant_id} has {ACTIVE_SECRETS_MAX} active secrets: deactivate one first"
         )
-    if row is None:
-        secret_id = int(
-            conn.execute(
-                insert(merchant_secrets)
-                .values(
-                    merchant_id=merchant_id,
-                    secret=secret,
-                    active=active,
-                    created_at_ns=now_ns,
-                    updated_at_ns=now_ns,
-                )
-                .returning(merchant_secrets.c.id)
-            ).scalar_one()
-        )
-    else:
-        secret_id = int(row.id)
-        conn.execute(
-            update(merchant_secrets)
-            .where(merchant_secrets.c.id == secret_id)
-            .values(active=active, updated_at_ns=now_ns)
-        )
+    owner = {"merchant_id": merchant_id}
+    secret_id = store_secret(conn, merchant_secrets, owner, secret, active=active, now_ns=now_ns)
     return {"merchant_id": merchant_id, "secret_id": secret_id, "active": active}
 
 

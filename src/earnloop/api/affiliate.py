@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from earnloop.affiliate import postbacks, report, service
 from earnloop.api.context import AppContext, app_context
 from earnloop.api.deps import Admin, User
+from earnloop.api.inbound import client_ip, raw_postback
 from earnloop.api.problems import ProblemError, problem_responses
 from earnloop.tracking.service import Reply
 from earnloop.tracking.verifiers import RawPostback
@@ -29,11 +30,6 @@ Status = Literal["pending", "approved", "declined", "reversed"]
 class SecretIn(BaseModel):
     secret: str = Field(min_length=service.SECRET_MIN_LEN, max_length=service.SECRET_MAX_LEN)
     active: bool = True
-
-
-def _client_ip(request: Request) -> str:
-    # The peer address (behind a proxy, uvicorn's --proxy-headers resolves it); never X-Forwarded-For here.
-    return request.client.host if request.client else ""
 
 
 @router.get(
@@ -54,7 +50,7 @@ def go_shop(merchant_id: Id, request: Request, user: User) -> RedirectResponse:
             user_id=user.user_id,
             merchant_id=merchant_id,
             user_agent=request.headers.get("user-agent", ""),
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
             now_ns=ctx.ledger.clock.now_ns(),
         )
     return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
@@ -74,14 +70,7 @@ def _handle(ctx: AppContext, merchant_id: int, raw: RawPostback) -> Reply:
 async def postback(merchant_id: Id, request: Request) -> Response:
     """A merchant partner's conversion update, signed with ``Earnloop-Signature`` over the raw body;
     idempotent on (order id, status, amount): a duplicate gets the first reply verbatim."""
-    raw = RawPostback(
-        method=request.method,
-        path=request.url.path,
-        query_string=request.scope.get("query_string", b"").decode("utf-8", "replace"),
-        headers=dict(request.headers),
-        body=await request.body(),
-        client_ip=_client_ip(request),
-    )
+    raw = await raw_postback(request)
     reply = await run_in_threadpool(_handle, app_context(request), merchant_id, raw)
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from earnloop.api.context import AppContext, app_context
 from earnloop.api.deps import Admin, User
+from earnloop.api.inbound import client_ip, raw_postback
 from earnloop.api.problems import problem_responses
 from earnloop.tracking import service
 from earnloop.tracking.verifiers import RawPostback
@@ -28,11 +29,6 @@ class SecretIn(BaseModel):
 
 class LinkIn(BaseModel):
     template: str | None = Field(default=None, max_length=1000)
-
-
-def _client_ip(request: Request) -> str:
-    # The peer address (behind a proxy, uvicorn's --proxy-headers resolves it); never X-Forwarded-For here.
-    return request.client.host if request.client else ""
 
 
 @router.get(
@@ -53,7 +49,7 @@ def go(game_id: Id, request: Request, user: User) -> RedirectResponse:
             user_id=user.user_id,
             game_id=game_id,
             user_agent=request.headers.get("user-agent", ""),
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
             now_ns=ctx.ledger.clock.now_ns(),
         )
     return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
@@ -73,15 +69,7 @@ _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _postback(provider: str, request: Request) -> Response:
-    body = await request.body()
-    raw = RawPostback(
-        method=request.method,
-        path=request.url.path,
-        query_string=request.scope.get("query_string", b"").decode("utf-8", "replace"),
-        headers=dict(request.headers),
-        body=body,
-        client_ip=_client_ip(request),
-    )
+    raw = await raw_postback(request)
     reply = await run_in_threadpool(_handle, app_context(request), provider, raw)
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 

@@ -85,7 +85,7 @@ def _select_in(
     head = f"SELECT {columns or _columns(table)} FROM {table.name} WHERE id"  # noqa: S608 (model names)
     if conn.dialect.name == "postgresql":
         if keys:
-            yield from conn.exec_driver_sql(f"{head} = ANY(%b){suffix}", (list(keys),))
+            yield from conn.exec_driver_sql(f"{head} IN (SELECT unnest(%b::bytea[])){suffix}", (list(keys),))
         return
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
@@ -78,6 +78,24 @@ def _known_provider(provider: str) -> None:
         raise TrackingError(exc.message) from None
 
 
+def store_secret(
+    conn: Connection, table: Table, owner: dict[str, Any], secret: str, *, active: bool, now_ns: int
+) -> int:
+    """Insert the owner's ``secret`` into a secrets table (provider or merchant postback secrets), or
+    set the ``active`` flag of the row it already has; returns the row's id."""
+    where = [table.c[column] == value for column, value in owner.items()]
+    row = conn.execute(select(table.c.id).where(*where, table.c.secret == secret)).first()
+    if row is not None:
+        conn.execute(update(table).where(table.c.id == row.id).values(active=active, updated_at_ns=now_ns))
+        return int(row.id)
+    stored = conn.execute(
+        insert(table)
+        .values(**owner, secret=secret, active=active, created_at_ns=now_ns, updated_at_ns=now_ns)
+        .returning(table.c.id)
+    )
+    return int(stored.scalar_one())
+
+
 def set_provider_secret(
     conn: Connection, *, provider: str, secret: str, active: bool, now_ns: int
 ) -> dict[str, Any]:
@@ -85,29 +103,9 @@ def set_provider_secret(
     _known_provider(provider)
     if not SECRET_MIN_LEN <= len(secret) <= SECRET_MAX_LEN:
         raise TrackingError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters")
-    where = (provider_secrets.c.provider == provider, provider_secrets.c.secret == secret)
-    row = conn.execute(select(provider_secrets.c.id).where(*where)).first()
-    if row is None:
-        secret_id = int(
-            conn.execute(
-                insert(provider_secrets)
-                .values(
-                    provider=provider,
-                    secret=secret,
-                    active=active,
-                    created_at_ns=now_ns,
-                    updated_at_ns=now_ns,
-                )
-                .returning(provider_secrets.c.id)
-            ).scalar_one()
-        )
-    else:
-        secret_id = int(row.id)
-        conn.execute(
-            update(provider_secrets)
-            .where(provider_secrets.c.id == secret_id)
-            .values(active=active, updated_at_ns=now_ns)
-        )
+    secret_id = store_secret(
+        conn, provider_secrets, {"provider": provider}, secret, active=active, now_ns=now_ns
+    )
     return {"provider": provider, "secret_id": secret_id, "active": active}
 
 
