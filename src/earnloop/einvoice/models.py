@@ -43,6 +43,7 @@ einvoice_carriers = Table(
     CheckConstraint("status IN ('active', 'rejected')", name="status_known"),
     CheckConstraint("last_sync_status IN ('never', 'ok', 'error')", name="sync_status_known"),
     Index("ix_einvoice_carriers_user", "user_id"),
+    Index("ix_einvoice_carriers_due", "status", "last_sync_at_ns"),  # the worker's due-carrier query
 )
 
 einvoice_receipts = Table(
