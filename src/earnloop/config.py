@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    max_request_bytes: int = Field(
+        default=21 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (413 above it); routes may set smaller limits.",
+    )
     # Withdrawals (wallet/withdrawals.py)
     payout_provider_url: str | None = Field(
         default=None,

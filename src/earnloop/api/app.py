@@ -15,6 +15,7 @@ from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
 from earnloop.api import withdrawals as withdrawals_api
 from earnloop.api.context import AppContext
+from earnloop.api.limits import BodyLimitMiddleware
 from earnloop.api.problems import install_problem_handlers
 from earnloop.auth.admin_token import resolve_admin_token
 from earnloop.config import Settings, get_settings
@@ -71,5 +72,6 @@ def create_app(
     app.include_router(affiliate_api.admin)
     withdrawals_api.install_payouts(app, settings)
     einvoice_api.install(app, settings)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
