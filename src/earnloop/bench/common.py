@@ -53,7 +53,7 @@ def result_line(
         "unit": unit,
         "ceiling": shown_ceiling,
         "ceiling_what": ceiling_what,
-        "ratio": round(shown / shown_ceiling, 4),
+        "ratio": float(f"{shown / shown_ceiling:.4g}"),  # 4 significant digits, however small
         **extra,
     }
 
