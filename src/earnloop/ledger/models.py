@@ -3,6 +3,9 @@ u64 fields that may exceed 2**63-1 (``user_data_64``) are stored two's-complemen
 Balances and stored amounts never exceed 2**63-1 (see ADR 0002), so they are plain BIGINTs.
 
 Database CHECK constraints repeat the account limits, so that no code path can overdraw an account.
+On PostgreSQL the references of ``ledger_transfers`` to ``ledger_accounts`` are enforced by
+statement-level triggers instead of the foreign keys declared here (migration 0140: the same rule,
+checked once per statement instead of once per row); SQLite enforces the foreign keys.
 """
 
 from __future__ import annotations
