@@ -80,7 +80,7 @@ def serve(
     except SchemaBehindError as exc:
         fail(str(exc))
     uvicorn.run(
-        "earnloop.api.app:create_app",
+        "earnloop.api.app:create_served_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -96,9 +96,12 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run one sweep and exit.")] = False,
 ) -> None:
     """Background sweeps: expiry, cashback, escrow, holds, webhooks, withdrawals, e-invoice sync."""
+    from earnloop.runtime import tune_gc
     from earnloop.worker import run_sweeps
 
-    run_sweeps(_ready_database(), LedgerService(SystemClock()), interval_s=interval_s, once=once)
+    database = _ready_database()
+    tune_gc()
+    run_sweeps(database, LedgerService(SystemClock()), interval_s=interval_s, once=once)
 
 
 @app.command()
@@ -266,9 +269,11 @@ def bench(
     """Run a benchmark; prints one JSON object per line (see DESIGN.md §8)."""
     from earnloop.bench import BENCHES, run_bench
     from earnloop.bench.common import BenchError
+    from earnloop.runtime import tune_gc
 
     if name != "all" and name not in BENCHES:
         fail(f"unknown bench {name!r} (known: {', '.join(BENCHES)}, all)")
+    tune_gc()  # as in the processes measured (`earnloop serve`, `earnloop worker`)
     try:
         run_bench(name, quick=quick, json_only=json_only)
     except BenchError as exc:

@@ -1,9 +1,11 @@
-"""The database itself refuses a transfer row whose accounts do not exist, and the deletion of an
-account that has transfers — on SQLite through foreign keys, on PostgreSQL through the statement-level
-triggers of migration 0140 — whatever the insert path (one row, or a ``COPY`` of a large batch).
+"""Writing a batch's transfers. The database itself refuses a transfer row whose accounts do not
+exist, and the deletion of an account that has transfers — on SQLite through foreign keys, on
+PostgreSQL through the statement-level triggers of migration 0140 — whatever the insert path (one
+row, or a ``COPY`` of a large batch).
 
 The ledger never writes such rows (its state machine answers ``debit_account_not_found`` first); these
 tests write below it, as a bug or a hand-written statement would, and check nothing is stored.
+A large batch is decided in slices streamed into the insert; linked chains still hold across them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from earnloop.db.engine import Database
 from earnloop.ledger import models
 from earnloop.ledger import repository as repo
 from earnloop.ledger.results import CreateTransferStatus
-from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import Account, Transfer
+from earnloop.ledger.service import DECIDE_CHUNK, LedgerService, chain_aligned_chunks
+from earnloop.ledger.types import Account, Transfer, TransferFlags
 
 UNKNOWN_ACCOUNT = 999
 REFUSED_ROW = r"(?i)foreign key|unknown ledger account"  # SQLite's message | the trigger's
@@ -88,3 +90,53 @@ def test_an_account_with_transfers_cannot_be_deleted_or_renumbered(
         conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"), {"id": repo.enc128(3)})
     with db.uow(write=False) as conn:
         assert conn.execute(select(func.count()).select_from(models.accounts)).scalar_one() == 2
+
+
+def test_a_linked_chain_across_a_decision_slice_fails_as_a_whole(db: Database, ledger: LedgerService) -> None:
+    """The service decides a large batch in slices (and streams each into the insert); a chain that
+    runs over a slice boundary must still succeed or fail as a whole."""
+    _accounts(db, ledger, [1, 2])
+    size = DECIDE_CHUNK * 2 + 10
+    chain = range(DECIDE_CHUNK - 3, DECIDE_CHUNK + 4)  # straddles the first slice boundary
+    batch = [
+        Transfer(
+            id=i + 1,
+            debit_account_id=1,
+            credit_account_id=2,
+            amount=1,
+            ledger=1,
+            code=1,
+            flags=TransferFlags.LINKED if i in chain and i != chain[-1] else 0,
+        )
+        for i in range(size)
+    ]
+    batch[chain[-1]].debit_account_id = UNKNOWN_ACCOUNT  # the chain's last event fails
+
+    with db.uow() as conn:
+        results = ledger.create_transfers(conn, batch)
+
+    statuses = [r.status for r in results]
+    assert statuses[chain[-1]] == CreateTransferStatus.DEBIT_ACCOUNT_NOT_FOUND
+    assert all(statuses[i] == CreateTransferStatus.LINKED_EVENT_FAILED for i in chain[:-1])
+    outside = [s for i, s in enumerate(statuses) if i not in chain]
+    assert outside == [CreateTransferStatus.CREATED] * (size - len(chain))
+    assert _transfer_count(db) == size - len(chain)
+    with db.uow(write=False) as conn:
+        (account,) = ledger.lookup_accounts(conn, [1])
+    assert account.debits_posted == size - len(chain)
+
+
+@pytest.mark.parametrize(
+    ("flags", "size", "expected"),
+    [
+        ([0] * 5, 2, [(0, 2), (2, 4), (4, 5)]),
+        ([1, 1, 0, 0, 0], 2, [(0, 3), (3, 5)]),  # a slice ends only where a chain ends
+        ([1, 1, 1, 1, 1], 2, [(0, 5)]),  # an open chain runs to the end of the batch
+        ([], 2, []),
+    ],
+)
+def test_decision_slices_never_split_a_chain(
+    flags: list[int], size: int, expected: list[tuple[int, int]]
+) -> None:
+    events = [Transfer(id=i + 1, flags=f) for i, f in enumerate(flags)]
+    assert list(chain_aligned_chunks(events, size)) == expected

@@ -24,6 +24,7 @@ from earnloop.db.migrate import require_current_schema
 from earnloop.ledger.clock import Clock, SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.observability import Metrics, RequestContextMiddleware
+from earnloop.runtime import tune_gc
 
 
 def create_app(
@@ -74,4 +75,12 @@ def create_app(
     einvoice_api.install(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """``create_app`` for ``earnloop serve`` (uvicorn calls it in each worker process), then the
+    process-level tuning of a long-running server (:func:`earnloop.runtime.tune_gc`)."""
+    app = create_app()
+    tune_gc()
     return app

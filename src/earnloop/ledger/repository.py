@@ -9,7 +9,8 @@ guarded statements that add deltas, so even a bug upstream cannot overdraw an ac
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -292,19 +293,49 @@ def _pg_types(table: Any) -> list[str]:
 
 
 def _copy_rows(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
-    """Binary ``COPY`` (no text escaping of the 16-byte ids). A refusal by the database surfaces as
-    SQLAlchemy's exception (``IntegrityError`` …), as it does for every other statement."""
+    with _copy_stream(conn, table) as write_row:
+        for row in rows:
+            write_row(row)
+
+
+@contextmanager
+def _copy_stream(conn: Connection, table: Any) -> Iterator[Callable[[Sequence[Any]], None]]:
+    """A binary ``COPY`` into ``table`` (no text escaping of the 16-byte ids), open for the block: rows
+    written are sent as the buffer fills, and the server inserts them while the caller goes on. A
+    refusal by the database surfaces as SQLAlchemy's exception (``IntegrityError`` …), as it does for
+    every other statement."""
     statement = f"COPY {table.name} ({_columns(table)}) FROM STDIN (FORMAT BINARY)"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(statement) as copy:
             copy.set_types(_pg_types(table))
-            for row in rows:
-                copy.write_row(row)
+            yield copy.write_row
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=conn.dialect) from exc
     finally:
         cursor.close()
+
+
+@contextmanager
+def transfer_writer(conn: Connection, events: int) -> Iterator[Callable[[Sequence[Transfer]], None]]:
+    """Insert transfers as a batch of ``events`` decides them, in as few statements as possible.
+
+    On PostgreSQL a large batch streams its rows into one ``COPY`` that stays open while the state
+    machine decides the rest, so the server's insert work overlaps the Python work instead of
+    following it. Elsewhere the rows are collected and inserted when the block ends.
+    """
+    if conn.dialect.name == "postgresql" and events >= COPY_THRESHOLD:
+        with _copy_stream(conn, models.transfers) as write_row:
+            yield lambda transfers: _write_transfers(write_row, transfers)
+        return
+    collected: list[Transfer] = []
+    yield collected.extend
+    insert_transfers(conn, collected)
+
+
+def _write_transfers(write_row: Callable[[Sequence[Any]], None], transfers: Sequence[Transfer]) -> None:
+    for t in transfers:
+        write_row(transfer_row(t))
 
 
 def insert_pending(conn: Connection, rows: Sequence[tuple[int, int, int | None, int]]) -> None:

@@ -8,7 +8,7 @@ machine decide, and write the effects in batched statements; the caller's commit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection
 
@@ -27,10 +27,13 @@ from earnloop.ledger.types import (
     AccountFilterFlags,
     AccountFlags,
     Transfer,
+    TransferFlags,
 )
 from earnloop.ledger.validation import validate_accounts, validate_transfers
 
 TIMESTAMP_MAX = (1 << 63) - 1
+# Events decided between two writes to the transfer stream (see ``repository.transfer_writer``).
+DECIDE_CHUNK = 512
 QUERY_LIMIT_MAX = BATCH_MAX
 
 
@@ -67,8 +70,13 @@ class LedgerService:
         last, _ = self._expire_due(conn, repo.lock_clock(conn))
         first_ts = self._reserve_timestamps(last, len(events))
         state = self._load_for_transfers(conn, events)
-        results = create_transfers(state, events, first_ts)
-        self._flush(conn, state)
+        results: list[CreateTransferResult] = []
+        with repo.transfer_writer(conn, len(events)) as write:
+            for start, end in chain_aligned_chunks(events, DECIDE_CHUNK):
+                written = len(state.new_transfers)
+                results += create_transfers(state, events[start:end], first_ts + start)
+                write(state.new_transfers[written:])
+        self._flush(conn, state, transfers_written=True)
         repo.advance_clock(conn, first_ts + len(events) - 1)
         return results
 
@@ -124,8 +132,9 @@ class LedgerService:
         )
 
     @staticmethod
-    def _flush(conn: Connection, state: LedgerState) -> None:
-        repo.insert_transfers(conn, state.new_transfers)
+    def _flush(conn: Connection, state: LedgerState, *, transfers_written: bool = False) -> None:
+        if not transfers_written:
+            repo.insert_transfers(conn, state.new_transfers)
         new_ids = {t.id for t in state.new_transfers}
         inserts, finishes = [], []
         for pending_id, ts in state.pending_changed.items():
@@ -176,6 +185,18 @@ class LedgerService:
             return None
         found = repo.balance_at(conn, account_id, timestamp)
         return found or AccountBalance(account.timestamp, 0, 0, 0, 0)
+
+
+def chain_aligned_chunks(events: Sequence[Transfer], size: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` slices of about ``size`` events that never split a linked chain, so that once a
+    slice is decided nothing in it can be rolled back by a later one."""
+    start = 0
+    for i, event in enumerate(events):
+        if i + 1 - start >= size and not event.flags & TransferFlags.LINKED:
+            yield start, i + 1
+            start = i + 1
+    if start < len(events):
+        yield start, len(events)
 
 
 def filter_is_valid(f: AccountFilter) -> bool:
