@@ -52,7 +52,7 @@ class LedgerService:
         last, _ = self._expire_due(conn, repo.lock_clock(conn))
         first_ts = self._reserve_timestamps(last, len(events))
         state = LedgerState(
-            accounts=repo.load_accounts(conn, (a.id for a in events), lock=False),
+            accounts=repo.load_accounts(conn, (a.id for a in events)),
             transfers={},
             pending={},
             failed={},
@@ -101,7 +101,7 @@ class LedgerService:
         account_ids = {t.debit_account_id for t in transfers.values()}
         account_ids |= {t.credit_account_id for t in transfers.values()}
         state = LedgerState(
-            accounts=repo.load_accounts(conn, account_ids, lock=True),
+            accounts=repo.load_accounts(conn, account_ids),
             transfers=transfers,
             pending=repo.load_pending(conn, due),
             failed={},
@@ -125,7 +125,7 @@ class LedgerService:
         account_ids.discard(0)
         account_ids.discard(U128_MAX)
         return LedgerState(
-            accounts=repo.load_accounts(conn, account_ids, lock=True),
+            accounts=repo.load_accounts(conn, account_ids),
             transfers=transfers,
             pending=repo.load_pending(conn, pending_ids),
             failed=repo.load_failed(conn, ids),
@@ -153,7 +153,7 @@ class LedgerService:
     def lookup_accounts(self, conn: Connection, ids: Sequence[int]) -> list[Account]:
         """Accounts in request order; unknown ids are skipped (TigerBeetle)."""
         _check_lookup(ids)
-        found = repo.load_accounts(conn, ids, lock=False)
+        found = repo.load_accounts(conn, ids)
         return [found[i] for i in ids if i in found]
 
     def lookup_transfers(self, conn: Connection, ids: Sequence[int]) -> list[Transfer]:
@@ -172,7 +172,7 @@ class LedgerService:
         """Balances after each matching transfer; empty unless the account has the ``history`` flag."""
         if not filter_is_valid(f):
             return []
-        account = repo.load_accounts(conn, [f.account_id], lock=False).get(f.account_id)
+        account = repo.load_accounts(conn, [f.account_id]).get(f.account_id)
         if account is None or not account.flags & AccountFlags.HISTORY:
             return []
         return repo.account_balances(conn, _capped(f))
@@ -180,7 +180,7 @@ class LedgerService:
     def balance_as_of(self, conn: Connection, account_id: int, timestamp: int) -> AccountBalance | None:
         """The account's balances as they stood at ``timestamp`` (needs the ``history`` flag);
         ``None`` when the account is unknown, has no history, or did not exist yet."""
-        account = repo.load_accounts(conn, [account_id], lock=False).get(account_id)
+        account = repo.load_accounts(conn, [account_id]).get(account_id)
         if account is None or not account.flags & AccountFlags.HISTORY or timestamp < account.timestamp:
             return None
         found = repo.balance_at(conn, account_id, timestamp)
