@@ -84,18 +84,18 @@ def _insert_sql_with(table: Any, mark: str) -> str:
 
 
 def _select_in(
-    conn: Connection, table: Any, keys: Sequence[bytes], *, columns: str | None = None, suffix: str = ""
+    conn: Connection, table: Any, keys: Sequence[bytes], *, columns: str | None = None
 ) -> Iterator[Row[Any]]:
     """Rows of ``table`` whose ``id`` is in ``keys`` (PostgreSQL: one array parameter per query)."""
     head = f"SELECT {columns or _columns(table)} FROM {table.name} WHERE id"  # noqa: S608 (model names)
     if conn.dialect.name == "postgresql":
         if keys:
-            sql = f"{head} IN (SELECT unnest(%b::bytea[])){suffix}"
+            sql = f"{head} IN (SELECT unnest(%b::bytea[]))"
             yield from conn.exec_driver_sql(sql, (list(keys),)).all()  # one fetch, not one per row
         return
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
-        yield from conn.exec_driver_sql(f"{head} IN ({marks}){suffix}", tuple(chunk)).all()
+        yield from conn.exec_driver_sql(f"{head} IN ({marks})", tuple(chunk)).all()
 
 
 def _per_dialect(sql: str, *, postgresql_suffix: str = "") -> dict[str, str]:
@@ -131,7 +131,7 @@ def advance_clock(conn: Connection, last_timestamp: int) -> None:
     conn.exec_driver_sql(_ADVANCE_CLOCK[conn.dialect.name], (last_timestamp, last_timestamp))
 
 
-def account_from_row(row: Row[Any] | tuple[Any, ...]) -> Account:
+def account_from_row(row: Row[Any]) -> Account:
     """Decode a full ``ledger_accounts`` row (columns in table order)."""
     (id_, ledger, code, ud128, ud64, ud32, flags, dp, dpo, cp, cpo, ts) = tuple(row)
     # Positional, in the field order of ``Account`` (id, ledger, code, flags, user_data_128/64/32,

@@ -76,7 +76,7 @@ class LedgerService:
                 written = len(state.new_transfers)
                 results += create_transfers(state, events[start:end], first_ts + start)
                 write(state.new_transfers[written:])
-        self._flush(conn, state, transfers_written=True)
+        self._flush(conn, state)
         repo.advance_clock(conn, first_ts + len(events) - 1)
         return results
 
@@ -132,9 +132,9 @@ class LedgerService:
         )
 
     @staticmethod
-    def _flush(conn: Connection, state: LedgerState, *, transfers_written: bool = False) -> None:
-        if not transfers_written:
-            repo.insert_transfers(conn, state.new_transfers)
+    def _flush(conn: Connection, state: LedgerState) -> None:
+        """Write a decided batch's effects other than new transfers (``create_transfers`` streams
+        those while it decides; an expiry creates none)."""
         new_ids = {t.id for t in state.new_transfers}
         inserts, finishes = [], []
         for pending_id, ts in state.pending_changed.items():
