@@ -9,15 +9,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from earnloop.affiliate import cli as affiliate_cli
+from earnloop.cli_support import fail, ready_database
 from earnloop.config import Settings, get_settings
-from earnloop.db.engine import Database, make_database
+from earnloop.db.engine import database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
@@ -39,29 +40,6 @@ affiliate_cli.register(app)
 out = Console()
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """One line on stderr, non-zero exit."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _database(settings: Settings) -> Database:
-    return make_database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
-
-
-def _ready_database() -> Database:
-    db = _database(get_settings())
-    try:
-        require_current_schema(db)
-    except SchemaBehindError as exc:
-        fail(str(exc))
-    return db
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
@@ -76,7 +54,7 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level)
     try:
-        require_current_schema(_database(settings))
+        require_current_schema(database_from_settings(settings))
     except SchemaBehindError as exc:
         fail(str(exc))
     uvicorn.run(
@@ -99,7 +77,7 @@ def worker(
     from earnloop.runtime import tune_gc
     from earnloop.worker import run_sweeps
 
-    database = _ready_database()
+    database = ready_database()
     tune_gc()
     run_sweeps(database, LedgerService(SystemClock()), interval_s=interval_s, once=once)
 
@@ -109,7 +87,7 @@ def doctor() -> None:
     """Print what earnloop is connected to and whether it is healthy; exit 1 when it is not."""
     settings = get_settings()
     healthy = True
-    db = _database(settings)
+    db = database_from_settings(settings)
     try:
         state = schema_state(db)
         schema = (
@@ -146,7 +124,7 @@ def _doctor_redis(settings: Settings) -> bool:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    db = _database(get_settings())
+    db = database_from_settings(get_settings())
     upgrade(db)
     out.print(f"schema at {schema_state(db).current}")
 
@@ -198,7 +176,7 @@ def ledger_accounts(
 ) -> None:
     """Create accounts from JSON; prints one result per account (exit 2 if any was not created)."""
     items = _coerce(_parse_json_items(file, "accounts"), Account, "accounts")
-    db = _ready_database()
+    db = ready_database()
     try:
         with db.uow() as conn:
             results = LedgerService(SystemClock()).create_accounts(conn, items)
@@ -213,7 +191,7 @@ def ledger_transfers(
 ) -> None:
     """Create transfers from JSON; prints one result per transfer (exit 2 if any was not created)."""
     items = _coerce(_parse_json_items(file, "transfers"), Transfer, "transfers")
-    db = _ready_database()
+    db = ready_database()
     try:
         with db.uow() as conn:
             results = LedgerService(SystemClock()).create_transfers(conn, items)
@@ -232,7 +210,7 @@ def ledger_balance(
         if not (raw.isascii() and raw.isdigit()) or int(raw) >= 1 << 128:
             fail(f"account id {raw[:40]!r} is not an unsigned 128-bit integer")
         ids.append(int(raw))
-    db = _ready_database()
+    db = ready_database()
     with db.uow(write=False) as conn:
         accounts = {a.id: a for a in LedgerService(SystemClock()).lookup_accounts(conn, ids)}
     missing = [i for i in ids if i not in accounts]
@@ -255,7 +233,7 @@ def demo_seed() -> None:
 
     settings = get_settings()
     started = time.perf_counter()
-    summary = seed(_ready_database(), settings)
+    summary = seed(ready_database(), settings)
     out.print(summary)
     out.print(f"seeded in {time.perf_counter() - started:.1f}s")
 

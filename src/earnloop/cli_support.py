@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from earnloop.auth.service import AuthError
 from earnloop.config import Settings, get_settings
-from earnloop.db.engine import Database, make_database
+from earnloop.db.engine import Database, database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema
 from earnloop.idempotency.service import IdempotencyError
 from earnloop.ledger.clock import SystemClock
@@ -33,12 +33,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def database(settings: Settings | None = None) -> Database:
-    settings = settings or get_settings()
-    return make_database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
+    return database_from_settings(settings or get_settings())
 
 
 def ready_database() -> Database:

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    sqlite_cache_mib: int = Field(
+        default=64,
+        ge=1,
+        le=65_536,
+        description="SQLite page cache per connection, in MiB (filled only as pages are read).",
+    )
     max_request_bytes: int = Field(
         default=21 * 1024 * 1024,
         ge=1024,

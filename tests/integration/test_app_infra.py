@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from earnloop.api.app import create_app
 from earnloop.config import Settings
-from earnloop.db.engine import make_database
+from earnloop.db.engine import database_from_settings, make_database
 from earnloop.db.migrate import SchemaBehindError
 from tests.conftest import EARNLOOP
 from tests.live_server import free_port
@@ -50,6 +51,28 @@ def test_app_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     with pytest.raises(SchemaBehindError, match="earnloop db upgrade"):
         create_app(Settings(database_url=url), db=make_database(url))
+
+
+@pytest.mark.parametrize(("configured", "expected_kib"), [(None, 64 * 1024), ("8", 8 * 1024)])
+def test_every_sqlite_connection_gets_the_configured_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str | None, expected_kib: int
+) -> None:
+    if configured is not None:
+        monkeypatch.setenv("EARNLOOP_SQLITE_CACHE_MIB", configured)
+    db = database_from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"))
+    try:
+        for _ in range(2):  # two pooled connections at once, and again once they are reused
+            with db.uow(write=False) as first, db.uow(write=False) as second:
+                sizes = {c.exec_driver_sql("PRAGMA cache_size").scalar_one() for c in (first, second)}
+            assert sizes == {-expected_kib}
+    finally:
+        db.dispose()
+
+
+def test_a_sqlite_page_cache_of_zero_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EARNLOOP_SQLITE_CACHE_MIB", "0")
+    with pytest.raises(ValidationError, match="sqlite_cache_mib"):
+        Settings()
 
 
 def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

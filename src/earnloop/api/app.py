@@ -19,7 +19,7 @@ from earnloop.api.limits import BodyLimitMiddleware
 from earnloop.api.problems import install_problem_handlers
 from earnloop.auth.admin_token import resolve_admin_token
 from earnloop.config import Settings, get_settings
-from earnloop.db.engine import Database, make_database
+from earnloop.db.engine import Database, database_from_settings
 from earnloop.db.migrate import require_current_schema
 from earnloop.ledger.clock import Clock, SystemClock
 from earnloop.ledger.service import LedgerService
@@ -36,11 +36,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Raises :class:`~earnloop.db.migrate.SchemaBehindError` on an old schema."""
     settings = settings or get_settings()
-    db = db or make_database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
+    db = db or database_from_settings(settings)
     if check_schema:
         require_current_schema(db)
     metrics = Metrics()

