@@ -14,12 +14,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from earnloop.affiliate import postbacks, report, service
-from earnloop.api.context import AppContext, app_context
+from earnloop.api.context import AppContext, app_context, run_write
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import client_ip, raw_postback
 from earnloop.api.problems import ProblemError, problem_responses
-from earnloop.tracking.service import Reply
-from earnloop.tracking.verifiers import RawPostback
 
 router = APIRouter(tags=["affiliate"])
 Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
@@ -56,13 +54,6 @@ def go_shop(merchant_id: Id, request: Request, user: User) -> RedirectResponse:
     return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
 
 
-def _handle(ctx: AppContext, merchant_id: int, raw: RawPostback) -> Reply:
-    with ctx.db.uow() as conn:
-        return postbacks.handle_postback(
-            conn, ctx.ledger, raw, merchant_id=merchant_id, now_ns=ctx.ledger.clock.now_ns()
-        )
-
-
 @router.post(
     "/affiliate/postbacks/{merchant_id}",
     responses={**problem_responses(400, 403, 404, 422, 503), 200: {"description": "The conversion"}},
@@ -71,7 +62,13 @@ async def postback(merchant_id: Id, request: Request) -> Response:
     """A merchant partner's conversion update, signed with ``Earnloop-Signature`` over the raw body;
     idempotent on (order id, status, amount): a duplicate gets the first reply verbatim."""
     raw = await raw_postback(request)
-    reply = await run_in_threadpool(_handle, app_context(request), merchant_id, raw)
+    ctx = app_context(request)
+    reply = await run_write(
+        ctx,
+        lambda conn: postbacks.handle_postback(
+            conn, ctx.ledger, raw, merchant_id=merchant_id, now_ns=ctx.ledger.clock.now_ns()
+        ),
+    )
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 

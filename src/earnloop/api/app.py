@@ -20,6 +20,7 @@ from earnloop.api.problems import install_problem_handlers
 from earnloop.auth.admin_token import resolve_admin_token
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import Database, database_from_settings
+from earnloop.db.group_commit import GroupCommitter
 from earnloop.db.migrate import require_current_schema
 from earnloop.ledger.clock import Clock, SystemClock
 from earnloop.ledger.service import LedgerService
@@ -46,6 +47,7 @@ def create_app(
         ledger=LedgerService(clock or SystemClock()),
         metrics=metrics,
         admin_token=resolve_admin_token(settings),
+        group_commit=GroupCommitter(db) if db.is_sqlite else None,
     )
     app = FastAPI(
         title="earnloop",

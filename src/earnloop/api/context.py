@@ -1,15 +1,24 @@
-"""What a request can reach: settings, database, services and metrics, built once per app."""
+"""What a request can reach: settings, database, services and metrics, built once per app; and how an
+async route runs a write unit of work off the event loop (:func:`run_write`)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Request
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
 from earnloop.config import Settings
 from earnloop.db.engine import Database
+from earnloop.db.group_commit import GroupCommitter
 from earnloop.ledger.service import LedgerService
 from earnloop.observability import Metrics
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -19,8 +28,24 @@ class AppContext:
     ledger: LedgerService
     metrics: Metrics
     admin_token: str | None
+    group_commit: GroupCommitter | None = None  # SQLite only (see ``run_write``)
 
 
 def app_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def run_write(ctx: AppContext, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in a write unit of work without blocking the event loop. On SQLite it goes through
+    the app's group committer (one writer, concurrent requests share a commit, each in its own
+    savepoint); on PostgreSQL, whose writers run side by side, in a transaction of its own on the
+    threadpool. Either way the result (or ``work``'s exception) comes back only after the commit."""
+    if ctx.group_commit is not None:
+        return await asyncio.wrap_future(ctx.group_commit.submit(work))
+    return await run_in_threadpool(_in_own_transaction, ctx.db, work)
+
+
+def _in_own_transaction(db: Database, work: Callable[[Connection], T]) -> T:
+    with db.uow() as conn:
+        return work(conn)

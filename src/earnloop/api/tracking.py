@@ -8,14 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from earnloop.api.context import AppContext, app_context
+from earnloop.api.context import app_context, run_write
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import client_ip, raw_postback
 from earnloop.api.problems import problem_responses
 from earnloop.tracking import service
-from earnloop.tracking.verifiers import RawPostback
 
 router = APIRouter(tags=["tracking"])
 Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
@@ -55,13 +53,6 @@ def go(game_id: Id, request: Request, user: User) -> RedirectResponse:
     return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
 
 
-def _handle(ctx: AppContext, provider: str, raw: RawPostback) -> service.Reply:
-    with ctx.db.uow() as conn:
-        return service.handle_postback(
-            conn, ctx.ledger, raw, provider=provider, now_ns=ctx.ledger.clock.now_ns()
-        )
-
-
 _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400, 403, 404, 422, 503),
     200: {"description": "The provider's expected success body"},
@@ -70,7 +61,13 @@ _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 async def _postback(provider: str, request: Request) -> Response:
     raw = await raw_postback(request)
-    reply = await run_in_threadpool(_handle, app_context(request), provider, raw)
+    ctx = app_context(request)
+    reply = await run_write(
+        ctx,
+        lambda conn: service.handle_postback(
+            conn, ctx.ledger, raw, provider=provider, now_ns=ctx.ledger.clock.now_ns()
+        ),
+    )
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 

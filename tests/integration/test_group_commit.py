@@ -1,0 +1,141 @@
+"""The SQLite group committer: concurrent write requests share commits, each caller gets its own
+result or its own exception, and a caller is answered only once its work is committed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import CancelledError, Future
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import IntegrityError
+
+from earnloop.db.engine import Database
+from earnloop.db.group_commit import GroupCommitter
+from tests.conftest import DbTarget
+
+THREAD_NAME = "earnloop-group-commit"
+
+
+@pytest.fixture
+def sqlite_db(sqlite_target: DbTarget) -> Iterator[Database]:
+    db = sqlite_target.open()
+    with db.uow() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS gc_probe")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS gc_parent")
+        conn.exec_driver_sql("CREATE TABLE gc_parent (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql(
+            "CREATE TABLE gc_probe (id INTEGER PRIMARY KEY, parent INTEGER"
+            " REFERENCES gc_parent(id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    yield db
+    with db.uow() as conn:
+        conn.exec_driver_sql("DROP TABLE gc_probe")
+        conn.exec_driver_sql("DROP TABLE gc_parent")
+    db.dispose()
+
+
+def _insert(row_id: int, *, parent: int | None = None, fail: bool = False) -> Any:
+    def work(conn: Connection) -> int:
+        conn.execute(text("INSERT INTO gc_probe (id, parent) VALUES (:i, :p)"), {"i": row_id, "p": parent})
+        if fail:
+            raise RuntimeError(f"work {row_id} failed")
+        return row_id * 10
+
+    return work
+
+
+def _stored(db: Database) -> set[int]:
+    with db.uow(write=False) as conn:
+        return {row[0] for row in conn.exec_driver_sql("SELECT id FROM gc_probe")}
+
+
+def _held_group(committer: GroupCommitter) -> tuple[threading.Event, Future[Any]]:
+    """Occupy the writer with a piece of work that waits, so that what is submitted next queues up."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def wait(_conn: Connection) -> None:
+        started.set()
+        release.wait(10)
+
+    future = committer.submit(wait)
+    assert started.wait(10)
+    return release, future
+
+
+def test_queued_work_shares_commits_and_every_caller_gets_its_result(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db, max_group=16)
+    commits: list[int] = []
+
+    def count(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(sqlite_db.engine, "commit", count)
+    try:
+        release, first = _held_group(committer)
+        futures = [committer.submit(_insert(i)) for i in range(1, 40)]
+        release.set()
+        assert [f.result(10) for f in futures] == [i * 10 for i in range(1, 40)]
+        first.result(10)
+    finally:
+        event.remove(sqlite_db.engine, "commit", count)
+    assert _stored(sqlite_db) == set(range(1, 40))
+    assert len(commits) <= 1 + 3  # the held one, then 39 pieces in groups of at most 16
+
+
+def test_a_failing_piece_is_rolled_back_alone(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+    release, _ = _held_group(committer)
+    ok_before = committer.submit(_insert(1))
+    failing = committer.submit(_insert(2, fail=True))
+    ok_after = committer.submit(_insert(3))
+    release.set()
+
+    assert ok_before.result(10) == 10
+    assert ok_after.result(10) == 30
+    with pytest.raises(RuntimeError, match="work 2 failed"):
+        failing.result(10)
+    assert _stored(sqlite_db) == {1, 3}
+
+
+def test_a_failed_commit_fails_the_whole_group_and_stores_nothing(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+    release, _ = _held_group(committer)
+    fine = committer.submit(_insert(1))
+    dangling = committer.submit(_insert(2, parent=999))  # a deferred foreign key: COMMIT refuses it
+    release.set()
+
+    for future in (fine, dangling):
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+            future.result(10)
+    assert _stored(sqlite_db) == set()
+    assert committer.submit(_insert(5)).result(10) == 50  # the writer carries on
+
+
+def test_work_cancelled_before_it_starts_never_runs(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+    release, _ = _held_group(committer)
+    cancelled = committer.submit(_insert(1))
+    assert cancelled.cancel()
+    kept = committer.submit(_insert(2))
+    release.set()
+
+    assert kept.result(10) == 20
+    with pytest.raises(CancelledError):
+        cancelled.result(10)
+    assert _stored(sqlite_db) == {2}
+
+
+def test_the_writer_thread_leaves_when_idle_and_comes_back_for_new_work(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db, idle_s=0.05)
+    assert committer.submit(_insert(1)).result(10) == 10
+    deadline = time.monotonic() + 5
+    while any(t.name == THREAD_NAME for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+    assert committer.submit(_insert(2)).result(10) == 20
+    assert _stored(sqlite_db) == {1, 2}
