@@ -122,12 +122,12 @@ def _bench(
 ) -> Iterator[dict[str, Any]]:
     secret = secrets.token_urlsafe(32)
     log(f"[{db.dialect}] a game with {sizes.milestones} milestones, {sizes.users} users with a click each")
-    bodies = _populate(db, secret, sizes.users, sizes.milestones)
+    bodies = populate_world(db, secret, sizes.users, sizes.milestones)
     with server_process(db) as base_url:
         log(f"[{db.dialect}] ceiling: {len(bodies)} × GET {CEILING_PATH} from {sizes.clients} clients")
         ceiling = _drive(base_url, len(bodies), sizes, lambda client, _: client.get(CEILING_PATH))
         log(f"[{db.dialect}] {len(bodies)} signed postbacks from {sizes.clients} clients")
-        postbacks = _drive(base_url, len(bodies), sizes, _postback_sender(secret, bodies))
+        postbacks = _drive(base_url, len(bodies), sizes, postback_sender(secret, bodies))
     counts = _checked_counts(db, ceiling, postbacks)
     log(f"[{db.dialect}] {counts['accepted']} accepted, {counts['pending_entries']} pending cashback entries")
     yield _line(
@@ -156,7 +156,9 @@ def _bench(
         _where_time_goes(db, secret, sizes, log)
 
 
-def _populate(db: Database, secret: str, users: int, milestone_count: int, *, first: int = 0) -> list[bytes]:
+def populate_world(
+    db: Database, secret: str, users: int, milestone_count: int, *, first: int = 0
+) -> list[bytes]:
     """The game and the secret (upserted), users ``first…`` and their clicks; returns the postback
     bodies to send, interleaved so that consecutive postbacks belong to different users."""
     now = SystemClock().now_ns()
@@ -205,7 +207,7 @@ def _populate(db: Database, secret: str, users: int, milestone_count: int, *, fi
     ]
 
 
-def _postback_sender(secret: str, bodies: Sequence[bytes]) -> Send:
+def postback_sender(secret: str, bodies: Sequence[bytes]) -> Send:
     def send(client: httpx.Client, index: int) -> httpx.Response:
         body = bodies[index]
         signature = sign_generic(secret, body, int(time.time()))
@@ -256,7 +258,7 @@ def _drive(base_url: str, count: int, sizes: Sizes, send: Send) -> Run:
 def _where_time_goes(db: Database, secret: str, sizes: Sizes, log: Callable[[str], None]) -> None:
     """Profile the earn path in this process for ``sizes.profiled_users`` more users; log the share of
     CPU time per layer and the SQL statements per postback."""
-    bodies = _populate(db, secret, sizes.profiled_users, sizes.milestones, first=sizes.users)
+    bodies = populate_world(db, secret, sizes.profiled_users, sizes.milestones, first=sizes.users)
     ledger = LedgerService(SystemClock())
     statements: Counter[str] = Counter()
 
