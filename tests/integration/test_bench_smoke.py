@@ -57,3 +57,32 @@ def test_bench_ledger_quick_prints_json_lines() -> None:
             assert line["metric"] in METRICS, line
             seen.add((line["metric"], line["batch"]))
         assert seen == {(m, b) for m in METRICS for b in BATCHES}, db
+
+
+@pytest.mark.slow
+def test_bench_ledger_without_json_says_where_a_batchs_time_goes() -> None:
+    """Without ``--json`` the bench also times each step of a batch and prints the split to stderr,
+    one line per database, the steps adding up to no more than the batch."""
+    earnloop = Path(sys.executable).with_name("earnloop")
+    env = {**os.environ, "EARNLOOP_BENCH_POSTGRES_URL": os.environ.get("EARNLOOP_BENCH_POSTGRES_URL", PG_URL)}
+    proc = subprocess.run(
+        [str(earnloop), "bench", "ledger", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "where time goes" in line]
+    databases = {line.split("[")[1].split("]")[0] for line in lines}
+    assert "sqlite" in databases, proc.stderr
+    if IN_CI:
+        assert databases == {"sqlite", "postgresql"}, proc.stderr
+    for line in lines:
+        total = float(line.split("batch 8190: ")[1].split(" ms per batch")[0])
+        parts = line.split("ms per batch: ")[1].removesuffix(" (ms)").split(", ")
+        assert any(part.startswith("decide (state machine) ") for part in parts), line
+        steps = [float(part.rsplit(" ", 1)[1]) for part in parts]
+        assert steps[-1] >= -1  # "the rest": what no step covers (rounding aside)
+        assert sum(steps) == pytest.approx(total, abs=len(steps)), line

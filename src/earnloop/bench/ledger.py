@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
+from earnloop.bench.ledger_phases import describe, phase_timers
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger import models
@@ -72,10 +73,11 @@ class Sizes:
     accounts: int
     # batch size → (measured batches, warm-up batches)
     batches: dict[int, tuple[int, int]]
+    phase_batches: int  # batches of BATCH_MAX timed step by step (without --json)
 
 
-FULL = Sizes(accounts=10_000, batches={1: (1000, 20), 100: (100, 2), BATCH_MAX: (10, 1)})
-QUICK = Sizes(accounts=300, batches={1: (20, 2), 100: (3, 1), BATCH_MAX: (1, 0)})
+FULL = Sizes(accounts=10_000, batches={1: (1000, 20), 100: (100, 2), BATCH_MAX: (10, 1)}, phase_batches=5)
+QUICK = Sizes(accounts=300, batches={1: (20, 2), 100: (3, 1), BATCH_MAX: (1, 0)}, phase_batches=1)
 
 
 def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
@@ -86,7 +88,7 @@ def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
         db = make_database(f"sqlite:///{Path(tmp) / 'ledger.db'}", pool_size=1)
         try:
             upgrade(db)
-            yield from _bench_database(db, sizes, log)
+            yield from _bench_database(db, sizes, log, breakdown=verbose)
         finally:
             db.dispose()
     url = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
@@ -105,7 +107,7 @@ def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
             db = make_database(url, search_path=schema, pool_size=1)
             try:
                 upgrade(db)
-                yield from _bench_database(db, sizes, log)
+                yield from _bench_database(db, sizes, log, breakdown=verbose)
             finally:
                 db.dispose()
         finally:
@@ -115,7 +117,9 @@ def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
         admin.dispose()
 
 
-def _bench_database(db: Database, sizes: Sizes, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+def _bench_database(
+    db: Database, sizes: Sizes, log: Callable[[str], None], *, breakdown: bool
+) -> Iterator[dict[str, Any]]:
     ledger = LedgerService(SystemClock())
     log(f"[{db.dialect}] creating {sizes.accounts} accounts")
     _create_accounts(db, ledger, sizes.accounts)
@@ -154,6 +158,17 @@ def _bench_database(db: Database, sizes: Sizes, log: Callable[[str], None]) -> I
                 LATENCY_CEILING_WHAT,
                 digits=4,
             )
+    if breakdown:
+        _where_time_goes(db, ledger, stream, sizes.phase_batches, log)
+
+
+def _where_time_goes(
+    db: Database, ledger: LedgerService, stream: TransferStream, batches: int, log: Callable[[str], None]
+) -> None:
+    """Time each step of ``batches`` more batches of ``BATCH_MAX`` (not part of the measurement)."""
+    with phase_timers() as totals:
+        total_s = sum(_ledger_batch(db, ledger, stream.take(BATCH_MAX))[0] for _ in range(batches))
+    log(f"[{db.dialect}] where time goes, batch {BATCH_MAX}: {describe(totals, total_s, batches)}")
 
 
 def _paired_batch(
