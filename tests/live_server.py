@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from earnloop.bench.live_server import free_port, serve
+from earnloop.bench.live_server import free_port, serve, wait_until_up
 
-__all__ = ["client", "free_port", "serve"]
+__all__ = ["client", "free_port", "serve", "wait_until_up"]
 
 
 def client(base_url: str, token: str | None = None) -> httpx.Client:

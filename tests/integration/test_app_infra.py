@@ -15,7 +15,7 @@ from earnloop.config import Settings
 from earnloop.db.engine import database_from_settings, make_database
 from earnloop.db.migrate import SchemaBehindError
 from tests.conftest import EARNLOOP
-from tests.live_server import free_port
+from tests.live_server import free_port, wait_until_up
 
 
 def test_health_ready_and_metrics(api: httpx.Client) -> None:
@@ -127,7 +127,7 @@ def test_server_logs_are_json_with_request_ids_and_never_the_token(tmp_path: Pat
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base)
+        wait_until_up(base, server)
         auth = {"Authorization": f"Bearer {token}", "X-Request-ID": "trace-me"}
         assert httpx.get(f"{base}/v1/ledger/accounts?ids=1", headers=auth).status_code == 200
         wrong = httpx.get(f"{base}/v1/ledger/accounts?ids=1", headers={"Authorization": f"Bearer {token}x"})
@@ -139,19 +139,6 @@ def test_server_logs_are_json_with_request_ids_and_never_the_token(tmp_path: Pat
     lines = [line for line in output.splitlines() if line.strip()]
     assert all(line.startswith("{") for line in lines), lines
     assert any('"request_id": "trace-me"' in line for line in lines)
-
-
-def _wait_until_up(base: str) -> None:
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        import time
-
-        time.sleep(0.05)
-    raise AssertionError("server did not come up")
 
 
 @pytest.mark.redis

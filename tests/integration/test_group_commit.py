@@ -14,10 +14,8 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.db.engine import Database
-from earnloop.db.group_commit import GroupCommitter
+from earnloop.db.group_commit import WRITER_THREAD, GroupCommitter
 from tests.conftest import DbTarget
-
-THREAD_NAME = "earnloop-group-commit"
 
 
 @pytest.fixture
@@ -134,8 +132,8 @@ def test_the_writer_thread_leaves_when_idle_and_comes_back_for_new_work(sqlite_d
     committer = GroupCommitter(sqlite_db, idle_s=0.05)
     assert committer.submit(_insert(1)).result(10) == 10
     deadline = time.monotonic() + 5
-    while any(t.name == THREAD_NAME for t in threading.enumerate()) and time.monotonic() < deadline:
+    while any(t.name == WRITER_THREAD for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+    assert not any(t.name == WRITER_THREAD for t in threading.enumerate())
     assert committer.submit(_insert(2)).result(10) == 20
     assert _stored(sqlite_db) == {1, 2}

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -69,18 +70,22 @@ def server_process(db: Database) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base_url, server)
+        wait_until_up(base_url, server)
         yield base_url
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def _wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None:
+def wait_until_up(base_url: str, server: subprocess.Popen[Any]) -> None:
+    """Until ``GET /healthz`` of the ``earnloop serve`` process ``server`` answers 200; a
+    :class:`BenchError` when the process exits first or does not come up in time."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            error = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            error = server.stderr.read() if server.stderr else ""
+            if isinstance(error, bytes):
+                error = error.decode(errors="replace")
             raise BenchError(f"earnloop serve exited: {error[-500:]}")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:

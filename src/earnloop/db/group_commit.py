@@ -33,6 +33,7 @@ T = TypeVar("T")
 _Job = tuple[Callable[[Connection], Any], "Future[Any]"]
 
 MAX_GROUP = 16
+WRITER_THREAD = "earnloop-group-commit"
 IDLE_S = 1.0
 
 
@@ -54,8 +55,7 @@ class GroupCommitter:
         with self._changed:
             self._queue.append((work, future))
             if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="earnloop-group-commit", daemon=True).start()
+                self._start_writer()
             self._changed.notify()
         return future
 
@@ -67,8 +67,12 @@ class GroupCommitter:
             with self._changed:
                 self._running = False
                 if self._queue:  # work that arrived as the thread was leaving (or after a crash)
-                    self._running = True
-                    threading.Thread(target=self._run, name="earnloop-group-commit", daemon=True).start()
+                    self._start_writer()
+
+    def _start_writer(self) -> None:
+        """Start the writer thread (called holding ``_changed``)."""
+        self._running = True
+        threading.Thread(target=self._run, name=WRITER_THREAD, daemon=True).start()
 
     def _next_group(self) -> list[_Job]:
         """The work queued so far (waiting up to ``idle_s`` for some); empty when the thread should exit."""

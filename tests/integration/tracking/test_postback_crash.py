@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from earnloop.bench.live_server import free_port
+from earnloop.bench.live_server import free_port, wait_until_up
 from earnloop.bench.postback import Send, populate_world, postback_sender
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
@@ -42,7 +42,7 @@ def test_every_postback_answered_before_a_sigkill_is_stored(tmp_path: Path) -> N
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base)
+        wait_until_up(base, server)
         answered = _send_until_killed(base, server, postback_sender(secret, bodies), len(bodies))
     finally:
         server.kill()
@@ -109,14 +109,3 @@ def _stored_rewards(db: Database) -> dict[str, int]:
             )
         )
         return {row[0]: int(row[1]) for row in rows}
-
-
-def _wait_until_up(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        threading.Event().wait(0.05)
-    raise AssertionError("the server did not start")
