@@ -56,7 +56,11 @@ def create_app(
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    # FastAPI tries routers in order, and each one tried costs every request that passes it (~0.15 ms
+    # for a postback behind eight routers): the high-volume provider-facing routes come first.
     app.include_router(health.router)
+    app.include_router(tracking_api.router)
+    app.include_router(affiliate_api.router)
     app.include_router(ledger.router)
     app.include_router(wallet.router)
     app.include_router(pay_api.router)
@@ -65,9 +69,7 @@ def create_app(
     app.include_router(webhooks_api.router)
     app.include_router(withdrawals_api.router)
     app.include_router(catalog_api.router)
-    app.include_router(tracking_api.router)
     app.include_router(tracking_api.admin)
-    app.include_router(affiliate_api.router)
     app.include_router(affiliate_api.admin)
     withdrawals_api.install_payouts(app, settings)
     einvoice_api.install(app, settings)

@@ -46,6 +46,7 @@ from earnloop.catalog.validation import (
     game_spec,
     merchant_spec,
 )
+from earnloop.db import driver
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer
@@ -495,7 +496,7 @@ def campaigns_targeting(conn: Connection, at_ns: int, target_kind: str, target_i
     """The campaign rows active at ``at_ns`` that target this game or merchant (the earn engine's
     pricing: :func:`active_campaign_rows` for one target)."""
     params = {"at_ns": at_ns, "target_kind": target_kind, "target_id": target_id}
-    return list(conn.execute(_CAMPAIGNS_TARGETING, params).all())
+    return driver.rows(conn, _CAMPAIGNS_TARGETING, params)
 
 
 def list_campaigns(
@@ -569,7 +570,8 @@ def fund_campaign(
 
 
 # -- usage (called by the earn engine) ----------------------------------------------------------------
-# The earn engine's statements are built once; the claims run as the same SQL on SQLite and PostgreSQL.
+# The earn engine's statements are built once (the claims are the same SQL on SQLite and PostgreSQL)
+# and run on the driver (``earnloop.db.driver``).
 _USED = select(usage.c.used).where(
     usage.c.subject == bindparam("subject"),
     usage.c.subject_id == bindparam("subject_id"),
@@ -609,13 +611,13 @@ _COUNT_USE_CAPPED = text(f"{_COUNT_USE} WHERE catalog_usage.used < :cap RETURNIN
 
 def used(conn: Connection, subject: str, subject_id: int, user_id: int) -> int:
     params = {"subject": subject, "subject_id": subject_id, "user_id": user_id}
-    return int(conn.execute(_USED, params).scalar() or 0)
+    return int(driver.scalar(conn, _USED, params) or 0)
 
 
 def milestones_with_uses(conn: Connection, game_id: int, user_id: int) -> list[Any]:
     """The game's milestone rows in order (position, key), each with ``used``: how many times the
     user earned it."""
-    return list(conn.execute(_MILESTONES_WITH_USES, {"game_id": game_id, "user_id": user_id}).all())
+    return driver.rows(conn, _MILESTONES_WITH_USES, {"game_id": game_id, "user_id": user_id})
 
 
 def uses_with_ref_prefix(conn: Connection, subject: str, prefix: str) -> list[dict[str, Any]]:
@@ -672,11 +674,13 @@ def count_use(
     _check_use(subject, ref, amount)
     key = {"subject": subject, "subject_id": subject_id}
     # Claim the reference first: on PostgreSQL a concurrent duplicate waits here for the first one.
-    claimed = conn.execute(
-        _CLAIM_REF, {**key, "ref": ref, "user_id": user_id, "amount": amount, "created_at_ns": time.time_ns()}
-    ).first()
+    claimed = driver.first(
+        conn,
+        _CLAIM_REF,
+        {**key, "ref": ref, "user_id": user_id, "amount": amount, "created_at_ns": time.time_ns()},
+    )
     if claimed is None:
-        seen = conn.execute(_SEEN_REF, {**key, "ref": ref}).one()
+        seen = driver.first(conn, _SEEN_REF, {**key, "ref": ref})
         if (seen.user_id, seen.amount) != (user_id, amount):
             raise CatalogConflictError(f"use {ref!r} was recorded with different fields")
         count = used(conn, subject, subject_id, user_id)
@@ -684,7 +688,7 @@ def count_use(
         statement, params = _COUNT_USE_UNCAPPED, {**key, "user_id": user_id}
         if cap is not None:
             statement, params = _COUNT_USE_CAPPED, {**params, "cap": cap}
-        counted = conn.execute(statement, params).first()
+        counted = driver.first(conn, statement, params)
         if counted is None:
             raise CapReachedError(f"user {user_id} reached the limit of {cap} for {subject} {subject_id}")
         count = int(counted.used)

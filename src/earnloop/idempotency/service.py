@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
+from earnloop.db import driver
 from earnloop.idempotency.models import idempotency_records as records
 
 KEY_MAX_LEN = 200
@@ -49,7 +50,8 @@ def check_key(key: str) -> str:
     return key
 
 
-# Built once; the claim is the same SQL on SQLite and PostgreSQL.
+# Built once (the claim is the same SQL on SQLite and PostgreSQL) and run on the driver: every earn,
+# payment and transfer request claims a key.
 _CLAIM = text(
     'INSERT INTO idempotency_records (scope, "key", request_hash, created_at_ns)'
     " VALUES (:scope, :key, :request_hash, :created_at_ns)"
@@ -65,9 +67,9 @@ def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> di
     check_key(key)
     request_hash = fingerprint(request)
     values = {"scope": scope, "key": key, "request_hash": request_hash, "created_at_ns": time.time_ns()}
-    if conn.execute(_CLAIM, values).first() is not None:
+    if driver.first(conn, _CLAIM, values) is not None:
         return None
-    row = conn.execute(_CLAIMED, {"b_scope": scope, "b_key": key}).one()
+    row = driver.first(conn, _CLAIMED, {"b_scope": scope, "b_key": key})
     if row.request_hash != request_hash:
         raise IdempotencyConflictError(f"idempotency key {key!r} was already used with a different request")
     if row.response is None:
@@ -78,7 +80,8 @@ def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> di
 
 def complete(conn: Connection, scope: str, key: str, response: dict[str, Any]) -> dict[str, Any]:
     """Store the answer for the claimed key; returns it unchanged."""
-    conn.execute(
+    driver.execute(
+        conn,
         _COMPLETE,
         {"b_scope": scope, "b_key": key, "b_response": json.dumps(response, sort_keys=True, default=str)},
     )

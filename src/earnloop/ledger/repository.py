@@ -20,6 +20,7 @@ import psycopg
 from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
+from earnloop.db import driver
 from earnloop.ledger import models
 from earnloop.ledger.types import Account, AccountBalance, AccountFilter, AccountFilterFlags, Transfer
 
@@ -61,8 +62,9 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + IN_CHUNK]
 
 
-# Hot paths (the per-batch loads and inserts) run as driver SQL with pre-encoded tuples: SQLAlchemy
-# Core's per-row parameter processing and expanding IN lists cost more than the database work.
+# Hot paths (the per-batch loads and inserts) run as driver SQL with pre-encoded tuples
+# (``earnloop.db.driver``): SQLAlchemy Core's per-row parameter processing, expanding IN lists and
+# per-statement execution context cost more than the database work.
 def _mark(conn: Connection) -> str:
     """The driver's placeholder (sqlite3: qmark, psycopg: format)."""
     return "?" if conn.dialect.name == "sqlite" else "%s"
@@ -85,17 +87,17 @@ def _insert_sql_with(table: Any, mark: str) -> str:
 
 def _select_in(
     conn: Connection, table: Any, keys: Sequence[bytes], *, columns: str | None = None
-) -> Iterator[Row[Any]]:
+) -> Iterator[tuple[Any, ...]]:
     """Rows of ``table`` whose ``id`` is in ``keys`` (PostgreSQL: one array parameter per query)."""
     head = f"SELECT {columns or _columns(table)} FROM {table.name} WHERE id"  # noqa: S608 (model names)
     if conn.dialect.name == "postgresql":
         if keys:
             sql = f"{head} IN (SELECT unnest(%b::bytea[]))"
-            yield from conn.exec_driver_sql(sql, (list(keys),)).all()  # one fetch, not one per row
+            yield from driver.run_sql(conn, sql, (list(keys),)).fetchall()  # one fetch, not one per row
         return
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
-        yield from conn.exec_driver_sql(f"{head} IN ({marks})", tuple(chunk)).all()
+        yield from driver.run_sql(conn, f"{head} IN ({marks})", tuple(chunk)).fetchall()
 
 
 def _per_dialect(sql: str, *, postgresql_suffix: str = "") -> dict[str, str]:
@@ -124,16 +126,17 @@ _FINISH_PENDING = (
 
 def lock_clock(conn: Connection) -> int:
     """Take the ledger's write lock and return the last timestamp handed out."""
-    return int(conn.exec_driver_sql(_LOCK_CLOCK[conn.dialect.name]).scalar_one())
+    (last_timestamp,) = driver.run_sql(conn, _LOCK_CLOCK[conn.dialect.name]).fetchone()
+    return int(last_timestamp)
 
 
 def advance_clock(conn: Connection, last_timestamp: int) -> None:
-    conn.exec_driver_sql(_ADVANCE_CLOCK[conn.dialect.name], (last_timestamp, last_timestamp))
+    driver.run_sql(conn, _ADVANCE_CLOCK[conn.dialect.name], (last_timestamp, last_timestamp))
 
 
-def account_from_row(row: Row[Any]) -> Account:
+def account_from_row(row: Sequence[Any]) -> Account:
     """Decode a full ``ledger_accounts`` row (columns in table order)."""
-    (id_, ledger, code, ud128, ud64, ud32, flags, dp, dpo, cp, cpo, ts) = tuple(row)
+    (id_, ledger, code, ud128, ud64, ud32, flags, dp, dpo, cp, cpo, ts) = row
     # Positional, in the field order of ``Account`` (id, ledger, code, flags, user_data_128/64/32,
     # reserved, debits_pending/posted, credits_pending/posted, timestamp): keyword arguments make
     # this call ~2x slower, and a batch decodes ~8k accounts.
@@ -154,21 +157,23 @@ def account_from_row(row: Row[Any]) -> Account:
     )
 
 
-def transfer_from_row(row: Row[Any]) -> Transfer:
+def transfer_from_row(row: Sequence[Any]) -> Transfer:
+    """Decode a full ``ledger_transfers`` row (columns in table order)."""
+    (id_, debit, credit, amount, pending, ud128, ud64, ud32, timeout, ledger, code, flags, ts) = row
     return Transfer(
-        id=dec128(row.id),
-        debit_account_id=dec128(row.debit_account_id),
-        credit_account_id=dec128(row.credit_account_id),
-        amount=row.amount,
-        pending_id=dec128(row.pending_id) if row.pending_id is not None else 0,
-        user_data_128=dec128(row.user_data_128),
-        user_data_64=dec64(row.user_data_64),
-        user_data_32=row.user_data_32,
-        timeout=row.timeout,
-        ledger=row.ledger,
-        code=row.code,
-        flags=row.flags,
-        timestamp=row.timestamp,
+        id=dec128(id_),
+        debit_account_id=dec128(debit),
+        credit_account_id=dec128(credit),
+        amount=amount,
+        pending_id=dec128(pending) if pending is not None else 0,
+        user_data_128=dec128(ud128),
+        user_data_64=dec64(ud64),
+        user_data_32=ud32,
+        timeout=timeout,
+        ledger=ledger,
+        code=code,
+        flags=flags,
+        timestamp=ts,
     )
 
 
@@ -195,23 +200,25 @@ def load_transfers(conn: Connection, ids: Iterable[int]) -> dict[int, Transfer]:
 def load_pending(conn: Connection, ids: Iterable[int]) -> dict[int, PendingInfo]:
     keys = sorted({enc128(i) for i in ids})
     found: dict[int, PendingInfo] = {}
-    for row in _select_in(conn, models.pending_status, keys, columns="id, status, expires_at"):
-        found[dec128(row.id)] = PendingInfo(status=row.status, expires_at=row.expires_at)
+    for key, status, expires_at in _select_in(
+        conn, models.pending_status, keys, columns="id, status, expires_at"
+    ):
+        found[dec128(key)] = PendingInfo(status=status, expires_at=expires_at)
     return found
 
 
 def load_failed(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
     keys = sorted({enc128(i) for i in ids})
     found: dict[int, int] = {}
-    for row in _select_in(conn, models.failed_ids, keys, columns="id, result"):
-        found[dec128(row.id)] = row.result
+    for key, result in _select_in(conn, models.failed_ids, keys, columns="id, result"):
+        found[dec128(key)] = result
     return found
 
 
 def due_expiries(conn: Connection, now_ns: int, limit: int) -> list[int]:
     """Ids of pending transfers whose timeout has passed, oldest expiry first."""
-    due = conn.exec_driver_sql(_DUE_EXPIRIES[conn.dialect.name], (STATUS_PENDING, now_ns, limit))
-    return [dec128(row.id) for row in due]
+    due = driver.run_sql(conn, _DUE_EXPIRIES[conn.dialect.name], (STATUS_PENDING, now_ns, limit))
+    return [dec128(key) for (key,) in due.fetchall()]
 
 
 def insert_accounts(conn: Connection, rows: Sequence[Account]) -> None:
@@ -287,7 +294,7 @@ def _insert_rows(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> N
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
         _copy_rows(conn, table, rows)
     else:
-        conn.exec_driver_sql(_insert_sql(conn, table), rows)
+        driver.run_many(conn, _insert_sql(conn, table), rows)
 
 
 _PG_BINARY_TYPES = {"LargeBinary": "bytea", "BigInteger": "int8", "Integer": "int4", "SmallInteger": "int2"}
@@ -423,7 +430,7 @@ def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> No
             [d.credits_posted for d in ordered],
             [1 if d.closed else 0 for d in ordered],
         )
-        _check_deltas_applied(conn.exec_driver_sql(_APPLY_DELTAS_PG, columns).rowcount, len(ordered))
+        _check_deltas_applied(driver.run_sql(conn, _APPLY_DELTAS_PG, columns).rowcount, len(ordered))
         return
     params = [
         {
@@ -436,7 +443,7 @@ def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> No
         }
         for d in ordered
     ]
-    _check_deltas_applied(conn.exec_driver_sql(_APPLY_DELTAS, params).rowcount, len(params))
+    _check_deltas_applied(driver.run_many(conn, _APPLY_DELTAS, params).rowcount, len(params))
 
 
 def _check_deltas_applied(rowcount: int, expected: int) -> None:

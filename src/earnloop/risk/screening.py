@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, select, text
 
+from earnloop.db import driver
 from earnloop.risk.models import risk_decisions
 
 STRATEGY_VERSION = "passthrough-0"
 ALLOW = "allow"
 
-# Built once; the same SQL on SQLite and PostgreSQL.
+# Built once, the same SQL on SQLite and PostgreSQL; run on the driver (every earn screens an event).
 _RECORD = text(
     "INSERT INTO risk_decisions (event_ref, decision, strategy_version, created_at_ns)"
     " VALUES (:event_ref, :decision, :strategy_version, :created_at_ns)"
@@ -27,7 +28,7 @@ def screen(conn: Connection, *, event_ref: str, now_ns: int) -> str:
         "strategy_version": STRATEGY_VERSION,
         "created_at_ns": now_ns,
     }
-    decision = conn.execute(_RECORD, params).scalar()
+    decision = driver.scalar(conn, _RECORD, params)
     if decision is None:  # screened before: the first decision stands
-        decision = conn.execute(_RECORDED, {"event_ref": event_ref}).scalar_one()
+        decision = driver.scalar(conn, _RECORDED, {"event_ref": event_ref})
     return str(decision)

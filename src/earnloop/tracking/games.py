@@ -38,6 +38,7 @@ from earnloop.catalog.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.catalog.errors import CapReachedError
 from earnloop.catalog.models import catalog_games as games
 from earnloop.catalog.pricing import price_milestone
+from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.screening import screen
 from earnloop.tracking.models import tracking_clicks, tracking_conversions
@@ -120,11 +121,11 @@ def _milestone(conn: Connection, game: Any, click: Any, event_key: str, now_ns: 
 def earn(
     conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
 ) -> Conversion:
-    click = conn.execute(_CLICK, {"click_id": claim.click_id}).first()
+    click = driver.first(conn, _CLICK, {"click_id": claim.click_id})
     if click is None:
         raise Rejected("unknown_click", "no click with this id")
     user_id = int(click.user_id)
-    game = conn.execute(_GAME, {"game_id": click.game_id}).one()
+    game = driver.first(conn, _GAME, {"game_id": click.game_id})
     if game.status != "active":
         raise Rejected("game_inactive", f"game {game.key!r} is {game.status}")
     milestone = _milestone(conn, game, click, claim.event_key, now_ns)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
 from earnloop.catalog.models import catalog_games
+from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking import games
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
@@ -135,7 +136,7 @@ _ACTIVE_SECRETS = (
 
 
 def active_secrets(conn: Connection, provider: str) -> list[str]:
-    return list(conn.execute(_ACTIVE_SECRETS, {"provider": provider}).scalars())
+    return [str(secret) for secret in driver.scalars(conn, _ACTIVE_SECRETS, {"provider": provider})]
 
 
 # -- clicks -------------------------------------------------------------------------------------------
@@ -212,7 +213,8 @@ def record_click(
 
 
 # -- postbacks ----------------------------------------------------------------------------------------
-# The postback path's statements, built once (the claim is the same SQL on SQLite and PostgreSQL).
+# The postback path's statements, built once (the claim is the same SQL on SQLite and PostgreSQL) and
+# run on the driver (``earnloop.db.driver``): SQLAlchemy's per-statement cost dominates this path.
 _RECORD = insert(postbacks)
 _CLAIM = text(
     "INSERT INTO tracking_conversions"
@@ -253,7 +255,8 @@ def _record(
     claim: VerifiedPostback | None = None,
 ) -> None:
     headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in raw.headers.items()}
-    conn.execute(
+    driver.execute(
+        conn,
         _RECORD,
         {
             "provider": provider[:40],
@@ -308,9 +311,9 @@ def handle_postback(
         return _reject(conn, raw, provider, "not_configured", "no active secret for this provider", now_ns)
 
     txn = {"provider": provider, "transaction_id": claim.transaction_id}
-    claimed = conn.execute(_CLAIM, {**txn, "reply_body": b"", "created_at_ns": now_ns}).first()
+    claimed = driver.first(conn, _CLAIM, {**txn, "reply_body": b"", "created_at_ns": now_ns})
     if claimed is None:  # an accepted duplicate (on PostgreSQL, after the first one committed)
-        first = conn.execute(_FIRST_REPLY, txn).one()
+        first = driver.first(conn, _FIRST_REPLY, txn)
         reply = Reply(first.reply_status, first.reply_content_type, bytes(first.reply_body))
         _record(conn, raw, provider, outcome="duplicate", reply=reply, now_ns=now_ns, claim=claim)
         return reply
@@ -319,10 +322,11 @@ def handle_postback(
         with conn.begin_nested():  # a rejection leaves nothing of the earn path behind
             done = games.settle(conn, ledger, provider, claim, now_ns)
     except games.Rejected as exc:
-        conn.execute(_UNCLAIM, {"conversion_id": conversion_id})
+        driver.execute(conn, _UNCLAIM, {"conversion_id": conversion_id})
         return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim)
     reply = Reply(200, verifier.success_content_type, verifier.success_body())
-    conn.execute(
+    driver.execute(
+        conn,
         _ACCEPT,
         {
             "conversion_id": conversion_id,

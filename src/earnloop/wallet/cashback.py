@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from earnloop.db import driver
 from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
@@ -72,7 +73,7 @@ def find(conn: Connection, source: str, ref: str) -> dict[str, Any] | None:
     return None if row is None else _entry_dict(row)
 
 
-_INSERT_ENTRY = insert(entries).returning(*entries.c)
+_INSERT_ENTRY = insert(entries).returning(*entries.c)  # run on the driver (every reward)
 
 
 def credit_pending(
@@ -126,7 +127,8 @@ def credit_pending(
         ],
     )
     now = time.time_ns()
-    row = conn.execute(
+    row = driver.first(
+        conn,
         _INSERT_ENTRY,
         {
             "user_id": user_id,
@@ -144,7 +146,7 @@ def credit_pending(
             "clawed_back": 0,
             "debt_recorded": 0,
         },
-    ).one()
+    )
     return idem.complete(conn, scope, f"{source}:{ref}", _entry_dict(row))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from earnloop.auth.service import user_exists
+from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import enc128
@@ -42,6 +43,7 @@ def check_amount(amount: int, *, minimum: int = 1) -> int:
     return amount
 
 
+# Run on the driver (``earnloop.db.driver``): every credit and payment checks the wallet.
 _WALLET = select(wallets.c.user_id).where(
     wallets.c.user_id == bindparam("user_id"), wallets.c.currency == bindparam("currency")
 )
@@ -51,7 +53,7 @@ def open_wallet(conn: Connection, ledger: LedgerService, user_id: int, currency_
     """Create the user's ledger accounts in this currency (idempotent). The wallet row is written after
     the accounts, in the same transaction: when it exists, so do the user and the accounts."""
     cur = currency(currency_code)
-    if conn.execute(_WALLET, {"user_id": user_id, "currency": cur.code}).first() is not None:
+    if driver.first(conn, _WALLET, {"user_id": user_id, "currency": cur.code}) is not None:
         return cur
     if not user_exists(conn, user_id):
         raise NotFoundError(f"no user {user_id}")
@@ -67,7 +69,7 @@ def open_wallet(conn: Connection, ledger: LedgerService, user_id: int, currency_
 
 def require_wallet(conn: Connection, user_id: int, currency_code: str) -> Currency:
     cur = currency(currency_code)
-    if conn.execute(_WALLET, {"user_id": user_id, "currency": cur.code}).first() is None:
+    if driver.first(conn, _WALLET, {"user_id": user_id, "currency": cur.code}) is None:
         raise NotFoundError(f"user {user_id} has no {cur.code} wallet")
     return cur
 
