@@ -103,6 +103,35 @@ def test_statements_join_the_connections_transaction_and_savepoints(table: Datab
         assert list(conn.execute(select(items.c.name)).scalars()) == ["kept"]
 
 
+def _names(db: Database) -> list[str]:
+    with db.uow(write=False) as conn:
+        return list(conn.execute(select(items.c.name).order_by(items.c.name)).scalars())
+
+
+def _add_in_savepoint(conn: Any, *names: str) -> None:
+    with driver.savepoint(conn):
+        for name in names:
+            driver.execute(conn, _INSERT, {"name": name, "amount": 1, "blob": None})
+
+
+def _fail_after_inner_savepoint(conn: Any) -> None:
+    with driver.savepoint(conn):
+        _add_in_savepoint(conn, "released-inside")
+        raise RuntimeError("the outer block fails")
+
+
+def test_savepoints_nest_and_a_failed_one_leaves_the_transaction_usable(table: Database) -> None:
+    with table.uow() as conn:
+        with driver.savepoint(conn):
+            driver.execute(conn, _INSERT, {"name": "outer", "amount": 1, "blob": None})
+            with pytest.raises(IntegrityError):
+                _add_in_savepoint(conn, "inner", "outer")  # the second is a duplicate
+            driver.execute(conn, _INSERT, {"name": "after", "amount": 1, "blob": None})  # still usable
+        with pytest.raises(RuntimeError):
+            _fail_after_inner_savepoint(conn)
+    assert _names(table) == ["after", "outer"]
+
+
 def _insert_both(db: Database, names: list[str]) -> None:
     with db.uow() as conn:
         for name in names:

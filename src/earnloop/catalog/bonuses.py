@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CapReachedError
 from earnloop.catalog.pricing import BonusPart, reprice_bonus
+from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet import cashback
 from earnloop.wallet.errors import InsufficientFundsError
@@ -61,7 +62,7 @@ def pay_bonus(conn: Connection, ledger: LedgerService, target: RewardTarget, par
         if part.amount <= 0:
             return 0
         try:
-            with conn.begin_nested():
+            with driver.savepoint(conn):
                 catalog.count_use(
                     conn,
                     subject="campaign",

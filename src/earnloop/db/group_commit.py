@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from earnloop.db import driver
 from earnloop.db.engine import Database
 
 T = TypeVar("T")
@@ -111,11 +112,8 @@ class GroupCommitter:
 
 
 def _in_savepoint(conn: Connection, work: Callable[[Connection], T]) -> tuple[T | None, Exception | None]:
-    savepoint = conn.begin_nested()
     try:
-        value = work(conn)
+        with driver.savepoint(conn):
+            return work(conn), None
     except Exception as exc:
-        savepoint.rollback()
         return None, exc
-    savepoint.commit()
-    return value, None

@@ -319,7 +319,7 @@ def handle_postback(
         return reply
     conversion_id = int(claimed.id)
     try:
-        with conn.begin_nested():  # a rejection leaves nothing of the earn path behind
+        with driver.savepoint(conn):  # a rejection leaves nothing of the earn path behind
             done = games.settle(conn, ledger, provider, claim, now_ns)
     except games.Rejected as exc:
         driver.execute(conn, _UNCLAIM, {"conversion_id": conversion_id})
