@@ -108,13 +108,20 @@ def _as_is(type_: Any) -> bool:
 def run_sql(conn: Connection, sql: str, parameters: Sequence[Any] | Params = ()) -> Any:
     """Execute ``sql`` (the driver's own placeholders) in ``conn``'s transaction; returns the DBAPI
     cursor. Errors are raised as SQLAlchemy's exceptions."""
+    return _on_cursor(conn, sql, parameters, many=False)
+
+
+def _on_cursor(conn: Connection, sql: str, parameters: Any, *, many: bool) -> Any:
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     if conn.dispatch.before_cursor_execute:
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, False)
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, many)
     try:
-        cursor.execute(sql, parameters)
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
     except conn.dialect.loaded_dbapi.Error as exc:
         error = conn.dialect.loaded_dbapi.Error
         raise DBAPIError.instance(sql, parameters, exc, error, dialect=conn.dialect) from exc
@@ -142,17 +149,7 @@ def savepoint(conn: Connection) -> Iterator[None]:
 
 def run_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]] | Sequence[Params]) -> Any:
     """Execute ``sql`` once per parameter row (``executemany``); returns the DBAPI cursor."""
-    dbapi_connection = conn.connection.dbapi_connection
-    assert dbapi_connection is not None
-    cursor = dbapi_connection.cursor()
-    if conn.dispatch.before_cursor_execute:
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, rows, None, True)
-    try:
-        cursor.executemany(sql, rows)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        error = conn.dialect.loaded_dbapi.Error
-        raise DBAPIError.instance(sql, rows, exc, error, dialect=conn.dialect) from exc
-    return cursor
+    return _on_cursor(conn, sql, rows, many=True)
 
 
 def execute(conn: Connection, statement: Executable, params: Params | None = None) -> Any:
