@@ -54,7 +54,7 @@ def test_app_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("configured", "expected_kib"), [(None, 64 * 1024), ("8", 8 * 1024)])
-def test_every_sqlite_connection_gets_the_configured_page_cache(
+def test_every_sqlite_connection_gets_the_configured_page_cache_and_memory_temp_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str | None, expected_kib: int
 ) -> None:
     if configured is not None:
@@ -64,7 +64,9 @@ def test_every_sqlite_connection_gets_the_configured_page_cache(
         for _ in range(2):  # two pooled connections at once, and again once they are reused
             with db.uow(write=False) as first, db.uow(write=False) as second:
                 sizes = {c.exec_driver_sql("PRAGMA cache_size").scalar_one() for c in (first, second)}
+                temp_stores = {c.exec_driver_sql("PRAGMA temp_store").scalar_one() for c in (first, second)}
             assert sizes == {-expected_kib}
+            assert temp_stores == {2}  # MEMORY: savepoints' journals stay off the disk (ADR 0012)
     finally:
         db.dispose()
 
