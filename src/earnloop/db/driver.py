@@ -115,7 +115,7 @@ def _on_cursor(conn: Connection, sql: str, parameters: Any, *, many: bool) -> An
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
-    if conn.dispatch.before_cursor_execute:
+    if conn._has_events or conn.engine._has_events:  # SQLAlchemy's own test before it fires events
         conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, many)
     try:
         if many:
