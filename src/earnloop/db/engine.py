@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from earnloop.config import Settings
+from earnloop.db import driver
 
 _BEGIN_MODE = "earnloop_sqlite_begin"
 
@@ -82,7 +83,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, cache_mib: int) 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        driver.run_sql(conn, f"BEGIN {mode}")  # every unit of work: on the cursor (ADR 0011)
 
 
 def database_from_settings(settings: Settings) -> Database:
