@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from earnloop.affiliate import postbacks, report, service
-from earnloop.api.context import AppContext, app_context, run_write
+from earnloop.api.context import AppContext
 from earnloop.api.deps import Admin, User
-from earnloop.api.inbound import client_ip, raw_postback
+from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import ProblemError, problem_responses
 
 router = APIRouter(tags=["affiliate"])
@@ -61,15 +61,12 @@ def go_shop(merchant_id: Id, request: Request, user: User) -> RedirectResponse:
 async def postback(merchant_id: Id, request: Request) -> Response:
     """A merchant partner's conversion update, signed with ``Earnloop-Signature`` over the raw body;
     idempotent on (order id, status, amount): a duplicate gets the first reply verbatim."""
-    raw = await raw_postback(request)
-    ctx = app_context(request)
-    reply = await run_write(
-        ctx,
-        lambda conn: postbacks.handle_postback(
-            conn, ctx.ledger, raw, merchant_id=merchant_id, now_ns=ctx.ledger.clock.now_ns()
+    return await answer_postback(
+        request,
+        lambda conn, ledger, raw, now_ns: postbacks.handle_postback(
+            conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns
         ),
     )
-    return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
 @router.get("/v1/affiliate/conversions", responses=problem_responses(401, 422))

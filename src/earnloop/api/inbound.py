@@ -3,9 +3,18 @@ cover, the headers, the query string still percent-encoded, and the peer address
 
 from __future__ import annotations
 
-from fastapi import Request
+from collections.abc import Callable
 
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import Connection
+
+from earnloop.api.context import app_context, run_write
+from earnloop.ledger.service import LedgerService
+from earnloop.tracking.service import Reply
 from earnloop.tracking.verifiers import RawPostback
+
+Handler = Callable[[Connection, LedgerService, RawPostback, int], Reply]
 
 
 def client_ip(request: Request) -> str:
@@ -23,3 +32,12 @@ async def raw_postback(request: Request) -> RawPostback:
         body=await request.body(),
         client_ip=client_ip(request),
     )
+
+
+async def answer_postback(request: Request, handle: Handler) -> Response:
+    """Take the postback as received, run ``handle(conn, ledger, raw, now_ns)`` as a write and send
+    its reply verbatim, once the write has committed."""
+    raw = await raw_postback(request)
+    ctx = app_context(request)
+    reply = await run_write(ctx, lambda conn: handle(conn, ctx.ledger, raw, ctx.ledger.clock.now_ns()))
+    return Response(reply.body, status_code=reply.status, media_type=reply.content_type)

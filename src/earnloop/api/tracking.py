@@ -9,9 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from earnloop.api.context import app_context, run_write
 from earnloop.api.deps import Admin, User
-from earnloop.api.inbound import client_ip, raw_postback
+from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import problem_responses
 from earnloop.tracking import service
 
@@ -60,15 +59,12 @@ _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _postback(provider: str, request: Request) -> Response:
-    raw = await raw_postback(request)
-    ctx = app_context(request)
-    reply = await run_write(
-        ctx,
-        lambda conn: service.handle_postback(
-            conn, ctx.ledger, raw, provider=provider, now_ns=ctx.ledger.clock.now_ns()
+    return await answer_postback(
+        request,
+        lambda conn, ledger, raw, now_ns: service.handle_postback(
+            conn, ledger, raw, provider=provider, now_ns=now_ns
         ),
     )
-    return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
 @router.post("/postbacks/{provider}", responses=_POSTBACK_RESPONSES)
