@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import types as sqltypes
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 
@@ -123,9 +123,13 @@ def _on_cursor(conn: Connection, sql: str, parameters: Any, *, many: bool) -> An
         else:
             cursor.execute(sql, parameters)
     except conn.dialect.loaded_dbapi.Error as exc:
-        error = conn.dialect.loaded_dbapi.Error
-        raise DBAPIError.instance(sql, parameters, exc, error, dialect=conn.dialect) from exc
+        raise sqlalchemy_error(conn, sql, parameters, exc) from exc
     return cursor
+
+
+def sqlalchemy_error(conn: Connection, sql: str, parameters: Any, error: Exception) -> StatementError:
+    """The driver's ``error`` as SQLAlchemy raises it (``IntegrityError`` …), naming the statement."""
+    return DBAPIError.instance(sql, parameters, error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect)
 
 
 # One name for every savepoint: SQLite and PostgreSQL release or roll back to the newest savepoint of

@@ -18,7 +18,6 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
-from sqlalchemy.exc import DBAPIError
 
 from earnloop.db import driver
 from earnloop.ledger import models
@@ -325,7 +324,7 @@ def _copy_stream(conn: Connection, table: Any) -> Iterator[Callable[[Sequence[An
             copy.set_types(_pg_types(table))
             yield copy.write_row
     except psycopg.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=conn.dialect) from exc
+        raise driver.sqlalchemy_error(conn, statement, None, exc) from exc
     finally:
         cursor.close()
 
