@@ -7,9 +7,9 @@ every request's hot path.
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 import time
-import uuid
 from typing import Any, TextIO
 
 import structlog
@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
+ACCESS_LOGGER = "earnloop.http"
 _MAX_REQUEST_ID_LEN = 128
 
 
@@ -94,7 +95,7 @@ def _request_id_from(scope: Scope) -> str:
             text: str = value.decode("latin-1")
             if text.isprintable():
                 return text
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class RequestContextMiddleware:
@@ -103,7 +104,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.log = structlog.get_logger("earnloop.http")
+        self.log = structlog.get_logger(ACCESS_LOGGER)
+        self.access_log = logging.getLogger(ACCESS_LOGGER)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,13 +134,32 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, status: int, elapsed_s: float) -> None:
         route = scope.get("route")
         route_path = getattr(route, "path", "unmatched")
-        self.metrics.requests.labels(scope["method"], route_path, str(status)).inc()
-        self.metrics.latency.labels(route_path).observe(elapsed_s)
-        level = self.log.error if status >= 500 else self.log.info
-        level(
-            "request",
-            method=scope["method"],
-            path=scope["path"],
-            status=status,
-            duration_ms=round(elapsed_s * 1000, 3),
-        )
+        requests, latency = self._instruments(scope["method"], route_path, status)
+        requests.inc()
+        latency.observe(elapsed_s)
+        if status >= 500:
+            self.log.error("request", **_access_fields(scope, status, elapsed_s))
+        elif self.access_log.isEnabledFor(logging.INFO):  # off at WARNING: skip building the event
+            self.log.info("request", **_access_fields(scope, status, elapsed_s))
+
+    def _instruments(self, method: str, route_path: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram children for these labels, looked up once
+        (``labels()`` takes a lock and builds a key on every call)."""
+        key = (method, route_path, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.metrics.requests.labels(method, route_path, str(status)),
+                self.metrics.latency.labels(route_path),
+            )
+            self._children[key] = children
+        return children
+
+
+def _access_fields(scope: Scope, status: int, elapsed_s: float) -> dict[str, Any]:
+    return {
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "duration_ms": round(elapsed_s * 1000, 3),
+    }

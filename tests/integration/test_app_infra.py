@@ -27,6 +27,19 @@ def test_health_ready_and_metrics(api: httpx.Client) -> None:
     assert 'earnloop_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
 
 
+def _healthz_count(api: httpx.Client) -> float:
+    prefix = 'earnloop_http_requests_total{method="GET",route="/healthz",status="200"} '
+    lines = [line for line in api.get("/metrics").text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
+def test_every_request_is_counted_in_the_metrics(api: httpx.Client) -> None:
+    before = _healthz_count(api)
+    for _ in range(3):
+        api.get("/healthz")
+    assert _healthz_count(api) == before + 3
+
+
 def test_request_id_is_echoed_or_generated(api: httpx.Client) -> None:
     assert api.get("/healthz", headers={"X-Request-ID": "req-42"}).headers["x-request-id"] == "req-42"
     generated = api.get("/healthz").headers["x-request-id"]
@@ -45,6 +58,10 @@ def test_openapi_declares_problem_responses(api: httpx.Client) -> None:
     post = spec["paths"]["/v1/ledger/transfers"]["post"]
     assert {"401", "422"} <= set(post["responses"])
     assert "application/problem+json" in post["responses"]["422"]["content"]
+    postbacks = spec["paths"]["/postbacks/{provider}"]  # on the app itself, ahead of the routers
+    assert set(postbacks) == {"get", "post"}
+    assert postbacks["post"]["parameters"][0]["name"] == "provider"
+    assert {"200", "403", "422"} <= set(postbacks["post"]["responses"])
 
 
 def test_app_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,7 @@ def go(game_id: Id, request: Request, user: User) -> RedirectResponse:
     return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
 
 
+POSTBACK_PATH = "/postbacks/{provider}"
 _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400, 403, 404, 422, 503),
     200: {"description": "The provider's expected success body"},
@@ -67,17 +68,24 @@ async def _postback(provider: str, request: Request) -> Response:
     )
 
 
-@router.post("/postbacks/{provider}", responses=_POSTBACK_RESPONSES)
 async def postback(provider: Provider, request: Request) -> Response:
     """A provider's server-to-server callback, verified over the raw request; idempotent on the
     provider's transaction id (a duplicate gets the first reply verbatim)."""
     return await _postback(provider, request)
 
 
-@router.get("/postbacks/{provider}", responses=_POSTBACK_RESPONSES)
 async def postback_query(provider: Provider, request: Request) -> Response:
     """The same for providers that call back with ``GET`` and a query string (Tapjoy, ayeT-Studios)."""
     return await _postback(provider, request)
+
+
+def install_postbacks(app: FastAPI) -> None:
+    """``/postbacks/{provider}`` (POST and GET) on the app itself, ahead of every router: an included
+    router is matched twice per request (to pick it, then inside it), ~30 µs a postback (ADR 0013)."""
+    for method, endpoint in (("POST", postback), ("GET", postback_query)):
+        app.add_api_route(
+            POSTBACK_PATH, endpoint, methods=[method], responses=_POSTBACK_RESPONSES, tags=["tracking"]
+        )
 
 
 # -- admin --------------------------------------------------------------------------------------------

@@ -116,7 +116,9 @@ def _on_cursor(conn: Connection, sql: str, parameters: Any, *, many: bool) -> An
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     if conn._has_events or conn.engine._has_events:  # SQLAlchemy's own test before it fires events
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, parameters, None, many)
+        listeners = conn.dispatch.before_cursor_execute
+        if listeners:  # the engine's own hooks (connect, begin) are events too: none listens here
+            listeners(conn, cursor, sql, parameters, None, many)
     try:
         if many:
             cursor.executemany(sql, parameters)
