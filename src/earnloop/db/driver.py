@@ -116,9 +116,7 @@ def _on_cursor(conn: Connection, sql: str, parameters: Any, *, many: bool) -> An
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     if conn._has_events or conn.engine._has_events:  # SQLAlchemy's own test before it fires events
-        listeners = conn.dispatch.before_cursor_execute
-        if listeners:  # the engine's own hooks (connect, begin) are events too: none listens here
-            listeners(conn, cursor, sql, parameters, None, many)
+        _before_cursor_execute(conn, cursor, sql, parameters, many)
     try:
         if many:
             cursor.executemany(sql, parameters)
@@ -127,6 +125,16 @@ def _on_cursor(conn: Connection, sql: str, parameters: Any, *, many: bool) -> An
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sqlalchemy_error(conn, sql, parameters, exc) from exc
     return cursor
+
+
+def _before_cursor_execute(conn: Connection, cursor: Any, sql: str, parameters: Any, many: bool) -> None:
+    """Fire ``before_cursor_execute`` for its listeners, if it has any: the engine's own hooks
+    (``connect``, ``begin``) make it "have events" too. Without listeners on the connection itself,
+    the engine's list is asked directly (the connection's joined view is built anew on each access)."""
+    dispatch = conn.dispatch if conn._has_events else conn.engine.dispatch
+    listeners = dispatch.before_cursor_execute
+    if listeners:
+        listeners(conn, cursor, sql, parameters, None, many)
 
 
 def sqlalchemy_error(conn: Connection, sql: str, parameters: Any, error: Exception) -> StatementError:
