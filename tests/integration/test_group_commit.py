@@ -3,17 +3,20 @@ result or its own exception, and a caller is answered only once its work is comm
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
-from earnloop.db.engine import Database
+from earnloop.db.engine import Database, WriterBusyError
 from earnloop.db.group_commit import WRITER_THREAD, GroupCommitter
 from tests.conftest import DbTarget
 
@@ -137,3 +140,119 @@ def test_the_writer_thread_leaves_when_idle_and_comes_back_for_new_work(sqlite_d
     assert not any(t.name == WRITER_THREAD for t in threading.enumerate())
     assert committer.submit(_insert(2)).result(10) == 20
     assert _stored(sqlite_db) == {1, 2}
+
+
+# -- from an event loop (GroupCommitter.run) ------------------------------------------------------------
+@contextmanager
+def _write_lock_held_elsewhere(db: Database) -> Iterator[None]:
+    """Another process's writer, as SQLite sees it: a connection of its own inside ``BEGIN IMMEDIATE``."""
+    other = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("COMMIT")
+    finally:
+        other.close()
+
+
+def _on_thread(row_id: int, seen: dict[int, str]) -> Any:
+    insert = _insert(row_id)
+
+    def work(conn: Connection) -> int:
+        seen[row_id] = threading.current_thread().name
+        result: int = insert(conn)
+        return result
+
+    return work
+
+
+def test_writes_reaching_the_loop_together_share_a_commit_on_the_loops_thread(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+    commits: list[int] = []
+    seen: dict[int, str] = {}
+
+    def count(_conn: Any) -> None:
+        commits.append(1)
+
+    async def together() -> list[Any]:
+        calls = [committer.run(_on_thread(i, seen)) for i in range(1, 6)]
+        calls.append(committer.run(_insert(6, fail=True)))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    event.listen(sqlite_db.engine, "commit", count)
+    try:
+        results = asyncio.run(together())
+    finally:
+        event.remove(sqlite_db.engine, "commit", count)
+    assert results[:5] == [10, 20, 30, 40, 50]
+    assert isinstance(results[5], RuntimeError)  # its savepoint rolled back, the others kept
+    assert len(commits) == 1
+    assert set(seen.values()) == {threading.current_thread().name}  # asyncio.run's loop: this thread
+    assert _stored(sqlite_db) == {1, 2, 3, 4, 5}
+
+
+def test_a_loop_never_waits_for_another_processs_writer(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+    seen: dict[int, str] = {}
+
+    async def write_while_locked() -> tuple[int, int]:
+        ticks = 0
+        with _write_lock_held_elsewhere(sqlite_db):
+            write = asyncio.ensure_future(committer.run(_on_thread(1, seen)))
+            while ticks < 20:  # the loop keeps turning while the write waits for the lock
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not write.done()
+        return await write, ticks
+
+    result, ticks = asyncio.run(write_while_locked())
+    assert (result, ticks) == (10, 20)
+    assert seen[1] == WRITER_THREAD  # handed to the writer thread, which waited for the lock
+    assert _stored(sqlite_db) == {1}
+
+
+def test_a_loop_hands_its_group_over_while_a_writer_of_this_process_is_busy(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+    seen: dict[int, str] = {}
+    release, held = _held_group(committer)  # the writer thread holds the write lock
+
+    async def write() -> list[Any]:
+        calls = [asyncio.ensure_future(committer.run(_on_thread(i, seen))) for i in (1, 2)]
+        await asyncio.sleep(0.05)
+        release.set()
+        return list(await asyncio.gather(*calls))
+
+    assert asyncio.run(write()) == [10, 20]
+    held.result(10)
+    assert seen == {1: WRITER_THREAD, 2: WRITER_THREAD}
+    assert _stored(sqlite_db) == {1, 2}
+
+
+def test_a_write_cancelled_on_the_loop_before_its_group_runs_never_runs(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db)
+
+    async def cancel_one() -> int:
+        cancelled = asyncio.ensure_future(committer.run(_insert(1)))
+        kept = asyncio.ensure_future(committer.run(_insert(2)))
+        await asyncio.sleep(0)  # both reach the committer and wait for their group
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        return await kept
+
+    assert asyncio.run(cancel_one()) == 20
+    assert _stored(sqlite_db) == {2}
+
+
+def test_a_unit_of_work_that_may_not_wait_is_refused_at_once_and_keeps_the_busy_timeout(
+    sqlite_db: Database,
+) -> None:
+    with _write_lock_held_elsewhere(sqlite_db):
+        started = time.monotonic()
+        with pytest.raises(WriterBusyError), sqlite_db.uow(wait=False) as conn:
+            conn.exec_driver_sql("INSERT INTO gc_probe (id) VALUES (1)")
+        assert time.monotonic() - started < 1  # not SQLite's busy timeout
+    assert _stored(sqlite_db) == set()
+    for _ in range(4):  # every pooled connection still waits for the lock as configured
+        with sqlite_db.uow() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000

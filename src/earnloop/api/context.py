@@ -1,9 +1,8 @@
 """What a request can reach: settings, database, services and metrics, built once per app; and how an
-async route runs a write unit of work off the event loop (:func:`run_write`)."""
+async route runs a write unit of work (:func:`run_write`)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -37,12 +36,14 @@ def app_context(request: Request) -> AppContext:
 
 
 async def run_write(ctx: AppContext, work: Callable[[Connection], T]) -> T:
-    """Run ``work`` in a write unit of work without blocking the event loop. On SQLite it goes through
-    the app's group committer (one writer, concurrent requests share a commit, each in its own
-    savepoint); on PostgreSQL, whose writers run side by side, in a transaction of its own on the
-    threadpool. Either way the result (or ``work``'s exception) comes back only after the commit."""
+    """Run ``work`` — short, SQL only — in a write unit of work. On SQLite it goes through the app's
+    group committer: the writes that reach the event loop together share one transaction (each in its
+    own savepoint), run on the loop's thread when SQLite's write lock is free at once, or else on the
+    committer's writer thread, which waits for it (ADR 0014). On PostgreSQL, whose writers run side by
+    side, in a transaction of its own on the threadpool. Either way the result (or ``work``'s
+    exception) comes back only after the commit."""
     if ctx.group_commit is not None:
-        return await asyncio.wrap_future(ctx.group_commit.submit(work))
+        return await ctx.group_commit.run(work)
     return await run_in_threadpool(_in_own_transaction, ctx.db, work)
 
 

@@ -7,6 +7,7 @@ transaction: it commits when its block ends normally and rolls back on any excep
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +17,32 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from earnloop.config import Settings
 from earnloop.db import driver
 
 _BEGIN_MODE = "earnloop_sqlite_begin"
+_NOWAIT = "IMMEDIATE, without waiting"
+
+
+class WriterBusyError(Exception):
+    """The SQLite write lock is taken (by a writer of this process or of another): raised by a unit
+    of work that was asked not to wait (``Database.uow(wait=False)``), before anything ran."""
+
+
+@contextmanager
+def _begun(conn: Connection, wait: bool) -> Iterator[None]:
+    """``conn.begin()`` as a block; a lock that ``BEGIN IMMEDIATE`` could not take at once (when not
+    waiting) is :class:`WriterBusyError`."""
+    try:
+        transaction = conn.begin()
+    except OperationalError as exc:
+        if not wait and getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            raise WriterBusyError("another process holds the SQLite write lock") from exc
+        raise
+    with transaction:
+        yield
 
 
 @dataclass(frozen=True)
@@ -45,13 +67,22 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def uow(self, *, write: bool = True) -> Iterator[Connection]:
-        """One transaction. Commits on normal exit, rolls back on exception. Only this commits."""
+    def uow(self, *, write: bool = True, wait: bool = True) -> Iterator[Connection]:
+        """One transaction. Commits on normal exit, rolls back on exception. Only this commits.
+
+        ``wait=False`` (SQLite writes): raise :class:`WriterBusyError` at once, before anything runs,
+        instead of waiting for a writer of this process or another to finish (an event loop must not
+        sit out SQLite's busy timeout)."""
         if self.is_sqlite and write:
-            with self.sqlite_writer, self.engine.connect() as conn:
-                conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
+            if not self.sqlite_writer.acquire(blocking=wait):
+                raise WriterBusyError("another writer of this process holds the SQLite write lock")
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE" if wait else _NOWAIT})
+                    with _begun(conn, wait):
+                        yield conn
+            finally:
+                self.sqlite_writer.release()
             return
         with self.engine.connect() as conn:
             if self.is_sqlite:
@@ -83,7 +114,14 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, cache_mib: int) 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE")
-        driver.run_sql(conn, f"BEGIN {mode}")  # every unit of work: on the cursor (ADR 0011)
+        if mode != _NOWAIT:
+            driver.run_sql(conn, f"BEGIN {mode}")  # every unit of work: on the cursor (ADR 0011)
+            return
+        driver.run_sql(conn, "PRAGMA busy_timeout=0")  # SQLITE_BUSY at once if another process writes
+        try:
+            driver.run_sql(conn, "BEGIN IMMEDIATE")
+        finally:
+            driver.run_sql(conn, f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 def database_from_settings(settings: Settings) -> Database:

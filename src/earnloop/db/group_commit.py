@@ -3,35 +3,49 @@
 SQLite runs one writer at a time. When concurrent requests (partners' postbacks) each open a
 transaction on a thread of the pool, they queue on the writers' lock and hand the GIL back and forth
 between threads, and every one of them pays for its own BEGIN and COMMIT. A :class:`GroupCommitter`
-has one writer thread instead: it takes the work that has queued up (at most ``max_group`` pieces),
-runs each piece in its own SAVEPOINT inside one transaction (a piece alone runs without one),
-commits once, and only then answers each caller — with its result, or with its own exception (its
-savepoint rolled back, the others unaffected). A commit that fails fails every caller of that
-group: nothing of it was stored. Work cancelled before it started never runs. The thread exits after
-``idle_s`` without work, and the next :meth:`GroupCommitter.submit` starts another.
+takes the work that has queued up (at most ``max_group`` pieces), runs each piece in its own
+SAVEPOINT inside one transaction (a piece alone runs without one), commits once, and only then
+answers each caller — with its result, or with its own exception (its savepoint rolled back, the
+others unaffected). A commit that fails fails every caller of that group: nothing of it was stored.
+Work cancelled before it started never runs.
+
+Two ways in:
+
+- :meth:`GroupCommitter.run`, from an event loop (the API's postbacks): the pieces that reach it in
+  one turn of the loop run right there, on the loop's thread, when the write lock is free at once —
+  no thread hand-over, and no GIL handed back and forth between the loop and a writer thread at every
+  SQLite call (ADR 0014). When the lock is taken (a writer thread of this process, or another process
+  such as ``earnloop worker``), the loop does not wait: the group goes to the writer thread instead.
+- :meth:`GroupCommitter.submit`, from any thread: one writer thread runs the groups and waits for the
+  lock as long as SQLite's busy timeout allows. It exits after ``idle_s`` without work, and the next
+  submission starts another.
 
 The pieces of a group run one after another on one connection, so each sees what the ones before it
 wrote, exactly as if they had committed in that order. Measured with ``earnloop bench postback``
-(SQLite, 8 clients, two runs each): 334–338 postbacks/s against 239–252/s, p99 36–37 ms against
-51–67 ms (ADR 0010).
+(SQLite, 8 clients): ADR 0010 (the writer thread) and ADR 0014 (the loop's own groups).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
 from earnloop.db import driver
-from earnloop.db.engine import Database
+from earnloop.db.engine import Database, WriterBusyError
 
 T = TypeVar("T")
-_Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+_Work = Callable[[Connection], Any]
+_Job = tuple[_Work, "Future[Any]"]
+_LoopJob = tuple[_Work, "asyncio.Future[Any]"]
+_Outcome = tuple[Any, BaseException | None]
+_TO_THE_WRITER_THREAD = object()  # a loop group found the write lock taken
 
 MAX_GROUP = 16
 WRITER_THREAD = "earnloop-group-commit"
@@ -48,6 +62,24 @@ class GroupCommitter:
         self._queue: deque[_Job] = deque()
         self._changed = threading.Condition()
         self._running = False
+        self._on_loops: dict[asyncio.AbstractEventLoop, list[_LoopJob]] = {}
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` (called with the group's connection, inside its own savepoint) in a group of
+        the pieces that reach this event loop in the same turn, on the loop's own thread; its result
+        once the group has committed. ``work`` blocks the loop while it runs: SQL only, no network.
+        When the write lock is not free at once, the group is handed to :meth:`submit` instead."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        waiting = self._on_loops.setdefault(loop, [])
+        waiting.append((work, future))
+        if len(waiting) == 1:
+            loop.call_soon(self._commit_on_loop, loop)
+        outcome = await future
+        if outcome is _TO_THE_WRITER_THREAD:
+            return await asyncio.wrap_future(self.submit(work))
+        result: T = outcome
+        return result
 
     def submit(self, work: Callable[[Connection], T]) -> Future[T]:
         """Queue ``work`` (called with the group's connection, inside its own savepoint); the future
@@ -87,28 +119,55 @@ class GroupCommitter:
             count = min(len(self._queue), self._max_group)
             return [self._queue.popleft() for _ in range(count)]
 
+    def _commit_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._on_loops.pop(loop, [])
+        group, rest = waiting[: self._max_group], waiting[self._max_group :]
+        if rest:
+            self._on_loops[loop] = rest
+            loop.call_soon(self._commit_on_loop, loop)
+        started = [(work, future) for work, future in group if not future.cancelled()]
+        if not started:
+            return
+        try:
+            _run_and_answer(self._db, started, wait=False)
+        except WriterBusyError:  # nothing ran: the writer thread waits for the lock instead
+            for _, future in started:
+                future.set_result(_TO_THE_WRITER_THREAD)
+
     def _commit(self, group: list[_Job]) -> None:
         started = [(work, future) for work, future in group if future.set_running_or_notify_cancel()]
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
-        try:
-            with self._db.uow() as conn:
-                if len(started) == 1:  # alone: its own transaction is its savepoint
-                    work, future = started[0]
-                    outcomes.append((future, work(conn), None))
-                else:
-                    for work, future in started:
-                        outcomes.append((future, *_in_savepoint(conn, work)))
-        except BaseException as exc:  # the work alone, BEGIN or COMMIT failed: nothing was stored
-            for _, future in started:
-                future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for future, value, error in outcomes:
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
+        _run_and_answer(self._db, started, wait=True)
+
+
+def _run_and_answer(db: Database, started: Sequence[_Job | _LoopJob], *, wait: bool) -> None:
+    """Run the group (:func:`_run_group`) and answer each future with its own outcome; when BEGIN,
+    COMMIT or a piece alone failed, every future with that exception (nothing was stored)."""
+    try:
+        outcomes = _run_group(db, [work for work, _ in started], wait=wait)
+    except WriterBusyError:
+        raise
+    except BaseException as exc:
+        for _, future in started:
+            future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    for (_, future), (value, error) in zip(started, outcomes, strict=True):
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+
+def _run_group(db: Database, works: Sequence[_Work], *, wait: bool) -> list[_Outcome]:
+    """Run ``works`` in one transaction, each in its own savepoint (one alone: its transaction is its
+    savepoint), and commit; each one's (result, exception). Raises what BEGIN or COMMIT raised, or
+    what a piece alone raised (nothing was stored); :class:`WriterBusyError` when not waiting and the
+    write lock is taken."""
+    with db.uow(wait=wait) as conn:
+        if len(works) == 1:
+            return [(works[0](conn), None)]
+        return [_in_savepoint(conn, work) for work in works]
 
 
 def _in_savepoint(conn: Connection, work: Callable[[Connection], T]) -> tuple[T | None, Exception | None]:
