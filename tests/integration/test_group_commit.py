@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.db.engine import Database, WriterBusyError
-from earnloop.db.group_commit import WRITER_THREAD, GroupCommitter
+from earnloop.db.group_commit import CHECKPOINT_THREAD, WRITER_THREAD, GroupCommitter
 from tests.conftest import DbTarget
 
 
@@ -256,3 +257,36 @@ def test_a_unit_of_work_that_may_not_wait_is_refused_at_once_and_keeps_the_busy_
     for _ in range(4):  # every pooled connection still waits for the lock as configured
         with sqlite_db.uow() as conn:
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_the_loops_commits_leave_checkpoints_to_a_thread_of_their_own(sqlite_db: Database) -> None:
+    committer = GroupCommitter(sqlite_db, checkpoint_every=3)
+    database_file = Path(sqlite_db.engine.url.database or "")
+    with sqlite_db.uow() as conn:
+        conn.exec_driver_sql("CREATE TABLE gc_blobs (id INTEGER PRIMARY KEY, data BLOB)")
+    sqlite_db.checkpoint()
+    size = database_file.stat().st_size
+
+    def blob(row_id: int) -> Any:  # ~1,200 pages: past the 1,000 at which a commit checkpoints
+        def work(conn: Connection) -> None:
+            conn.exec_driver_sql("INSERT INTO gc_blobs VALUES (?, randomblob(5000000))", (row_id,))
+
+        return work
+
+    async def groups(row_ids: range) -> None:
+        for row_id in row_ids:
+            await committer.run(blob(row_id))
+
+    asyncio.run(groups(range(1, 3)))
+    assert database_file.stat().st_size == size  # committed, and still only in the log
+    asyncio.run(groups(range(3, 4)))  # the third group asks for a checkpoint, on its own thread
+    deadline = time.monotonic() + 10
+    while any(t.name == CHECKPOINT_THREAD for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert database_file.stat().st_size > size + 10_000_000
+    for _ in range(4):  # every pooled connection checkpoints as usual again
+        with sqlite_db.uow() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            assert conn.exec_driver_sql("SELECT count(*) FROM gc_blobs").scalar() == 3
+    with sqlite_db.uow() as conn:
+        conn.exec_driver_sql("DROP TABLE gc_blobs")

@@ -24,6 +24,7 @@ from earnloop.db import driver
 
 _BEGIN_MODE = "earnloop_sqlite_begin"
 _NOWAIT = "IMMEDIATE, without waiting"
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: a commit that takes the log past it checkpoints
 
 
 class WriterBusyError(Exception):
@@ -70,17 +71,23 @@ class Database:
     def uow(self, *, write: bool = True, wait: bool = True) -> Iterator[Connection]:
         """One transaction. Commits on normal exit, rolls back on exception. Only this commits.
 
-        ``wait=False`` (SQLite writes): raise :class:`WriterBusyError` at once, before anything runs,
-        instead of waiting for a writer of this process or another to finish (an event loop must not
-        sit out SQLite's busy timeout)."""
+        ``wait=False`` (SQLite writes) waits for nothing, as an event loop must not: it raises
+        :class:`WriterBusyError` at once, before anything runs, instead of waiting for a writer of
+        this process or another to finish (SQLite's busy timeout), and its commit does not checkpoint
+        the write-ahead log (a checkpoint ends with an fsync): the caller runs :meth:`checkpoint`
+        elsewhere, from time to time."""
         if self.is_sqlite and write:
             if not self.sqlite_writer.acquire(blocking=wait):
                 raise WriterBusyError("another writer of this process holds the SQLite write lock")
             try:
                 with self.engine.connect() as conn:
                     conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE" if wait else _NOWAIT})
-                    with _begun(conn, wait):
-                        yield conn
+                    try:
+                        with _begun(conn, wait):
+                            yield conn
+                    finally:
+                        if not wait:  # the connection goes back to the pool checkpointing as usual
+                            driver.run_sql(conn, f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             finally:
                 self.sqlite_writer.release()
             return
@@ -89,6 +96,12 @@ class Database:
                 conn = conn.execution_options(**{_BEGIN_MODE: "DEFERRED"})
             with conn.begin():
                 yield conn
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file as far as readers allow, waiting
+        for no lock (``PRAGMA wal_checkpoint(PASSIVE)``); the log restarts once it is all copied."""
+        with self.engine.connect() as conn:
+            driver.run_sql(conn, "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -122,6 +135,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, cache_mib: int) 
             driver.run_sql(conn, "BEGIN IMMEDIATE")
         finally:
             driver.run_sql(conn, f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        driver.run_sql(conn, "PRAGMA wal_autocheckpoint=0")  # until the unit of work is over
 
 
 def database_from_settings(settings: Settings) -> Database:

@@ -23,15 +23,15 @@ SQLALCHEMY_BUDGET = 0
 # conversion, the earn path, the base reward and one campaign bonus (each a pending ledger transfer).
 ACCEPTED_BUDGET = 49
 DUPLICATE_BUDGET = 4
-_BEGINNING = ("BEGIN", "PRAGMA busy_timeout")  # once per transaction (a group), not per postback
+_BEGINNING = ("BEGIN", "PRAGMA busy_timeout", "PRAGMA wal_autocheckpoint")  # per group, not per postback
 
 
 @contextmanager
 def statements(db: Database, event: str = "before_cursor_execute") -> Iterator[list[str]]:
     """The SQL statements the database receives inside the block, as sent (but SQLite's explicit
-    ``BEGIN IMMEDIATE``, and the busy timeout switched off and back on around it when the event loop
-    begins without waiting: psycopg begins PostgreSQL's transaction implicitly). With
-    ``before_execute``: only those SQLAlchemy executed itself."""
+    ``BEGIN IMMEDIATE``, and when the event loop's group begins without waiting, the busy timeout and
+    the autocheckpoint switched off and back on around its transaction: psycopg begins PostgreSQL's
+    transaction implicitly). With ``before_execute``: only those SQLAlchemy executed itself."""
     sent: list[str] = []
 
     def record(statement: Any) -> None:
