@@ -2,7 +2,9 @@
 
 SQLite runs in WAL mode with ``foreign_keys=ON`` and a busy timeout; write transactions start with
 ``BEGIN IMMEDIATE`` so that two writers never deadlock on a lock upgrade. A unit of work is one
-transaction: it commits when its block ends normally and rolls back on any exception.
+transaction: it commits when its block ends normally and rolls back on any exception. A SQLite write
+unit of work may be asked not to wait (``Database.uow(wait=False)``, for an event loop): for the write
+lock, nor for a checkpoint at its commit.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, cache_mib: int) 
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # Savepoints (every postback runs in two) journal the pages they change to a temporary file
         # by default: ~60 µs of file I/O a postback; in memory it is a copy (ADR 0012).

@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommitter:
-    """One writer thread that commits the work submitted to it in groups (see the module docstring)."""
+    """Commits write work in groups: on the calling event loop (:meth:`run`) or on its one writer
+    thread (:meth:`submit`); see the module docstring."""
 
     def __init__(
         self,
