@@ -19,16 +19,7 @@ BATCHES = {1, 100, 8190}
 
 @pytest.mark.slow
 def test_bench_ledger_quick_prints_json_lines() -> None:
-    earnloop = Path(sys.executable).with_name("earnloop")
-    env = {**os.environ, "EARNLOOP_BENCH_POSTGRES_URL": os.environ.get("EARNLOOP_BENCH_POSTGRES_URL", PG_URL)}
-    proc = subprocess.run(
-        [str(earnloop), "bench", "ledger", "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+    proc = _bench_ledger_quick("--json")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # --json: nothing but the result lines, and those on stdout
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -63,16 +54,7 @@ def test_bench_ledger_quick_prints_json_lines() -> None:
 def test_bench_ledger_without_json_says_where_a_batchs_time_goes() -> None:
     """Without ``--json`` the bench also times each step of a batch and prints the split to stderr,
     one line per database, the steps adding up to no more than the batch."""
-    earnloop = Path(sys.executable).with_name("earnloop")
-    env = {**os.environ, "EARNLOOP_BENCH_POSTGRES_URL": os.environ.get("EARNLOOP_BENCH_POSTGRES_URL", PG_URL)}
-    proc = subprocess.run(
-        [str(earnloop), "bench", "ledger", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+    proc = _bench_ledger_quick()
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "where time goes" in line]
     databases = {line.split("[")[1].split("]")[0] for line in lines}
@@ -86,3 +68,17 @@ def test_bench_ledger_without_json_says_where_a_batchs_time_goes() -> None:
         steps = [float(part.rsplit(" ", 1)[1]) for part in parts]
         assert steps[-1] >= -1  # "the rest": what no step covers (rounding aside)
         assert sum(steps) == pytest.approx(total, abs=len(steps)), line
+
+
+def _bench_ledger_quick(*options: str) -> subprocess.CompletedProcess[str]:
+    """``earnloop bench ledger --quick [options]``, with PostgreSQL where the tests find it."""
+    earnloop = Path(sys.executable).with_name("earnloop")
+    env = {**os.environ, "EARNLOOP_BENCH_POSTGRES_URL": os.environ.get("EARNLOOP_BENCH_POSTGRES_URL", PG_URL)}
+    return subprocess.run(
+        [str(earnloop), "bench", "ledger", "--quick", *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
