@@ -8,10 +8,11 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.models import partners, user_tokens, users
+from earnloop.db import driver
 
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 PARTNER_KINDS = frozenset({"merchant", "charity", "game_publisher", "affiliate_network", "payout"})
@@ -51,11 +52,15 @@ def create_user(conn: Connection, handle: str) -> Created:
     return Created(int(user_id), token)
 
 
+# Every authenticated request runs one of these: built once, run on the driver (ADR 0011).
+_USER_FOR_TOKEN = select(user_tokens.c.user_id).where(user_tokens.c.token_sha256 == bindparam("digest"))
+_PARTNER_FOR_KEY = select(partners).where(partners.c.api_key_sha256 == bindparam("digest"))
+_PARTNER = select(partners).where(partners.c.id == bindparam("partner_id"))
+
+
 def user_for_token(conn: Connection, token: str) -> int | None:
-    row = conn.execute(
-        select(user_tokens.c.user_id).where(user_tokens.c.token_sha256 == _digest(token))
-    ).first()
-    return int(row.user_id) if row else None
+    user_id = driver.scalar(conn, _USER_FOR_TOKEN, {"digest": _digest(token)})
+    return None if user_id is None else int(user_id)
 
 
 def user_exists(conn: Connection, user_id: int) -> bool:
@@ -93,10 +98,10 @@ class Partner:
 
 
 def partner_for_key(conn: Connection, key: str) -> Partner | None:
-    row = conn.execute(select(partners).where(partners.c.api_key_sha256 == _digest(key))).first()
+    row = driver.first(conn, _PARTNER_FOR_KEY, {"digest": _digest(key)})
     return Partner(row.id, row.name, row.kind, row.settlement_currency) if row else None
 
 
 def get_partner(conn: Connection, partner_id: int) -> Partner | None:
-    row = conn.execute(select(partners).where(partners.c.id == partner_id)).first()
+    row = driver.first(conn, _PARTNER, {"partner_id": partner_id})
     return Partner(row.id, row.name, row.kind, row.settlement_currency) if row else None

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Select, insert, or_, select, u
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth import service as auth
+from earnloop.db import driver
 from earnloop.outbox.errors import (
     InvalidWebhookRequestError,
     InvalidWebhookUrlError,
@@ -43,21 +44,23 @@ TOPICS = frozenset(
     }
 )
 
+# Every payment, refund and confirmed cashback emits one: built once, run on the driver (ADR 0011).
+_INSERT_EVENT = insert(outbox_events)
+
 
 def emit(conn: Connection, *, topic: str, payload: dict[str, Any], partner_id: int | None = None) -> str:
     """Record an event for delivery after commit; returns its id (stable across delivery retries)."""
     if topic not in TOPICS:
         raise ValueError(f"unknown outbox topic {topic!r}")
     event_id = "evt_" + uuid.uuid4().hex
-    conn.execute(
-        insert(outbox_events).values(
-            event_id=event_id,
-            partner_id=partner_id,
-            topic=topic,
-            payload=json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str),
-            created_at_ns=time.time_ns(),
-        )
-    )
+    values = {
+        "event_id": event_id,
+        "partner_id": partner_id,
+        "topic": topic,
+        "payload": json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str),
+        "created_at_ns": time.time_ns(),
+    }
+    driver.execute(conn, _INSERT_EVENT, values)
     return event_id
 
 

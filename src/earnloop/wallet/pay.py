@@ -24,10 +24,11 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, select, update
+from sqlalchemy import Connection, bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import Partner, get_partner
+from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
@@ -54,6 +55,31 @@ REASON_MAX_LEN = 500
 EXPIRE_BATCH_MAX = 2_000
 NS = 1_000_000_000
 REFUNDABLE = ("paid", "partially_refunded")
+
+# The statements of a payment (order, confirm), built once and run on the driver (ADR 0011): built
+# per call, SQLAlchemy's construction and cache key cost more than SQLite's own work.
+_FEE_BPS = select(merchant_pay_settings.c.fee_bps).where(
+    merchant_pay_settings.c.partner_id == bindparam("partner_id")
+)
+_ORDER = select(pay_orders).where(pay_orders.c.id == bindparam("order_id"))
+_INSERT_ORDER = insert(pay_orders).returning(pay_orders.c.id)
+_MARK_PAID = (
+    update(pay_orders)
+    .where(
+        pay_orders.c.id == bindparam("order_id"),
+        pay_orders.c.state == "awaiting_user",
+        pay_orders.c.expires_at_ns > bindparam("now"),
+    )
+    .values(
+        state="paid",
+        user_id=bindparam("user_id"),
+        pay_currency=bindparam("pay_currency"),
+        pay_amount=bindparam("pay_amount"),
+        fx_rate_id=bindparam("fx_rate_id"),
+        paid_at_ns=bindparam("now"),
+        updated_at_ns=bindparam("now"),
+    )
+)
 
 
 class NotAMerchantError(WalletError):
@@ -109,9 +135,7 @@ def require_merchant(conn: Connection, merchant_id: int) -> Partner:
 
 
 def fee_bps_of(conn: Connection, merchant_id: int) -> int:
-    found = conn.execute(
-        select(merchant_pay_settings.c.fee_bps).where(merchant_pay_settings.c.partner_id == merchant_id)
-    ).scalar_one_or_none()
+    found = driver.scalar(conn, _FEE_BPS, {"partner_id": merchant_id})
     return DEFAULT_FEE_BPS if found is None else int(found)
 
 
@@ -174,7 +198,7 @@ def _order_dict(row: Any, now_ns: int) -> dict[str, Any]:
 
 
 def _load(conn: Connection, order_id: int) -> Any:
-    return conn.execute(select(pay_orders).where(pay_orders.c.id == order_id)).first()
+    return driver.first(conn, _ORDER, {"order_id": order_id})
 
 
 def _load_merchant_order(conn: Connection, merchant_id: int, merchant_order_id: str) -> Any:
@@ -216,27 +240,27 @@ def _insert_order(
 ) -> int:
     fee_bps = fee_bps_of(conn, merchant.id)
     try:
-        with conn.begin_nested():
-            order_id = conn.execute(
-                insert(pay_orders)
-                .values(
-                    merchant_id=merchant.id,
-                    merchant_order_id=merchant_order_id,
-                    amount=amount,
-                    currency=cur.code,
-                    fee_bps=fee_bps,
-                    fee=amount * fee_bps // BPS,
-                    state="awaiting_user",
-                    source=source,
-                    refunded=0,
-                    fee_refunded=0,
-                    pay_refunded=0,
-                    created_at_ns=now_ns,
-                    expires_at_ns=now_ns + ttl_s * NS,
-                    updated_at_ns=now_ns,
-                )
-                .returning(pay_orders.c.id)
-            ).scalar_one()
+        with driver.savepoint(conn):
+            order_id = driver.scalar(
+                conn,
+                _INSERT_ORDER,
+                {
+                    "merchant_id": merchant.id,
+                    "merchant_order_id": merchant_order_id,
+                    "amount": amount,
+                    "currency": cur.code,
+                    "fee_bps": fee_bps,
+                    "fee": amount * fee_bps // BPS,
+                    "state": "awaiting_user",
+                    "source": source,
+                    "refunded": 0,
+                    "fee_refunded": 0,
+                    "pay_refunded": 0,
+                    "created_at_ns": now_ns,
+                    "expires_at_ns": now_ns + ttl_s * NS,
+                    "updated_at_ns": now_ns,
+                },
+            )
     except IntegrityError as exc:
         raise DuplicateOrderError(f"order id {merchant_order_id!r} was used before") from exc
     return int(order_id)
@@ -331,22 +355,17 @@ def _pay(
     order_cur = currency(row.currency)
     quote = None if pay_cur == order_cur else fx.payment_cost(conn, pay_cur, order_cur, row.amount, now)
     pay_amount = row.amount if quote is None else quote.cost(row.amount)
-    paid = conn.execute(
-        update(pay_orders)
-        .where(
-            pay_orders.c.id == row.id,
-            pay_orders.c.state == "awaiting_user",
-            pay_orders.c.expires_at_ns > now,
-        )
-        .values(
-            state="paid",
-            user_id=user_id,
-            pay_currency=pay_cur.code,
-            pay_amount=pay_amount,
-            fx_rate_id=None if quote is None else quote.rate_id,
-            paid_at_ns=now,
-            updated_at_ns=now,
-        )
+    paid = driver.execute(
+        conn,
+        _MARK_PAID,
+        {
+            "order_id": row.id,
+            "now": now,
+            "user_id": user_id,
+            "pay_currency": pay_cur.code,
+            "pay_amount": pay_amount,
+            "fx_rate_id": None if quote is None else quote.rate_id,
+        },
     )
     if paid.rowcount != 1:
         current = _load(conn, row.id)

@@ -5,15 +5,11 @@ postback``). A change that adds a statement to the path must raise the budget he
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
-from sqlalchemy import event as sa_event
 
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
+from tests.integration.sql_budget import statements
 from tests.integration.tracking.support import World, click, event, postback
 
 # Statements that go through SQLAlchemy's execution (not ``earnloop.db.driver``), BEGIN aside: each
@@ -23,33 +19,6 @@ SQLALCHEMY_BUDGET = 0
 # conversion, the earn path, the base reward and one campaign bonus (each a pending ledger transfer).
 ACCEPTED_BUDGET = 49
 DUPLICATE_BUDGET = 4
-_BEGINNING = ("BEGIN", "PRAGMA busy_timeout", "PRAGMA wal_autocheckpoint")  # per group, not per postback
-
-
-@contextmanager
-def statements(db: Database, event: str = "before_cursor_execute") -> Iterator[list[str]]:
-    """The SQL statements the database receives inside the block, as sent (but SQLite's explicit
-    ``BEGIN IMMEDIATE``, and when the event loop's group begins without waiting, the busy timeout and
-    the autocheckpoint switched off and back on around its transaction: psycopg begins PostgreSQL's
-    transaction implicitly). With ``before_execute``: only those SQLAlchemy executed itself."""
-    sent: list[str] = []
-
-    def record(statement: Any) -> None:
-        if not str(statement).startswith(_BEGINNING):
-            sent.append(str(statement))
-
-    def sent_to_cursor(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        record(statement)
-
-    def executed(_conn: Any, statement: Any, *_: Any) -> None:
-        record(statement)
-
-    listener = sent_to_cursor if event == "before_cursor_execute" else executed
-    sa_event.listen(db.engine, event, listener)
-    try:
-        yield sent
-    finally:
-        sa_event.remove(db.engine, event, listener)
 
 
 def test_an_accepted_postback_and_its_duplicate_stay_within_budget(

@@ -31,6 +31,7 @@ from earnloop.wallet.errors import (
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.wallet.pay_models import pay_codes, pay_orders, pay_refunds
 from tests.conftest import Cli
+from tests.integration.sql_budget import statements
 from tests.integration.test_ledger_http_cli import one_error_line
 
 TWD = currency("TWD")
@@ -413,6 +414,44 @@ def _problem(response: httpx.Response, status: int, slug: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"].endswith("/" + slug)
+
+
+# Statements of one payment over HTTP once the merchant's accounts exist: the two requests' key and
+# token lookups, the order (idempotency claim and answer, merchant, fee, insert in a savepoint, read
+# back) and the confirm (claim, order, wallet, the guarded update, the ledger's two linked legs, the
+# order read back, the outbox event, the answer). A change that adds one must raise this, on purpose.
+PAYMENT_BUDGET = 27
+
+
+def test_a_payment_over_http_stays_within_its_statement_budget(api: httpx.Client, db: Database) -> None:
+    """Order + confirm run every statement on the driver (``earnloop bench wallet``: ~1.6x the payments
+    a second of SQLAlchemy's execution) and no more statements than the budget."""
+    token = api.post("/v1/users", json={"handle": "budget"}).json()["token"]
+    key = api.post("/v1/partners", json={"name": "Kiosk", "kind": "merchant", "settlement_currency": "TWD"})
+    with (
+        _client(api, Authorization=f"Bearer {token}") as me,
+        _client(api, **{"X-Api-Key": key.json()["api_key"]}) as shop,
+    ):
+        user_id = me.post("/v1/me/wallets/TWD").json()["user_id"]
+        api.post(
+            f"/v1/admin/users/{user_id}/wallets/TWD/adjustments",
+            json={"amount": 1_000, "direction": "credit", "reason": "top-up"},
+            headers={"Idempotency-Key": "fund-1"},
+        )
+
+        def pay_once(order_id: str) -> httpx.Response:
+            order = shop.post("/v1/merchant/orders", json={"order_id": order_id, "amount": 100})
+            assert order.status_code == 200, order.text
+            url = f"/v1/me/orders/{order.json()['order_id']}/confirm"
+            return me.post(url, headers={"Idempotency-Key": order_id})
+
+        assert pay_once("first").status_code == 200  # opens the merchant's accounts
+        with statements(db) as sent, statements(db, "before_execute") as through_sqlalchemy:
+            paid = pay_once("second")
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["state"] == "paid"
+    assert through_sqlalchemy == []
+    assert len(sent) <= PAYMENT_BUDGET, "\n".join(sent)
 
 
 def test_http_order_confirm_refund_and_pay_code(api: httpx.Client) -> None:
