@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
-from earnloop.db.engine import Database, WriterBusyError
+from earnloop.db.engine import Database, WriterBusyError, make_database
 from earnloop.db.group_commit import CHECKPOINT_THREAD, WRITER_THREAD, GroupCommitter
 from tests.conftest import DbTarget
 
@@ -290,3 +290,26 @@ def test_the_loops_commits_leave_checkpoints_to_a_thread_of_their_own(sqlite_db:
             assert conn.exec_driver_sql("SELECT count(*) FROM gc_blobs").scalar() == 3
     with sqlite_db.uow() as conn:
         conn.exec_driver_sql("DROP TABLE gc_blobs")
+
+
+def test_sqlite_hands_out_connections_beyond_its_pool_size_without_waiting(sqlite_target: DbTarget) -> None:
+    """The event loop checks out connections too (ADR 0015): however many threads hold one, the next
+    checkout must not wait for a connection to come back."""
+    db = make_database(sqlite_target.url, pool_size=1)
+    held: list[Connection] = []
+
+    def check_out_twenty() -> None:
+        held.extend(db.engine.connect() for _ in range(20))
+
+    taker = threading.Thread(target=check_out_twenty, daemon=True)
+    try:
+        taker.start()
+        taker.join(timeout=5)
+        assert not taker.is_alive(), "a checkout waited for a free connection"
+        assert len(held) == 20
+        drivers = {id(conn.connection.dbapi_connection) for conn in held}
+        assert len(drivers) == 20  # each one its own SQLite connection
+    finally:
+        for conn in held:
+            conn.close()
+        db.dispose()

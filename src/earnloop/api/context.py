@@ -1,5 +1,5 @@
 """What a request can reach: settings, database, services and metrics, built once per app; and how an
-async route runs a write unit of work (:func:`run_write`)."""
+async route or dependency runs a unit of work: a write (:func:`run_write`) or a read (:func:`run_read`)."""
 
 from __future__ import annotations
 
@@ -49,4 +49,19 @@ async def run_write(ctx: AppContext, work: Callable[[Connection], T]) -> T:
 
 def _in_own_transaction(db: Database, work: Callable[[Connection], T]) -> T:
     with db.uow() as conn:
+        return work(conn)
+
+
+async def run_read(ctx: AppContext, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` — short, SQL only — in a read-only unit of work. On SQLite right here on the event
+    loop: in WAL mode a reader takes no lock that a writer holds, and the pool never makes it wait for
+    a connection, so nothing here waits (ADR 0015). On PostgreSQL, a network round trip away, on the
+    threadpool."""
+    if ctx.group_commit is not None:
+        return _read(ctx.db, work)
+    return await run_in_threadpool(_read, ctx.db, work)
+
+
+def _read(db: Database, work: Callable[[Connection], T]) -> T:
+    with db.uow(write=False) as conn:
         return work(conn)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from earnloop.api.context import AppContext, app_context
+from earnloop.api.context import AppContext, app_context, run_read
 from earnloop.api.problems import ProblemError
 from earnloop.auth import service as auth
 from earnloop.auth.admin_token import token_matches
@@ -33,11 +33,11 @@ class UserRequest:
     user_id: int
 
 
-def require_user(request: Request, credentials: Credentials) -> UserRequest:
+async def require_user(request: Request, credentials: Credentials) -> UserRequest:
     ctx = app_context(request)
     if credentials is not None:
-        with ctx.db.uow(write=False) as conn:
-            user_id = auth.user_for_token(conn, credentials.credentials)
+        token = credentials.credentials
+        user_id = await run_read(ctx, lambda conn: auth.user_for_token(conn, token))
         if user_id is not None:
             return UserRequest(ctx, user_id)
     raise ProblemError(
@@ -51,13 +51,13 @@ class PartnerRequest:
     partner: auth.Partner
 
 
-def require_partner(
+async def require_partner(
     request: Request, api_key: Annotated[str | None, Header(alias="X-Api-Key")] = None
 ) -> PartnerRequest:
     ctx = app_context(request)
     if api_key:
-        with ctx.db.uow(write=False) as conn:
-            partner = auth.partner_for_key(conn, api_key)
+        key = api_key
+        partner = await run_read(ctx, lambda conn: auth.partner_for_key(conn, key))
         if partner is not None:
             return PartnerRequest(ctx, partner)
     raise ProblemError(401, "unauthorized", "Partner API key required", "send `X-Api-Key: <partner key>`")

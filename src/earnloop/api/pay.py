@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
+from earnloop.api.context import run_write
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
 from earnloop.wallet import fx, pay
@@ -162,11 +163,12 @@ class ConversionOut(QuoteOut):
 
 # -- merchants ----------------------------------------------------------------------------------------
 @router.post("/merchant/orders", response_model=OrderOut)
-def create_order(body: OrderIn, partner: PartnerAuth) -> OrderOut:
+async def create_order(body: OrderIn, partner: PartnerAuth) -> OrderOut:
     """Present an order; the same order id and body again returns the same order."""
     ctx = partner.ctx
-    with ctx.db.uow() as conn:
-        order = pay.create_order(
+    order = await run_write(
+        ctx,
+        lambda conn: pay.create_order(
             conn,
             ctx.ledger,
             merchant_id=partner.partner.id,
@@ -174,7 +176,8 @@ def create_order(body: OrderIn, partner: PartnerAuth) -> OrderOut:
             amount=body.amount,
             currency_code=body.currency,
             ttl_s=body.ttl_s,
-        )
+        ),
+    )
     return OrderOut.of(order)
 
 
@@ -242,20 +245,22 @@ def show_order(order_id: OrderId, user: User) -> OrderOut:
 
 
 @router.post("/me/orders/{order_id}/confirm", response_model=OrderOut)
-def confirm_order(
+async def confirm_order(
     order_id: OrderId, user: User, key: IdempotencyKey, body: ConfirmIn | None = None
 ) -> OrderOut:
     """Pay an order from your wallet (a wallet in another currency converts at the current rate)."""
     ctx = user.ctx
-    with ctx.db.uow() as conn:
-        order = pay.confirm(
+    order = await run_write(
+        ctx,
+        lambda conn: pay.confirm(
             conn,
             ctx.ledger,
             idempotency_key=key,
             user_id=user.user_id,
             order_id=order_id,
             pay_currency=body.currency if body else None,
-        )
+        ),
+    )
     return OrderOut.of(order)
 
 

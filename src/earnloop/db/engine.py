@@ -164,7 +164,14 @@ def make_database(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        # Never waits for a free connection (an event loop checks them out too, ADR 0015): SQLite
+        # connections are a file handle, and those beyond ``pool_size`` are closed when returned.
+        engine = create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=-1,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
         _install_sqlite_hooks(engine, sqlite_busy_timeout_ms, sqlite_cache_mib)
         return Database(engine)
     if parsed.get_backend_name() != "postgresql":

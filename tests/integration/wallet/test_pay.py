@@ -5,8 +5,12 @@ nothing — plus the same over real HTTP and the ``earnloop pay`` command as a s
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -423,35 +427,79 @@ def _problem(response: httpx.Response, status: int, slug: str) -> None:
 PAYMENT_BUDGET = 27
 
 
-def test_a_payment_over_http_stays_within_its_statement_budget(api: httpx.Client, db: Database) -> None:
-    """Order + confirm run every statement on the driver (``earnloop bench wallet``: ~1.6x the payments
-    a second of SQLAlchemy's execution) and no more statements than the budget."""
-    token = api.post("/v1/users", json={"handle": "budget"}).json()["token"]
-    key = api.post("/v1/partners", json={"name": "Kiosk", "kind": "merchant", "settlement_currency": "TWD"})
+@contextmanager
+def _funded_customer_and_shop(
+    api: httpx.Client, handle: str, shop: str
+) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Clients of a new user with 1,000 TWD in the wallet, and of a new TWD merchant."""
+    token = api.post("/v1/users", json={"handle": handle}).json()["token"]
+    key = api.post("/v1/partners", json={"name": shop, "kind": "merchant", "settlement_currency": "TWD"})
     with (
         _client(api, Authorization=f"Bearer {token}") as me,
-        _client(api, **{"X-Api-Key": key.json()["api_key"]}) as shop,
+        _client(api, **{"X-Api-Key": key.json()["api_key"]}) as merchant,
     ):
         user_id = me.post("/v1/me/wallets/TWD").json()["user_id"]
         api.post(
             f"/v1/admin/users/{user_id}/wallets/TWD/adjustments",
             json={"amount": 1_000, "direction": "credit", "reason": "top-up"},
-            headers={"Idempotency-Key": "fund-1"},
+            headers={"Idempotency-Key": f"fund-{handle}"},
         )
+        yield me, merchant
 
-        def pay_once(order_id: str) -> httpx.Response:
-            order = shop.post("/v1/merchant/orders", json={"order_id": order_id, "amount": 100})
-            assert order.status_code == 200, order.text
-            url = f"/v1/me/orders/{order.json()['order_id']}/confirm"
-            return me.post(url, headers={"Idempotency-Key": order_id})
 
-        assert pay_once("first").status_code == 200  # opens the merchant's accounts
+def _order_over_http(shop: httpx.Client, order_id: str, amount: int = 100) -> int:
+    order = shop.post("/v1/merchant/orders", json={"order_id": order_id, "amount": amount})
+    assert order.status_code == 200, order.text
+    return int(order.json()["order_id"])
+
+
+def _confirm_over_http(me: httpx.Client, order_id: int, key: str) -> httpx.Response:
+    return me.post(f"/v1/me/orders/{order_id}/confirm", headers={"Idempotency-Key": key})
+
+
+def test_a_payment_over_http_stays_within_its_statement_budget(api: httpx.Client, db: Database) -> None:
+    """Order + confirm run every statement on the driver (``earnloop bench wallet``: ~1.6x the payments
+    a second of SQLAlchemy's execution) and no more statements than the budget."""
+    with _funded_customer_and_shop(api, "budget", "Kiosk") as (me, shop):
+        first = _confirm_over_http(me, _order_over_http(shop, "first"), "first")  # opens the shop's accounts
+        assert first.status_code == 200, first.text
         with statements(db) as sent, statements(db, "before_execute") as through_sqlalchemy:
-            paid = pay_once("second")
+            paid = _confirm_over_http(me, _order_over_http(shop, "second"), "second")
     assert paid.status_code == 200, paid.text
     assert paid.json()["state"] == "paid"
     assert through_sqlalchemy == []
     assert len(sent) <= PAYMENT_BUDGET, "\n".join(sent)
+
+
+@pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
+def test_a_payment_waits_out_another_processs_write_lock_while_the_server_answers(
+    api: httpx.Client, db: Database
+) -> None:
+    """ADR 0015 over real HTTP, on SQLite: the credentials are looked up on the event loop and the
+    payment's write runs there when the lock is free. While another process holds the write lock the
+    confirm waits on the writer thread, and authenticated reads keep answering at once."""
+    with _funded_customer_and_shop(api, "patient", "Corner") as (me, shop):
+        order_id = _order_over_http(shop, "wait-1")
+        other_process = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
+        try:
+            other_process.execute("BEGIN IMMEDIATE")
+            with ThreadPoolExecutor(max_workers=1) as payer:
+                waiting = payer.submit(_confirm_over_http, me, order_id, "wait-1")
+                time.sleep(0.5)
+                assert not waiting.done()  # it cannot commit while the lock is held
+                for _ in range(5):
+                    started = time.monotonic()
+                    order = me.get(f"/v1/me/orders/{order_id}")
+                    assert (order.status_code, order.json()["state"]) == (200, "awaiting_user")
+                    assert shop.get("/v1/merchant/orders/wait-1").status_code == 200
+                    assert time.monotonic() - started < 0.5
+                other_process.execute("COMMIT")
+                paid = waiting.result(30)
+        finally:
+            other_process.close()
+        assert paid.status_code == 200, paid.text
+        assert _confirm_over_http(me, order_id, "wait-1").json() == paid.json()  # a retry: the same answer
+        assert me.get("/v1/me/wallets/TWD").json()["available"] == 900
 
 
 def test_http_order_confirm_refund_and_pay_code(api: httpx.Client) -> None:
