@@ -430,8 +430,8 @@ PAYMENT_BUDGET = 27
 @contextmanager
 def _funded_customer_and_shop(
     api: httpx.Client, handle: str, shop: str
-) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    """Clients of a new user with 1,000 TWD in the wallet, and of a new TWD merchant."""
+) -> Iterator[tuple[httpx.Client, httpx.Client, int]]:
+    """Clients of a new user with 1,000 TWD in the wallet and of a new TWD merchant, and its partner id."""
     token = api.post("/v1/users", json={"handle": handle}).json()["token"]
     key = api.post("/v1/partners", json={"name": shop, "kind": "merchant", "settlement_currency": "TWD"})
     with (
@@ -444,7 +444,7 @@ def _funded_customer_and_shop(
             json={"amount": 1_000, "direction": "credit", "reason": "top-up"},
             headers={"Idempotency-Key": f"fund-{handle}"},
         )
-        yield me, merchant
+        yield me, merchant, int(key.json()["partner_id"])
 
 
 def _order_over_http(shop: httpx.Client, order_id: str, amount: int = 100) -> int:
@@ -460,7 +460,7 @@ def _confirm_over_http(me: httpx.Client, order_id: int, key: str) -> httpx.Respo
 def test_a_payment_over_http_stays_within_its_statement_budget(api: httpx.Client, db: Database) -> None:
     """Order + confirm run every statement on the driver (``earnloop bench wallet``: ~1.6x the payments
     a second of SQLAlchemy's execution) and no more statements than the budget."""
-    with _funded_customer_and_shop(api, "budget", "Kiosk") as (me, shop):
+    with _funded_customer_and_shop(api, "budget", "Kiosk") as (me, shop, _):
         first = _confirm_over_http(me, _order_over_http(shop, "first"), "first")  # opens the shop's accounts
         assert first.status_code == 200, first.text
         with statements(db) as sent, statements(db, "before_execute") as through_sqlalchemy:
@@ -478,7 +478,7 @@ def test_a_payment_waits_out_another_processs_write_lock_while_the_server_answer
     """ADR 0015 over real HTTP, on SQLite: the credentials are looked up on the event loop and the
     payment's write runs there when the lock is free. While another process holds the write lock the
     confirm waits on the writer thread, and authenticated reads keep answering at once."""
-    with _funded_customer_and_shop(api, "patient", "Corner") as (me, shop):
+    with _funded_customer_and_shop(api, "patient", "Corner") as (me, shop, _):
         order_id = _order_over_http(shop, "wait-1")
         other_process = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
         try:
@@ -503,18 +503,7 @@ def test_a_payment_waits_out_another_processs_write_lock_while_the_server_answer
 
 
 def test_http_order_confirm_refund_and_pay_code(api: httpx.Client) -> None:
-    token = api.post("/v1/users", json={"handle": "hanna"}).json()["token"]
-    created = api.post("/v1/partners", json={"name": "Tea", "kind": "merchant", "settlement_currency": "TWD"})
-    with (
-        _client(api, Authorization=f"Bearer {token}") as me,
-        _client(api, **{"X-Api-Key": created.json()["api_key"]}) as shop,
-    ):
-        user_id = me.post("/v1/me/wallets/TWD").json()["user_id"]
-        api.post(
-            f"/v1/admin/users/{user_id}/wallets/TWD/adjustments",
-            json={"amount": 1_000, "direction": "credit", "reason": "top-up"},
-            headers={"Idempotency-Key": "fund-1"},
-        )
+    with _funded_customer_and_shop(api, "hanna", "Tea") as (me, shop, shop_id):
         order = shop.post("/v1/merchant/orders", json={"order_id": "tea-1", "amount": 600})
         assert order.status_code == 200, order.text
         order_id = order.json()["order_id"]
@@ -558,7 +547,7 @@ def test_http_order_confirm_refund_and_pay_code(api: httpx.Client) -> None:
         settlement = shop.get("/v1/merchant/settlement").json()
         _problem(shop.get("/v1/merchant/orders/nope"), 404, "not-found")
         _problem(me.post("/v1/merchant/orders", json={"order_id": "x", "amount": 1}), 401, "unauthorized")
-        fee = api.put(f"/v1/admin/merchants/{created.json()['partner_id']}/pay-settings", json={"fee_bps": 0})
+        fee = api.put(f"/v1/admin/merchants/{shop_id}/pay-settings", json={"fee_bps": 0})
     assert (seen["state"], seen["merchant_name"], seen["fee"]) == ("awaiting_user", "Tea", 9)
     assert paid.status_code == 200
     assert replay.json() == paid.json()
@@ -569,7 +558,7 @@ def test_http_order_confirm_refund_and_pay_code(api: httpx.Client) -> None:
     assert len(code.json()["code"]) == 18
     assert (charged.status_code, charged.json()["state"], charged.json()["source"]) == (200, "paid", "code")
     assert settlement == {
-        "merchant_id": created.json()["partner_id"],
+        "merchant_id": shop_id,
         "currency": "TWD",
         "balance": 591 - 99 + 50,
     }
