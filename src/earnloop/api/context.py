@@ -47,8 +47,8 @@ async def run_write(ctx: AppContext, work: Callable[[Connection], T]) -> T:
     return await run_in_threadpool(_in_own_transaction, ctx.db, work)
 
 
-def _in_own_transaction(db: Database, work: Callable[[Connection], T]) -> T:
-    with db.uow() as conn:
+def _in_own_transaction(db: Database, work: Callable[[Connection], T], write: bool = True) -> T:
+    with db.uow(write=write) as conn:
         return work(conn)
 
 
@@ -57,11 +57,6 @@ async def run_read(ctx: AppContext, work: Callable[[Connection], T]) -> T:
     loop: in WAL mode a reader takes no lock that a writer holds, and the pool never makes it wait for
     a connection, so nothing here waits (ADR 0015). On PostgreSQL, a network round trip away, on the
     threadpool."""
-    if ctx.group_commit is not None:
-        return _read(ctx.db, work)
-    return await run_in_threadpool(_read, ctx.db, work)
-
-
-def _read(db: Database, work: Callable[[Connection], T]) -> T:
-    with db.uow(write=False) as conn:
-        return work(conn)
+    if ctx.db.is_sqlite:
+        return _in_own_transaction(ctx.db, work, write=False)
+    return await run_in_threadpool(_in_own_transaction, ctx.db, work, False)
