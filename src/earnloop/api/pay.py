@@ -193,13 +193,14 @@ def show_merchant_order(order_id: MerchantOrderId, partner: PartnerAuth) -> Orde
 
 
 @router.post("/merchant/orders/{order_id}/refunds", response_model=RefundOut)
-def refund_order(
+async def refund_order(
     order_id: MerchantOrderId, body: RefundIn, partner: PartnerAuth, key: IdempotencyKey
 ) -> RefundOut:
     """Refund part or all of a paid order; all refunds together never exceed the payment."""
     ctx = partner.ctx
-    with ctx.db.uow() as conn:
-        answer = pay.refund(
+    answer = await run_write(
+        ctx,
+        lambda conn: pay.refund(
             conn,
             ctx.ledger,
             idempotency_key=key,
@@ -207,16 +208,18 @@ def refund_order(
             merchant_order_id=order_id,
             amount=body.amount,
             reason=body.reason,
-        )
+        ),
+    )
     return RefundOut(**{**answer, "order": OrderOut.of(answer["order"])})
 
 
 @router.post("/merchant/pay-codes/charge", response_model=OrderOut)
-def charge_pay_code(body: ChargeIn, partner: PartnerAuth, key: IdempotencyKey) -> OrderOut:
+async def charge_pay_code(body: ChargeIn, partner: PartnerAuth, key: IdempotencyKey) -> OrderOut:
     """Charge a customer's one-time pay code: the order is created and paid at once."""
     ctx = partner.ctx
-    with ctx.db.uow() as conn:
-        order = pay.charge_pay_code(
+    order = await run_write(
+        ctx,
+        lambda conn: pay.charge_pay_code(
             conn,
             ctx.ledger,
             idempotency_key=key,
@@ -225,7 +228,8 @@ def charge_pay_code(body: ChargeIn, partner: PartnerAuth, key: IdempotencyKey) -
             merchant_order_id=body.order_id,
             amount=body.amount,
             currency_code=body.currency,
-        )
+        ),
+    )
     return OrderOut.of(order)
 
 
