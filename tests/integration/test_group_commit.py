@@ -4,12 +4,10 @@ result or its own exception, and a caller is answered only once its work is comm
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from earnloop.db.engine import Database, WriterBusyError, make_database
 from earnloop.db.group_commit import CHECKPOINT_THREAD, WRITER_THREAD, GroupCommitter
 from tests.conftest import DbTarget
+from tests.integration.sqlite_lock import write_lock_held_elsewhere
 
 
 @pytest.fixture
@@ -144,18 +143,6 @@ def test_the_writer_thread_leaves_when_idle_and_comes_back_for_new_work(sqlite_d
 
 
 # -- from an event loop (GroupCommitter.run) ------------------------------------------------------------
-@contextmanager
-def _write_lock_held_elsewhere(db: Database) -> Iterator[None]:
-    """Another process's writer, as SQLite sees it: a connection of its own inside ``BEGIN IMMEDIATE``."""
-    other = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        yield
-        other.execute("COMMIT")
-    finally:
-        other.close()
-
-
 def _on_thread(row_id: int, seen: dict[int, str]) -> Any:
     insert = _insert(row_id)
 
@@ -198,7 +185,7 @@ def test_a_loop_never_waits_for_another_processs_writer(sqlite_db: Database) -> 
 
     async def write_while_locked() -> tuple[int, int]:
         ticks = 0
-        with _write_lock_held_elsewhere(sqlite_db):
+        with write_lock_held_elsewhere(sqlite_db):
             write = asyncio.ensure_future(committer.run(_on_thread(1, seen)))
             while ticks < 20:  # the loop keeps turning while the write waits for the lock
                 await asyncio.sleep(0.01)
@@ -248,7 +235,7 @@ def test_a_write_cancelled_on_the_loop_before_its_group_runs_never_runs(sqlite_d
 def test_a_unit_of_work_that_may_not_wait_is_refused_at_once_and_keeps_the_busy_timeout(
     sqlite_db: Database,
 ) -> None:
-    with _write_lock_held_elsewhere(sqlite_db):
+    with write_lock_held_elsewhere(sqlite_db):
         started = time.monotonic()
         with pytest.raises(WriterBusyError), sqlite_db.uow(wait=False) as conn:
             conn.exec_driver_sql("INSERT INTO gc_probe (id) VALUES (1)")

@@ -4,7 +4,6 @@ for it on the group committer's writer thread, and the server keeps answering ev
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +13,7 @@ import pytest
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from tests.integration.sqlite_lock import write_lock_held_elsewhere
 from tests.integration.tracking.support import World, click, event, money, postback
 
 
@@ -22,10 +22,8 @@ def test_a_postback_waits_out_another_processs_write_lock_without_stalling_the_s
     api: httpx.Client, world: World, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
     click_id = click(api, world)
-    other_process = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
-    try:
-        other_process.execute("BEGIN IMMEDIATE")
-        with ThreadPoolExecutor(max_workers=1) as sender:
+    with ThreadPoolExecutor(max_workers=1) as sender:
+        with write_lock_held_elsewhere(db):
             waiting = sender.submit(postback, api, clock, event("txn-1", click_id, "lv5"))
             time.sleep(0.5)
             assert not waiting.done()  # it cannot commit while the lock is held
@@ -34,9 +32,6 @@ def test_a_postback_waits_out_another_processs_write_lock_without_stalling_the_s
                 assert api.get("/healthz").status_code == 200
                 assert time.monotonic() - started < 0.5
             assert money(db, ledger, world.user_id) == (0, 0, 0)
-            other_process.execute("COMMIT")
-            assert waiting.result(30).status_code == 200
-    finally:
-        other_process.close()
+        assert waiting.result(30).status_code == 200
     rows, pending, _available = money(db, ledger, world.user_id)
     assert (rows, pending) == (2, 200)  # lv5: 100, doubled by the campaign

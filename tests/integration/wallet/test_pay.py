@@ -5,7 +5,6 @@ nothing — plus the same over real HTTP and the ``earnloop pay`` command as a s
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from earnloop.wallet.ledger_ops import balance_of
 from earnloop.wallet.pay_models import pay_codes, pay_orders, pay_refunds
 from tests.conftest import Cli
 from tests.integration.sql_budget import statements
+from tests.integration.sqlite_lock import write_lock_held_elsewhere
 from tests.integration.test_ledger_http_cli import one_error_line
 
 TWD = currency("TWD")
@@ -480,10 +480,8 @@ def test_a_payment_waits_out_another_processs_write_lock_while_the_server_answer
     confirm waits on the writer thread, and authenticated reads keep answering at once."""
     with _funded_customer_and_shop(api, "patient", "Corner") as (me, shop, _):
         order_id = _order_over_http(shop, "wait-1")
-        other_process = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
-        try:
-            other_process.execute("BEGIN IMMEDIATE")
-            with ThreadPoolExecutor(max_workers=1) as payer:
+        with ThreadPoolExecutor(max_workers=1) as payer:
+            with write_lock_held_elsewhere(db):
                 waiting = payer.submit(_confirm_over_http, me, order_id, "wait-1")
                 time.sleep(0.5)
                 assert not waiting.done()  # it cannot commit while the lock is held
@@ -493,10 +491,7 @@ def test_a_payment_waits_out_another_processs_write_lock_while_the_server_answer
                     assert (order.status_code, order.json()["state"]) == (200, "awaiting_user")
                     assert shop.get("/v1/merchant/orders/wait-1").status_code == 200
                     assert time.monotonic() - started < 0.5
-                other_process.execute("COMMIT")
-                paid = waiting.result(30)
-        finally:
-            other_process.close()
+            paid = waiting.result(30)
         assert paid.status_code == 200, paid.text
         assert _confirm_over_http(me, order_id, "wait-1").json() == paid.json()  # a retry: the same answer
         assert me.get("/v1/me/wallets/TWD").json()["available"] == 900
