@@ -167,13 +167,21 @@ def _escrow_and_holds(w: World) -> None:
     policy = {"partner_id": w.ids["merchant_id"], "amount": 300}
     w.ok(ADMIN, "PUT", f"/v1/admin/deposit-policies/sedan/{CURRENCY}", json=policy)
     hold = {"product": "sedan", "user_id": w.ids["user_id"], "currency": CURRENCY, "ref": "rental-1"}
-    w.ids |= {"trade_id": trade_id, "hold_id": w.ok(MERCHANT, "POST", "/v1/partner/holds", json=hold)["hold_id"]}
+    w.ids |= {
+        "trade_id": trade_id,
+        "hold_id": w.ok(MERCHANT, "POST", "/v1/partner/holds", json=hold)["hold_id"],
+    }
 
 
 def _withdrawals(w: World) -> None:
     """Two destinations (one for the route that removes one) and a withdrawal."""
     for name in ("destination_id", "spare_destination_id"):
-        destination = {"kind": "bank", "institution": "bank", "holder_name": "Alice", "account_number": "12345678"}
+        destination = {
+            "kind": "bank",
+            "institution": "bank",
+            "holder_name": "Alice",
+            "account_number": "12345678",
+        }
         w.ids[name] = w.ok(USER, "POST", "/v1/me/payout-destinations", json=destination)["destination_id"]
     withdrawal = {"destination_id": w.ids["destination_id"], "currency": CURRENCY, "amount": 100}
     w.ids["withdrawal_id"] = w.ok(USER, "POST", "/v1/me/withdrawals", json=withdrawal)["withdrawal_id"]
@@ -183,7 +191,9 @@ def _webhooks(w: World) -> None:
     """A delivery of one of the merchant's events (the operator's replay queues it without a worker)."""
     with w.db.uow(write=False) as conn:
         event_id = conn.execute(
-            select(outbox_events.c.event_id).where(outbox_events.c.partner_id == w.ids["merchant_id"]).limit(1)
+            select(outbox_events.c.event_id)
+            .where(outbox_events.c.partner_id == w.ids["merchant_id"])
+            .limit(1)
         ).scalar_one()
     deliveries = w.ok(ADMIN, "POST", f"/v1/admin/webhooks/events/{event_id}/replay")
     w.ids |= {"event_id": event_id, "delivery_id": deliveries[0]["delivery_id"]}
@@ -204,7 +214,9 @@ def _catalog(w: World, now_ns: int) -> None:
         "tracking_provider": "earnloop",
         "status": "active",
         "currency": CURRENCY,
-        "milestones": [{"key": "lv5", "title": "Level 5", "within_days": 7, "reward_amount": 100, "position": 1}],
+        "milestones": [
+            {"key": "lv5", "title": "Level 5", "within_days": 7, "reward_amount": 100, "position": 1}
+        ],
     }
     merchant = {
         "key": "bikes",
@@ -224,8 +236,12 @@ def _catalog(w: World, now_ns: int) -> None:
         "games": ["dragon"],
     }
     w.ids["game_id"] = w.ok(ADMIN, "PUT", "/v1/admin/catalog/games", json=game)["game_id"]
-    w.ids["catalog_merchant_id"] = w.ok(ADMIN, "PUT", "/v1/admin/catalog/merchants", json=merchant)["merchant_id"]
-    w.ids["catalog_campaign_id"] = w.ok(ADMIN, "PUT", "/v1/admin/catalog/campaigns", json=campaign)["campaign_id"]
+    w.ids["catalog_merchant_id"] = w.ok(ADMIN, "PUT", "/v1/admin/catalog/merchants", json=merchant)[
+        "merchant_id"
+    ]
+    w.ids["catalog_campaign_id"] = w.ok(ADMIN, "PUT", "/v1/admin/catalog/campaigns", json=campaign)[
+        "campaign_id"
+    ]
     w.ok(ADMIN, "PUT", "/v1/admin/tracking/providers/earnloop/secrets", json={"secret": TRACKING_SECRET})
     secrets_url = f"/v1/admin/affiliate/merchants/{w.ids['catalog_merchant_id']}/secrets"
     w.ok(ADMIN, "PUT", secrets_url, json={"secret": AFFILIATE_SECRET})
