@@ -30,6 +30,7 @@ ADDRESSES_MAX = 32  # a name resolving to more addresses is refused (every one m
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 IPV4_COMPATIBLE_MAX = 1 << 32  # ::a.b.c.d (deprecated IPv4-compatible form)
 URL_MAX_LEN = 2048
+LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 
 
 class UnresolvableHostError(Exception):
@@ -180,8 +181,10 @@ class TargetGuard:
         return cls(settings.webhook_allow_private_targets, resolver or SystemResolver())
 
     def _addresses(self, parts: SplitResult) -> list[IPAddress]:
-        host = parts.hostname or ""
+        host = (parts.hostname or "").rstrip(".")
         literal = _literal(host)
+        if literal is None and (host == "localhost" or host.endswith(".localhost")):
+            literal = LOOPBACK  # RFC 6761: loopback whatever a resolver says
         addresses = [literal] if literal is not None else self.resolver.resolve(host, _port(parts))
         if len(addresses) > ADDRESSES_MAX:
             raise TargetRefusedError(f"{host} resolves to more than {ADDRESSES_MAX} addresses")
