@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from earnloop.db.engine import Database, make_database
@@ -27,6 +28,9 @@ from tests.live_server import client, serve
 PG_URL = os.environ.get("EARNLOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EARNLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# One key for the stored secrets of the whole run: this process (``Settings()``) and every ``earnloop``
+# subprocess (:class:`Cli`) seal and open with it, and no key file is written under ./var.
+SECRETS_KEYS = os.environ.setdefault("EARNLOOP_SECRETS_KEYS", Fernet.generate_key().decode("ascii"))
 
 
 def require_service(name: str, error: Exception) -> None:
@@ -169,6 +173,7 @@ class Cli:
         environment = {
             **inherited,
             "EARNLOOP_DATABASE_URL": self.target.cli_url,
+            "EARNLOOP_SECRETS_KEYS": SECRETS_KEYS,
             "COLUMNS": "200",
             "NO_COLOR": "1",
             **env,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from earnloop.affiliate import cli as affiliate_cli
-from earnloop.cli_support import fail, ready_database
+from earnloop.cli_support import fail, ready_database, secret_box, unit_of_work
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
@@ -35,6 +35,8 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
+secrets_app = typer.Typer(help="Secrets stored at rest (EARNLOOP_SECRETS_KEYS).", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 wallet_cli.register(app)
 affiliate_cli.register(app)
 out = Console()
@@ -119,6 +121,25 @@ def _doctor_redis(settings: Settings) -> bool:
         return False
     out.print("redis     ok")
     return True
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of EARNLOOP_SECRETS_KEYS, and encrypt values
+    still stored in plain text (rows from before encryption). Afterwards the other keys can go."""
+    import earnloop.db.registry  # noqa: F401  (every table, so every sealed column is known)
+    from earnloop.db.metadata import metadata
+    from earnloop.secretbox import reseal_columns, sealed_columns
+
+    box = secret_box()
+    columns = sealed_columns(metadata)
+    with unit_of_work() as (conn, _):
+        report = reseal_columns(conn, box, columns)
+    names = ", ".join(f"{c.table.name}.{c.name}" for c in columns)
+    out.print(
+        f"{report.sealed_plaintext} plaintext values encrypted, {report.resealed} re-encrypted "
+        f"with the first key ({names})"
+    )
 
 
 @db_app.command("upgrade")

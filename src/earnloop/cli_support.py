@@ -17,13 +17,14 @@ from earnloop.db.migrate import SchemaBehindError, require_current_schema
 from earnloop.idempotency.service import IdempotencyError
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
+from earnloop.secretbox import SecretBox, SecretBoxError, box_from_settings
 from earnloop.wallet.currencies import UnknownCurrencyError
 from earnloop.wallet.errors import WalletError
 
 out = Console()
 T = TypeVar("T")
 # Domain errors a command reports as one line (exit 1) rather than a traceback.
-EXPECTED_ERRORS = (WalletError, IdempotencyError, AuthError, UnknownCurrencyError)
+EXPECTED_ERRORS = (WalletError, IdempotencyError, AuthError, UnknownCurrencyError, SecretBoxError)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -34,6 +35,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def database(settings: Settings | None = None) -> Database:
     return database_from_settings(settings or get_settings())
+
+
+def secret_box(settings: Settings | None = None) -> SecretBox:
+    """The configured secret box (``EARNLOOP_SECRETS_KEYS``); a missing or bad key is one line."""
+    try:
+        return box_from_settings(settings or get_settings())
+    except SecretBoxError as exc:
+        fail(str(exc))
 
 
 def ready_database() -> Database:

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted (413 above it); routes may set smaller limits.",
     )
+    # Secrets at rest (secretbox.py, ADR 0019)
+    secrets_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys encrypting stored secrets (webhook signing secrets, payout "
+        "account numbers): the first encrypts, all decrypt. Rotate: prepend a new key, run `earnloop secrets "
+        "rotate`, then drop the old one. Required in production; development generates secrets_keys_file.",
+    )
+    secrets_keys_file: str = Field(
+        default="var/secrets_keys", description="Development key file when EARNLOOP_SECRETS_KEYS is unset."
+    )
+    # Webhooks (outbox/)
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook endpoints on loopback, private, link-local and other non-public "
+        "addresses (development and tests only). Off: refused at registration and at every delivery.",
+    )
     # Withdrawals (wallet/withdrawals.py)
     payout_provider_url: str | None = Field(
         default=None,

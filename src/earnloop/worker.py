@@ -18,6 +18,8 @@ from earnloop.db.engine import Database
 from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox import delivery as webhook_delivery
+from earnloop.outbox.targets import TargetGuard
+from earnloop.secretbox import SecretBox, box_from_settings
 from earnloop.wallet import cashback, escrow, holds, pay
 from earnloop.wallet import withdrawals as withdrawals_flow
 from earnloop.wallet.payouts import PayoutProvider, provider_from_settings
@@ -69,11 +71,14 @@ def expire_holds(db: Database, ledger: LedgerService) -> int:
             return total
 
 
-def deliver_webhooks(db: Database, ledger: LedgerService) -> webhook_delivery.DeliveryReport:
-    """Fan new outbox events out to partners' endpoints, then send every due webhook (signed, retried)."""
+def deliver_webhooks(
+    db: Database, ledger: LedgerService, *, guard: TargetGuard, box: SecretBox
+) -> webhook_delivery.DeliveryReport:
+    """Fan new outbox events out to partners' endpoints, then send every due webhook (signed, retried)
+    to the addresses ``guard`` allows."""
     now = ledger.clock.now_ns()
     webhook_delivery.relay(db, now)
-    return webhook_delivery.deliver_due(db, now)
+    return webhook_delivery.deliver_due(db, now, guard=guard, box=box)
 
 
 def resolve_withdrawals(
@@ -81,6 +86,7 @@ def resolve_withdrawals(
     ledger: LedgerService,
     provider: PayoutProvider | None = None,
     settings: Settings | None = None,
+    box: SecretBox | None = None,
 ) -> withdrawals_flow.ResolveReport:
     """Ask the payout provider about withdrawals whose outcome is unknown (or stale) and apply it."""
     settings = settings or get_settings()
@@ -89,6 +95,7 @@ def resolve_withdrawals(
         ledger,
         provider or provider_from_settings(settings),
         stale_after_ns=settings.payout_stale_after_s * 1_000_000_000,
+        box=box or box_from_settings(settings),
     )
 
 
@@ -134,17 +141,18 @@ def _run_rounds(
         "deposit_holds_expired": expire_holds,
         "orders_expired": expire_orders,
     }
+    guard, box = TargetGuard.from_settings(settings), box_from_settings(settings)
     while True:
         for event, sweep in counted.items():
             count = sweep(db, ledger)
             if count:
                 log.info(event, count=count)
-        webhooks = deliver_webhooks(db, ledger)
+        webhooks = deliver_webhooks(db, ledger, guard=guard, box=box)
         if webhooks.attempted:
             log.info(
                 "webhooks_sent", delivered=webhooks.delivered, retrying=webhooks.retrying, dead=webhooks.dead
             )
-        payouts = resolve_withdrawals(db, ledger, settings=settings)
+        payouts = resolve_withdrawals(db, ledger, settings=settings, box=box)
         if payouts.examined:
             log.info("withdrawals_resolved", **payouts.as_dict())
         einvoice = sync_einvoice(db, ledger, carriers)

@@ -26,6 +26,7 @@ from earnloop.outbox import delivery, service
 from earnloop.outbox.errors import InvalidWebhookUrlError, WebhookConflictError, WebhookNotFoundError
 from earnloop.outbox.models import webhook_attempts, webhook_deliveries, webhook_secrets
 from earnloop.outbox.service import emit
+from earnloop.outbox.targets import MemoryResolver, TargetGuard
 from earnloop.outbox.verify import WebhookVerificationError, verify_webhook
 from tests.conftest import Cli
 from tests.integration.test_ledger_http_cli import one_error_line
@@ -33,6 +34,9 @@ from tests.live_server import serve
 
 TIMEOUT_S = 0.3
 NS = 1_000_000_000
+# The receivers listen on 127.0.0.1: private targets are allowed explicitly (tests/integration/security
+# proves they are refused otherwise).
+LOCAL = TargetGuard(allow_private=True)
 Plan = Callable[[str, int], str]  # (event id, attempt number at the receiver) → "ok" | "500" | "timeout"
 
 
@@ -95,7 +99,7 @@ def receiving(receiver: Receiver) -> Iterator[str]:
 def partner_with_endpoint(db: Database, name: str, url: str, now_ns: int) -> tuple[int, str]:
     with db.uow() as conn:
         partner = auth.create_partner(conn, name, "merchant", "TWD")
-        _, secret = service.set_endpoint(conn, partner.id, url, now_ns=now_ns)
+        _, secret = service.set_endpoint(conn, partner.id, LOCAL.check(url), now_ns=now_ns)
     assert secret is not None
     assert secret.startswith("whsec_")
     return partner.id, secret
@@ -119,7 +123,7 @@ def pump(db: Database, clock: ManualClock, *, rounds: int, step_s: int = 5 * 360
     """What the worker does, with the clock jumping past every retry delay between rounds."""
     for _ in range(rounds):
         delivery.relay(db, clock.now_ns())
-        delivery.deliver_due(db, clock.now_ns(), timeout_s=TIMEOUT_S)
+        delivery.deliver_due(db, clock.now_ns(), timeout_s=TIMEOUT_S, guard=LOCAL)
         clock.advance(seconds=step_s)
 
 
@@ -160,7 +164,7 @@ def test_failing_receiver_gets_every_event_exactly_once_signed(db: Database, clo
         emit_events(db, None, 1)  # no partner: nothing to deliver
         pump(db, clock, rounds=4)
         assert delivery.relay(db, clock.now_ns()) == 0  # idempotent fan-out
-        assert delivery.deliver_due(db, clock.now_ns()).attempted == 0
+        assert delivery.deliver_due(db, clock.now_ns(), guard=LOCAL).attempted == 0
 
     assert set(receiver.processed) == set(events)
     assert receiver.accepted == Counter(dict.fromkeys(events, 1))  # exactly once by id
@@ -262,7 +266,7 @@ def test_replay_creates_a_delivery_for_an_event_older_than_the_endpoint(
     receiver = Receiver(secrets=[])
     with receiving(receiver) as url:
         with db.uow() as conn:
-            _, secret = service.set_endpoint(conn, partner_id, url, now_ns=clock.now_ns())
+            _, secret = service.set_endpoint(conn, partner_id, LOCAL.check(url), now_ns=clock.now_ns())
         receiver.secrets.append(secret or "")
         pump(db, clock, rounds=1)
         assert receiver.processed == {}  # emitted before the endpoint existed: not fanned out
@@ -281,18 +285,20 @@ def test_dead_after_the_retry_schedule_then_revived_by_replay(db: Database, cloc
         delivery.relay(db, clock.now_ns())
         first_at = clock.now_ns()
         for attempt in range(1, delivery.MAX_ATTEMPTS + 1):
-            report = delivery.deliver_due(db, clock.now_ns(), timeout_s=TIMEOUT_S)
+            report = delivery.deliver_due(db, clock.now_ns(), timeout_s=TIMEOUT_S, guard=LOCAL)
             assert report.attempted == 1
             row = deliveries(db)[event_id]
             assert row.attempts == attempt
             if attempt < delivery.MAX_ATTEMPTS:
                 assert row.state == "pending"
-                assert delivery.deliver_due(db, row.next_attempt_at_ns - 1).attempted == 0  # not yet due
+                assert (
+                    delivery.deliver_due(db, row.next_attempt_at_ns - 1, guard=LOCAL).attempted == 0
+                )  # not yet due
                 clock.advance(ns=row.next_attempt_at_ns - clock.now_ns())
         last_at = clock.now_ns()
         assert report.dead == 1
         clock.advance(seconds=30 * 86_400)
-        assert delivery.deliver_due(db, clock.now_ns()).attempted == 0
+        assert delivery.deliver_due(db, clock.now_ns(), guard=LOCAL).attempted == 0
         row = deliveries(db)[event_id]
         assert (row.state, row.attempts, row.last_status_code) == ("dead", 15, 500)
         assert len(attempts_of(db, row.id)) == delivery.MAX_ATTEMPTS
@@ -301,7 +307,7 @@ def test_dead_after_the_retry_schedule_then_revived_by_replay(db: Database, cloc
         receiver.plan = always_ok
         with db.uow() as conn:
             service.replay(conn, event_id, now_ns=clock.now_ns())
-        assert delivery.deliver_due(db, clock.now_ns()).delivered == 1
+        assert delivery.deliver_due(db, clock.now_ns(), guard=LOCAL).delivered == 1
     assert deliveries(db)[event_id].state == "delivered"
     assert receiver.attempts[event_id] == delivery.MAX_ATTEMPTS + 1
 
@@ -315,7 +321,9 @@ def test_concurrent_workers_send_each_event_once(db: Database, clock: ManualCloc
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda _: delivery.relay(db, clock.now_ns()), range(4)))
             reports = list(
-                pool.map(lambda _: delivery.deliver_due(db, clock.now_ns(), batch_size=3), range(4))
+                pool.map(
+                    lambda _: delivery.deliver_due(db, clock.now_ns(), batch_size=3, guard=LOCAL), range(4)
+                )
             )
     assert sum(r.delivered for r in reports) == 30
     assert receiver.attempts == Counter(dict.fromkeys(events, 1))  # no event sent twice
@@ -330,13 +338,15 @@ def test_a_disabled_endpoint_pauses_deliveries(db: Database, clock: ManualClock)
         (queued,) = emit_events(db, partner_id, 1)
         delivery.relay(db, clock.now_ns())
         with db.uow() as conn:
-            _, again = service.set_endpoint(conn, partner_id, url, enabled=False, now_ns=clock.now_ns())
+            _, again = service.set_endpoint(
+                conn, partner_id, LOCAL.check(url), enabled=False, now_ns=clock.now_ns()
+            )
         assert again is None  # the secret is shown once only
         emit_events(db, partner_id, 1)  # emitted while disabled: never fanned out
         pump(db, clock, rounds=1)
         assert receiver.attempts == Counter()
         with db.uow() as conn:
-            service.set_endpoint(conn, partner_id, url, enabled=True, now_ns=clock.now_ns())
+            service.set_endpoint(conn, partner_id, LOCAL.check(url), enabled=True, now_ns=clock.now_ns())
         pump(db, clock, rounds=1)
     assert set(receiver.processed) == {queued}
 
@@ -398,7 +408,10 @@ def test_partner_and_admin_http_api(api: httpx.Client, db: Database, clock: Manu
 
         (event_id,) = emit_events(db, created.json()["partner_id"], 1)
         delivery.relay(db, clock.now_ns())
-        delivery.deliver_due(db, clock.now_ns(), sender=lambda *_: 502)
+        public = MemoryResolver()
+        public.set("hooks.example", "93.184.216.34")
+        guard = TargetGuard(allow_private=False, resolver=public)
+        delivery.deliver_due(db, clock.now_ns(), sender=lambda *_: 502, guard=guard)
         listed = acme.get("/v1/partner/webhook-deliveries").json()
         assert [(d["event_id"], d["state"], d["attempts"], d["last_status_code"]) for d in listed] == [
             (event_id, "pending", 1, 502)
@@ -434,7 +447,13 @@ def test_cli_sets_endpoint_and_replays(db: Database, cli: Cli) -> None:
     # Each invocation is a fresh Python process (seconds on a busy machine): three of them.
     partner_id = auth_partner(db, "acme")
     (event_id,) = emit_events(db, partner_id, 1)
-    done = cli("webhooks", "set-endpoint", str(partner_id), "http://127.0.0.1:9/hook")
+    done = cli(
+        "webhooks",
+        "set-endpoint",
+        str(partner_id),
+        "http://127.0.0.1:9/hook",
+        EARNLOOP_WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["secret"].startswith("whsec_")
     done = cli("webhooks", "replay", event_id)

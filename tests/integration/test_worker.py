@@ -2,6 +2,7 @@
 sweep is configured like the API (off in production without a platform URL, refused without keys)."""
 
 import pytest
+from cryptography.fernet import Fernet
 
 from earnloop.config import Settings
 from earnloop.db.engine import Database
@@ -53,7 +54,11 @@ def test_sweep_releases_expired_reservations_once(
 
 
 def test_einvoice_sweep_is_off_in_production_without_a_platform(db: Database, ledger: LedgerService) -> None:
-    production = Settings(environment="production", payout_provider_url="http://127.0.0.1:9/payouts")
+    production = Settings(
+        environment="production",
+        payout_provider_url="http://127.0.0.1:9/payouts",
+        secrets_keys=Fernet.generate_key().decode(),  # production requires the keys of stored secrets
+    )
     assert CarrierSweep.from_settings(production) is None
     assert sync_einvoice(db, ledger, None).attempted == 0
     run_sweeps(db, ledger, interval_s=1, once=True, settings=production)  # the other sweeps still run

@@ -26,7 +26,9 @@ from earnloop.db.migrate import require_current_schema
 from earnloop.ledger.clock import Clock, SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.observability import Metrics, RequestContextMiddleware
+from earnloop.outbox.targets import Resolver
 from earnloop.runtime import tune_gc
+from earnloop.secretbox import box_from_settings
 
 # FastAPI's native OpenTelemetry looks up the global providers on every request, even when none is
 # configured; unless the operator asks for it (EARNLOOP_OPENTELEMETRY), it is switched off.
@@ -39,8 +41,10 @@ def create_app(
     db: Database | None = None,
     clock: Clock | None = None,
     check_schema: bool = True,
+    webhook_resolver: Resolver | None = None,
 ) -> FastAPI:
-    """Build the app. Raises :class:`~earnloop.db.migrate.SchemaBehindError` on an old schema."""
+    """Build the app. Raises :class:`~earnloop.db.migrate.SchemaBehindError` on an old schema.
+    ``webhook_resolver`` resolves webhook hosts (default: the system's; tests pass an in-memory one)."""
     settings = settings or get_settings()
     db = db or database_from_settings(settings)
     if check_schema:
@@ -52,6 +56,7 @@ def create_app(
         ledger=LedgerService(clock or SystemClock()),
         metrics=metrics,
         admin_token=resolve_admin_token(settings),
+        box=box_from_settings(settings),
         group_commit=GroupCommitter(db) if db.is_sqlite else None,
     )
     app = FastAPI(
@@ -79,6 +84,7 @@ def create_app(
     app.include_router(tracking_api.admin)
     app.include_router(affiliate_api.admin)
     withdrawals_api.install_payouts(app, settings)
+    webhooks_api.install(app, settings, webhook_resolver)
     einvoice_api.install(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from earnloop.api.deps import Admin, PartnerAuth
 from earnloop.api.problems import problem_responses
+from earnloop.config import Settings
 from earnloop.outbox import service
+from earnloop.outbox.targets import Resolver, TargetGuard
 from earnloop.wallet.schemas import from_ns
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problem_responses(401, 404, 409, 422))
@@ -21,13 +23,28 @@ DeliveryId = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 State = Literal["pending", "delivered", "dead"]
 
 
+def install(app: FastAPI, settings: Settings, resolver: Resolver | None = None) -> None:
+    """The webhook target policy (``EARNLOOP_WEBHOOK_ALLOW_PRIVATE_TARGETS``) and its resolver."""
+    app.state.webhook_guard = TargetGuard.from_settings(settings, resolver)
+
+
+def _guard(request: Request) -> TargetGuard:
+    guard: TargetGuard = request.app.state.webhook_guard
+    return guard
+
+
 def _time(ns: int | None) -> datetime | None:
     return None if ns is None else from_ns(ns)
 
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=1, max_length=service.URL_MAX_LEN, description="http(s), no credentials.")
+    url: str = Field(
+        min_length=1,
+        max_length=service.URL_MAX_LEN,
+        description="http(s), no credentials; its host must be (and resolve only to) public internet "
+        "addresses: loopback, private, link-local and other internal addresses are refused.",
+    )
     enabled: bool = True
 
 
@@ -149,13 +166,20 @@ Before = Annotated[int, Query(ge=0, le=(1 << 63) - 1, description="Page: the las
 
 
 @router.put("/partner/webhook-endpoint", response_model=EndpointOut)
-def set_endpoint(body: EndpointIn, partner: PartnerAuth) -> EndpointOut:
+def set_endpoint(body: EndpointIn, partner: PartnerAuth, request: Request) -> EndpointOut:
     """Set (or change, enable, disable) the URL events are POSTed to. The first call also creates the
-    signing secret and returns it in `secret` — the only time it is shown."""
+    signing secret and returns it in `secret` — the only time it is shown. A URL whose host is or
+    resolves to an internal address is refused (422 `invalid-webhook-url`)."""
     ctx = partner.ctx
+    target = _guard(request).check(body.url)  # may resolve a name: before the transaction
     with ctx.db.uow() as conn:
         endpoint, secret = service.set_endpoint(
-            conn, partner.partner.id, body.url, enabled=body.enabled, now_ns=ctx.ledger.clock.now_ns()
+            conn,
+            partner.partner.id,
+            target,
+            enabled=body.enabled,
+            now_ns=ctx.ledger.clock.now_ns(),
+            box=ctx.box,
         )
     return EndpointOut.of(endpoint, secret)
 
@@ -176,7 +200,7 @@ def rotate_secret(partner: PartnerAuth, body: RotateIn | None = None) -> RotateO
     grace = (body or RotateIn()).grace_seconds
     with ctx.db.uow() as conn:
         rotated = service.rotate_secret(
-            conn, partner.partner.id, now_ns=ctx.ledger.clock.now_ns(), grace_s=grace
+            conn, partner.partner.id, now_ns=ctx.ledger.clock.now_ns(), grace_s=grace, box=ctx.box
         )
     return RotateOut(
         secret_id=rotated["secret_id"],

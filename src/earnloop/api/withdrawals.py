@@ -179,6 +179,7 @@ def add_destination(body: DestinationIn, user: User) -> DestinationOut:
             holder_name=body.holder_name,
             account_number=body.account_number,
             now_ns=user.ctx.ledger.clock.now_ns(),
+            box=user.ctx.box,
         )
     return DestinationOut(**created)
 
@@ -213,6 +214,7 @@ def request_withdrawal(
         currency_code=body.currency,
         amount=body.amount,
         limits=withdrawals.Limits.from_settings(ctx.settings),
+        box=ctx.box,
     )
     return WithdrawalOut.of(result)
 
@@ -240,6 +242,7 @@ def resolve_withdrawals(ctx: Admin, request: Request) -> dict[str, int]:
         ctx.ledger,
         _provider(request),
         stale_after_ns=ctx.settings.payout_stale_after_s * 1_000_000_000,
+        box=ctx.box,
     )
     return report.as_dict()
 

@@ -9,10 +9,12 @@ lock, nor for a checkpoint at its commit.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,25 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, cache_mib: int) 
         driver.run_sql(conn, "PRAGMA wal_autocheckpoint=0")  # until the unit of work is over
 
 
+SQLITE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only (0600) before SQLite opens it: it holds
+    every balance and sealed secret. SQLite creates its ``-wal`` and ``-shm`` files with the mode of
+    the database file; an existing file (and side file) looser than 0600 is tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) & ~SQLITE_FILE_MODE:
+                file.chmod(SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+
+
 def database_from_settings(settings: Settings) -> Database:
     """The configured database (``EARNLOOP_DATABASE_URL`` and its tuning settings)."""
     return make_database(
@@ -163,7 +184,7 @@ def make_database(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(parsed.database))
         # Never waits for a free connection (an event loop checks them out too, ADR 0015): SQLite
         # connections are a file handle, and those beyond ``pool_size`` are closed when returned.
         engine = create_engine(

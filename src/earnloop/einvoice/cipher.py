@@ -8,15 +8,14 @@ like the admin token. Rotation later: :class:`cryptography.fernet.MultiFernet`, 
 
 from __future__ import annotations
 
-import os
 import secrets
-from pathlib import Path
 from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from earnloop.config import Settings
 from earnloop.einvoice.errors import EInvoiceConfigError
+from earnloop.secretbox import dev_secret
 
 
 class CodeCipher(Protocol):
@@ -48,21 +47,6 @@ class FernetCodeCipher:
 
     def __repr__(self) -> str:  # never print the key
         return "FernetCodeCipher(<key>)"
-
-
-def dev_secret(path: str, make: str) -> str:
-    """The secret in ``path``, created (mode 0600) with ``make`` if missing — development only."""
-    file = Path(path)
-    if not file.exists():
-        file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(make + "\n")
-    return file.read_text(encoding="utf-8").strip()
 
 
 def cipher_from_settings(settings: Settings) -> FernetCodeCipher:

@@ -8,8 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from earnloop.cli_support import fail, out, ready_database, run
+from earnloop.cli_support import fail, out, ready_database, run, secret_box
+from earnloop.config import get_settings
 from earnloop.outbox import delivery, service
+from earnloop.outbox.errors import InvalidWebhookUrlError
+from earnloop.outbox.targets import TargetGuard
 
 webhooks_app = typer.Typer(
     help="Partner webhooks: endpoints, secrets, deliveries, replay.", no_args_is_help=True
@@ -24,10 +27,17 @@ def set_endpoint(
     url: Annotated[str, typer.Argument(help="http(s) URL events are POSTed to.")],
     disabled: Annotated[bool, typer.Option("--disabled", help="Pause deliveries.")] = False,
 ) -> None:
-    """Set a partner's endpoint; prints it (and the signing secret when one is created — shown once)."""
+    """Set a partner's endpoint; prints it (and the signing secret when one is created — shown once).
+    Internal addresses are refused unless EARNLOOP_WEBHOOK_ALLOW_PRIVATE_TARGETS is set."""
+    settings = get_settings()
+    try:
+        target = TargetGuard.from_settings(settings).check(url)
+    except InvalidWebhookUrlError as exc:
+        fail(str(exc))
+    box = secret_box(settings)
     endpoint, secret = run(
         lambda conn, ledger: service.set_endpoint(
-            conn, partner_id, url, enabled=not disabled, now_ns=ledger.clock.now_ns()
+            conn, partner_id, target, enabled=not disabled, now_ns=ledger.clock.now_ns(), box=box
         )
     )
     out.print_json(json.dumps({**endpoint, "secret": secret}))
@@ -41,9 +51,10 @@ def rotate_secret(
     ] = service.DEFAULT_GRACE_S,
 ) -> None:
     """Create a new signing secret and print it (shown once); the previous one keeps signing for a while."""
+    box = secret_box()
     rotated = run(
         lambda conn, ledger: service.rotate_secret(
-            conn, partner_id, now_ns=ledger.clock.now_ns(), grace_s=grace_seconds
+            conn, partner_id, now_ns=ledger.clock.now_ns(), grace_s=grace_seconds, box=box
         )
     )
     out.print_json(json.dumps(rotated))
@@ -107,11 +118,14 @@ def deliver() -> None:
     """Relay new events and send every due delivery once (the worker does this continuously)."""
     import time
 
+    settings = get_settings()
     db = ready_database()
     try:
         now = time.time_ns()
         created = delivery.relay(db, now)
-        report = delivery.deliver_due(db, now)
+        report = delivery.deliver_due(
+            db, now, guard=TargetGuard.from_settings(settings), box=secret_box(settings)
+        )
     except Exception as exc:  # one line, not a traceback
         fail(f"{type(exc).__name__}: {exc}")
     finally:

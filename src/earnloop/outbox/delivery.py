@@ -7,6 +7,9 @@
   the attempt: 2xx → delivered; otherwise retried with exponential backoff and jitter, dead after
   :data:`MAX_ATTEMPTS` (~25 hours). A worker that dies mid-send loses only its lease: the delivery is
   sent again later, and receivers dedupe by event id.
+* Every send resolves the endpoint's host again and connects only to an address that passes the
+  :class:`~earnloop.outbox.targets.TargetGuard` (ADR 0018); a refused target is a failed attempt with
+  no status code. Redirects are never followed (a 3xx is a failed attempt).
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ import json
 import random
 import secrets
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import httpx
 import structlog
 from sqlalchemy import Connection, and_, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,6 +39,8 @@ from earnloop.outbox.models import (
     webhook_relay_cursor,
 )
 from earnloop.outbox.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from earnloop.outbox.targets import PinnedTarget, TargetGuard, TargetRefusedError
+from earnloop.secretbox import SecretBox, process_box
 
 log = structlog.get_logger("earnloop.webhooks")
 
@@ -134,31 +139,58 @@ def relay(db: Database, now_ns: int, *, wall_now_ns: int | None = None) -> int:
 
 
 class Sender(Protocol):
-    def __call__(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> int:
-        """POST ``body``; return the HTTP status; raise on a transport error or timeout."""
+    def __call__(
+        self, target: PinnedTarget, body: bytes, headers: Mapping[str, str], timeout_s: float
+    ) -> int:
+        """POST ``body`` to ``target.connect_url`` (the checked address) as ``target.host_header``;
+        return the HTTP status; raise on a transport error or timeout."""
         ...
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx is a failed attempt, never followed
-
-
-class UrllibSender:
-    """The default sender (standard library): no redirects, response body read up to 64 KiB."""
+class HttpxSender:
+    """The default sender: connects to the pinned address (``Host`` and TLS SNI/certificate check use
+    the registered name), no redirects, no proxies from the environment, no kept-alive connections
+    (a pooled connection is keyed by address and could carry another name's TLS session), response
+    body read up to 64 KiB."""
 
     def __init__(self) -> None:
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._client = httpx.Client(
+            follow_redirects=False, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
-    def __call__(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> int:
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
-        try:
-            with self._opener.open(request, timeout=timeout_s) as response:
-                response.read(RESPONSE_READ_MAX)
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return int(exc.code)
+    def __call__(
+        self, target: PinnedTarget, body: bytes, headers: Mapping[str, str], timeout_s: float
+    ) -> int:
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+        with self._client.stream(
+            "POST",
+            target.connect_url,
+            content=body,
+            headers={**headers, "Host": target.host_header},
+            timeout=timeout_s,
+            extensions=extensions,
+        ) as response:
+            read_bytes = 0
+            for chunk in response.iter_raw():
+                read_bytes += len(chunk)
+                if read_bytes >= RESPONSE_READ_MAX:
+                    break
+            return response.status_code
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@contextmanager
+def _default_sender(sender: Sender | None) -> Iterator[Sender]:
+    if sender is not None:
+        yield sender
+        return
+    own = HttpxSender()
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def event_body(event_id: str, topic: str, created_at_ns: int, payload: str) -> bytes:
@@ -208,7 +240,9 @@ class DeliveryReport:
     dead: int = 0
 
 
-def claim_due(conn: Connection, now_ns: int, *, limit: int, lease_s: float) -> list[Claim]:
+def claim_due(
+    conn: Connection, now_ns: int, *, limit: int, lease_s: float, box: SecretBox | None = None
+) -> list[Claim]:
     """Lease up to ``limit`` due deliveries of enabled endpoints (other workers skip them)."""
     d, ep, e = webhook_deliveries, webhook_endpoints, outbox_events
     ids = list(
@@ -242,7 +276,9 @@ def claim_due(conn: Connection, now_ns: int, *, limit: int, lease_s: float) -> l
             .values(lease_token=token, next_attempt_at_ns=lease_until, updated_at_ns=now_ns)
         )
         if row.partner_id not in secrets_by_partner:
-            secrets_by_partner[row.partner_id] = tuple(service.active_secrets(conn, row.partner_id, now_ns))
+            secrets_by_partner[row.partner_id] = tuple(
+                service.active_secrets(conn, row.partner_id, now_ns, box=box)
+            )
         claims.append(
             Claim(
                 delivery_id=row.id,
@@ -258,27 +294,38 @@ def claim_due(conn: Connection, now_ns: int, *, limit: int, lease_s: float) -> l
 
 
 def _describe(exc: BaseException) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timeout"
-    text = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text[:ERROR_MAX_LEN]
 
 
-def send(claim: Claim, sender: Sender, *, timeout_s: float, wall_time: Callable[[], float]) -> Outcome:
-    """Sign with every active secret at the moment of sending, POST, and time it. Never raises."""
+def send(
+    claim: Claim,
+    sender: Sender,
+    *,
+    guard: TargetGuard,
+    timeout_s: float,
+    wall_time: Callable[[], float],
+) -> Outcome:
+    """Check the target now (resolve, every address public unless allowed), sign with every active
+    secret at the moment of sending, POST to the checked address, and time it. Never raises."""
     started = time.perf_counter()
+    status: int | None = None
     try:
+        target = guard.pin(claim.url)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             EVENT_ID_HEADER: claim.event_id,
             SIGNATURE_HEADER: signature_header(claim.secrets, int(wall_time()), claim.body),
         }
-        status: int | None = sender(claim.url, claim.body, headers, timeout_s)
-        error = None
+        status = sender(target, claim.body, headers, timeout_s)
+        error = "redirect not followed" if 300 <= status < 400 else None
+    except TargetRefusedError as exc:
+        error = str(exc)[:ERROR_MAX_LEN]
     except Exception as exc:  # any failure is a failed attempt, recorded
-        status, error = None, _describe(exc)
+        error = _describe(exc)
     return Outcome(status, error, int((time.perf_counter() - started) * 1000))
 
 
@@ -327,6 +374,8 @@ def deliver_due(
     now_ns: int,
     sender: Sender | None = None,
     *,
+    guard: TargetGuard,
+    box: SecretBox | None = None,
     timeout_s: float = SEND_TIMEOUT_S,
     batch_size: int = CLAIM_BATCH,
     max_batches: int = 50,
@@ -334,35 +383,41 @@ def deliver_due(
     wall_time: Callable[[], float] = time.time,
 ) -> DeliveryReport:
     """Send every delivery due at ``now_ns`` (scheduling time); signatures carry ``wall_time()`` (the
-    real moment of sending, which receivers check). Safe to run in several workers at once."""
-    sender = sender or UrllibSender()
+    real moment of sending, which receivers check). ``guard`` decides which addresses may be
+    contacted; ``box`` opens the signing secrets. Safe to run in several workers at once."""
+    box = box or process_box()
     report = DeliveryReport()
     lease_s = batch_size * (timeout_s + 1) + 60
-    for _ in range(max_batches):
-        with db.uow() as conn:
-            claims = claim_due(conn, now_ns, limit=batch_size, lease_s=lease_s)
-        for claim in claims:
-            outcome = send(claim, sender, timeout_s=timeout_s, wall_time=wall_time)
+    with _default_sender(sender) as send_with:
+        for _ in range(max_batches):
             with db.uow() as conn:
-                state = record(conn, claim, outcome, now_ns, rng)
-            report.attempted += 1
-            if state == "delivered":
-                report.delivered += 1
-            elif state == "dead":
-                report.dead += 1
-                log.warning("webhook_dead", delivery_id=claim.delivery_id, event_id=claim.event_id)
-            elif state == "pending":
-                report.retrying += 1
-            log.info(
-                "webhook_attempt",
-                delivery_id=claim.delivery_id,
-                event_id=claim.event_id,
-                attempt=claim.attempt_no,
-                status_code=outcome.status_code,
-                error=outcome.error,
-                duration_ms=outcome.duration_ms,
-                state=state,
-            )
-        if len(claims) < batch_size:
-            break
+                claims = claim_due(conn, now_ns, limit=batch_size, lease_s=lease_s, box=box)
+            for claim in claims:
+                outcome = send(claim, send_with, guard=guard, timeout_s=timeout_s, wall_time=wall_time)
+                with db.uow() as conn:
+                    state = record(conn, claim, outcome, now_ns, rng)
+                _count(report, claim, outcome, state)
+            if len(claims) < batch_size:
+                break
     return report
+
+
+def _count(report: DeliveryReport, claim: Claim, outcome: Outcome, state: str) -> None:
+    report.attempted += 1
+    if state == "delivered":
+        report.delivered += 1
+    elif state == "dead":
+        report.dead += 1
+        log.warning("webhook_dead", delivery_id=claim.delivery_id, event_id=claim.event_id)
+    elif state == "pending":
+        report.retrying += 1
+    log.info(
+        "webhook_attempt",
+        delivery_id=claim.delivery_id,
+        event_id=claim.event_id,
+        attempt=claim.attempt_no,
+        status_code=outcome.status_code,
+        error=outcome.error,
+        duration_ms=outcome.duration_ms,
+        state=state,
+    )

@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.secretbox import SEALED, SEALED_LEN
 
 outbox_events = Table(
     "outbox_events",
@@ -46,14 +47,15 @@ webhook_endpoints = Table(
     Column("updated_at_ns", BigInteger, nullable=False),
 )
 
-# Signing secrets: stored in clear because signing needs them; never logged, shown once. A secret is
-# active while ``expires_at_ns`` is NULL or in the future; rotation keeps at most two active.
+# Signing secrets: sealed (``earnloop.secretbox``: encrypted, signing needs them back); never logged,
+# shown once. A secret is active while ``expires_at_ns`` is NULL or in the future; rotation keeps at
+# most two active.
 webhook_secrets = Table(
     "webhook_secrets",
     metadata,
     Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
     Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
-    Column("secret", String(100), nullable=False),
+    Column("secret", String(SEALED_LEN), nullable=False, info=SEALED),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("expires_at_ns", BigInteger, nullable=True),
     Index("ix_webhook_secrets_partner", "partner_id", "id"),

@@ -7,7 +7,6 @@ import secrets
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Connection, Select, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +15,6 @@ from earnloop.auth import service as auth
 from earnloop.db import driver
 from earnloop.outbox.errors import (
     InvalidWebhookRequestError,
-    InvalidWebhookUrlError,
     WebhookConflictError,
     WebhookNotFoundError,
 )
@@ -28,6 +26,10 @@ from earnloop.outbox.models import (
     webhook_endpoints,
     webhook_secrets,
 )
+from earnloop.outbox.targets import URL_MAX_LEN as URL_MAX_LEN  # the URL rules live in outbox.targets
+from earnloop.outbox.targets import CheckedUrl
+from earnloop.outbox.targets import validate_url as validate_url
+from earnloop.secretbox import SecretBox, process_box
 
 TOPICS = frozenset(
     {
@@ -67,35 +69,10 @@ def emit(conn: Connection, *, topic: str, payload: dict[str, Any], partner_id: i
 # -- webhooks: endpoints, secrets, deliveries, replay --------------------------------------------------
 # The relay and the sender live in ``outbox.delivery``; these run inside the caller's unit of work.
 
-URL_MAX_LEN = 2048
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
 DEFAULT_GRACE_S = 24 * 3600
 GRACE_MAX_S = 7 * 24 * 3600
 LIST_MAX = 200
-
-
-def validate_url(url: str) -> str:
-    """Only absolute http(s) URLs with a host, without credentials, whitespace or fragment."""
-    if not 0 < len(url) <= URL_MAX_LEN:
-        raise InvalidWebhookUrlError(f"url: 1–{URL_MAX_LEN} characters")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise InvalidWebhookUrlError("url must not contain whitespace or control characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises on a bad port
-    except ValueError as exc:
-        raise InvalidWebhookUrlError(f"url is malformed: {exc}") from exc
-    if parts.scheme not in {"http", "https"}:
-        raise InvalidWebhookUrlError("url must start with http:// or https://")
-    if not parts.hostname:
-        raise InvalidWebhookUrlError("url must name a host")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise InvalidWebhookUrlError("url must not contain credentials (user:password@)")
-    if parts.fragment:
-        raise InvalidWebhookUrlError("url must not contain a fragment")
-    if port == 0:
-        raise InvalidWebhookUrlError("url port must be 1–65535")
-    return url
 
 
 def _new_secret() -> str:
@@ -106,15 +83,19 @@ def _active(now_ns: int) -> ColumnElement[bool]:
     return or_(webhook_secrets.c.expires_at_ns.is_(None), webhook_secrets.c.expires_at_ns > now_ns)
 
 
-def active_secrets(conn: Connection, partner_id: int, now_ns: int) -> list[str]:
-    """The partner's active signing secrets, newest first (two during a rotation's grace period)."""
+def active_secrets(
+    conn: Connection, partner_id: int, now_ns: int, *, box: SecretBox | None = None
+) -> list[str]:
+    """The partner's active signing secrets, newest first (two during a rotation's grace period),
+    opened with ``box`` (default: the process's, :func:`earnloop.secretbox.process_box`)."""
+    box = box or process_box()
     rows = conn.execute(
         select(webhook_secrets.c.secret)
         .where(webhook_secrets.c.partner_id == partner_id, _active(now_ns))
         .order_by(webhook_secrets.c.id.desc())
         .limit(2)
     )
-    return [row.secret for row in rows]
+    return [box.open(row.secret) for row in rows]
 
 
 def _secret_views(conn: Connection, partner_id: int, now_ns: int) -> list[dict[str, Any]]:
@@ -128,11 +109,11 @@ def _secret_views(conn: Connection, partner_id: int, now_ns: int) -> list[dict[s
     ]
 
 
-def _insert_secret(conn: Connection, partner_id: int, now_ns: int) -> tuple[int, str]:
+def _insert_secret(conn: Connection, partner_id: int, now_ns: int, box: SecretBox) -> tuple[int, str]:
     secret = _new_secret()
     secret_id = conn.execute(
         insert(webhook_secrets)
-        .values(partner_id=partner_id, secret=secret, created_at_ns=now_ns, expires_at_ns=None)
+        .values(partner_id=partner_id, secret=box.seal(secret), created_at_ns=now_ns, expires_at_ns=None)
         .returning(webhook_secrets.c.id)
     ).scalar_one()
     return int(secret_id), secret
@@ -161,11 +142,19 @@ def get_endpoint(conn: Connection, partner_id: int, now_ns: int) -> dict[str, An
 
 
 def set_endpoint(
-    conn: Connection, partner_id: int, url: str, *, enabled: bool = True, now_ns: int
+    conn: Connection,
+    partner_id: int,
+    target: CheckedUrl,
+    *,
+    enabled: bool = True,
+    now_ns: int,
+    box: SecretBox | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Create or update the partner's endpoint. Returns it and, when it had no active secret, the new
-    signing secret (shown this once)."""
-    validate_url(url)
+    signing secret (shown this once, stored sealed). ``target`` comes from ``TargetGuard.check``, run
+    before the transaction (it may resolve a name)."""
+    box = box or process_box()
+    url = target.url
     if auth.get_partner(conn, partner_id) is None:
         raise WebhookNotFoundError(f"partner {partner_id} does not exist")
     wall = time.time_ns()
@@ -191,13 +180,18 @@ def set_endpoint(
             values["active_since_ns"] = wall  # events emitted while disabled are not delivered
         conn.execute(update(webhook_endpoints).where(webhook_endpoints.c.id == row.id).values(**values))
     secret = None
-    if not active_secrets(conn, partner_id, now_ns):
-        _, secret = _insert_secret(conn, partner_id, now_ns)
+    if not _secret_views(conn, partner_id, now_ns):
+        _, secret = _insert_secret(conn, partner_id, now_ns, box)
     return get_endpoint(conn, partner_id, now_ns), secret
 
 
 def rotate_secret(
-    conn: Connection, partner_id: int, *, now_ns: int, grace_s: int = DEFAULT_GRACE_S
+    conn: Connection,
+    partner_id: int,
+    *,
+    now_ns: int,
+    grace_s: int = DEFAULT_GRACE_S,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
     """A new signing secret (returned this once); the previous one stays valid for ``grace_s`` seconds,
     any older one expires now, so at most two are active."""
@@ -225,7 +219,7 @@ def rotate_secret(
             conn.execute(
                 update(webhook_secrets).where(webhook_secrets.c.id.in_(older)).values(expires_at_ns=now_ns)
             )
-    secret_id, secret = _insert_secret(conn, partner_id, now_ns)
+    secret_id, secret = _insert_secret(conn, partner_id, now_ns, box or process_box())
     return {
         "secret_id": secret_id,
         "secret": secret,

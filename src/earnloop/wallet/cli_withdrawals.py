@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from earnloop.cli_support import EXPECTED_ERRORS, fail, ready_database, run
+from earnloop.cli_support import EXPECTED_ERRORS, fail, ready_database, run, secret_box
 from earnloop.config import get_settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import SystemClock
@@ -46,7 +46,8 @@ def add_destination(
     holder: Annotated[str, typer.Option(help="Account holder's name.")],
     account: Annotated[str, typer.Option(help="Account number (stored; shown masked).")],
 ) -> None:
-    """Register a payout destination for a user."""
+    """Register a payout destination for a user (the account number is stored encrypted, shown masked)."""
+    box = secret_box()
     created = run(
         lambda conn, ledger: withdrawals.add_destination(
             conn,
@@ -56,6 +57,7 @@ def add_destination(
             holder_name=holder,
             account_number=account,
             now_ns=ledger.clock.now_ns(),
+            box=box,
         )
     )
     typer.echo(json.dumps(created))
@@ -71,7 +73,7 @@ def request(
 ) -> None:
     """Withdraw: hold the money, call the payout provider, apply its answer."""
     settings = get_settings()
-    provider = provider_from_settings(settings)
+    provider, box = provider_from_settings(settings), secret_box(settings)
     result = _with_database(
         lambda db, ledger: withdrawals.request_withdrawal(
             db,
@@ -83,6 +85,7 @@ def request(
             currency_code=currency,
             amount=amount,
             limits=withdrawals.Limits.from_settings(settings),
+            box=box,
         )
     )
     typer.echo(json.dumps(result))
@@ -104,9 +107,10 @@ def resolve(
     settings = get_settings()
     provider = provider_from_settings(settings)
     stale = settings.payout_stale_after_s if stale_after_s is None else stale_after_s
+    box = secret_box(settings)
     report = _with_database(
         lambda db, ledger: withdrawals.resolve_unknown(
-            db, ledger, provider, stale_after_ns=stale * 1_000_000_000
+            db, ledger, provider, stale_after_ns=stale * 1_000_000_000, box=box
         )
     )
     typer.echo(json.dumps(report.as_dict()))

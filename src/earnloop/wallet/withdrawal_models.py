@@ -19,9 +19,11 @@ from sqlalchemy import (
 
 from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.secretbox import SEALED, SEALED_LEN
 
-# Where a user's withdrawals go. ``account_number`` is what the provider needs to pay; it never leaves
-# the service (answers show ``account_masked``) and is never logged.
+# Where a user's withdrawals go. ``account_number`` is what the provider needs to pay: sealed
+# (``earnloop.secretbox``), it never leaves the service (answers show ``account_masked``, the last
+# four characters) and is never logged.
 payout_destinations = Table(
     "payout_destinations",
     metadata,
@@ -30,7 +32,7 @@ payout_destinations = Table(
     Column("kind", String(16), nullable=False),
     Column("institution", String(64), nullable=False),
     Column("holder_name", String(120), nullable=False),
-    Column("account_number", String(64), nullable=False),
+    Column("account_number", String(SEALED_LEN), nullable=False, info=SEALED),
     Column("account_masked", String(16), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),

@@ -39,6 +39,7 @@ from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
 from earnloop.outbox import service as outbox
+from earnloop.secretbox import SecretBox, process_box
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
 from earnloop.wallet.errors import (
     FrozenError,
@@ -78,6 +79,11 @@ class Limits:
 
 
 # -- destinations -------------------------------------------------------------------------------------
+def mask(account_number: str) -> str:
+    """What answers and logs show of an account number: its last four characters."""
+    return "****" + account_number[-4:]
+
+
 def _destination_dict(row: Any) -> dict[str, Any]:
     return {
         "destination_id": row.id,
@@ -98,9 +104,10 @@ def add_destination(
     holder_name: str,
     account_number: str,
     now_ns: int,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
-    """Register a payout destination. The account number is stored (the provider needs it) but only
-    its masked form is ever returned."""
+    """Register a payout destination. The account number is stored sealed (the provider needs it;
+    ``box`` defaults to the process's) and only its masked form (last four) is ever returned."""
     number = re.sub(r"[\s-]", "", account_number)
     if kind not in DESTINATION_KINDS:
         raise InvalidAmountError("kind must be 'bank' or 'ewallet'")
@@ -113,8 +120,8 @@ def add_destination(
         "kind": kind,
         "institution": institution.strip(),
         "holder_name": holder_name.strip(),
-        "account_number": number,
-        "account_masked": "****" + number[-4:],
+        "account_number": (box or process_box()).seal(number),
+        "account_masked": mask(number),
         "active": True,
         "created_at_ns": now_ns,
     }
@@ -284,7 +291,7 @@ def hold(
     return idem.complete(conn, scope, idempotency_key, _dict(_load(conn, int(new_id))))
 
 
-def _payout_request(conn: Connection, row: Any) -> PayoutRequest:
+def _payout_request(conn: Connection, row: Any, box: SecretBox) -> PayoutRequest:
     dest = _destination(conn, row.user_id, row.destination_id, active_only=False)
     return PayoutRequest(
         request_id=row.request_id,
@@ -293,12 +300,16 @@ def _payout_request(conn: Connection, row: Any) -> PayoutRequest:
         destination_kind=dest.kind,
         institution=dest.institution,
         holder_name=dest.holder_name,
-        account_number=dest.account_number,
+        account_number=box.open(dest.account_number),
     )
 
 
 def submit_held(
-    db: Database, ledger: LedgerService, provider: PayoutProvider, withdrawal_id: int
+    db: Database,
+    ledger: LedgerService,
+    provider: PayoutProvider,
+    withdrawal_id: int,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
     """Steps 2–3: call the provider (no transaction open) and apply its answer in a new transaction.
 
@@ -308,7 +319,7 @@ def submit_held(
         row = _load(conn, withdrawal_id)
         if row.state != "requested":
             return _dict(row)
-        request = _payout_request(conn, row)
+        request = _payout_request(conn, row, box or process_box())
     try:
         answer = provider.submit(request)
     except PayoutUnknownError as exc:
@@ -335,6 +346,7 @@ def request_withdrawal(
     currency_code: str,
     amount: int,
     limits: Limits,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
     """The whole flow for one request: hold (commit), submit, apply. Returns the withdrawal as it stands
     (``paid``, ``failed``, ``processing`` or ``unknown``). A retry with the same key never holds twice."""
@@ -349,7 +361,7 @@ def request_withdrawal(
             amount=amount,
             limits=limits,
         )
-    return submit_held(db, ledger, provider, int(held["withdrawal_id"]))
+    return submit_held(db, ledger, provider, int(held["withdrawal_id"]), box)
 
 
 def _transition(
@@ -447,6 +459,7 @@ def resolve_unknown(
     *,
     stale_after_ns: int,
     limit: int = RESOLVE_BATCH_MAX,
+    box: SecretBox | None = None,
 ) -> ResolveReport:
     """Ask the provider about every ``unknown`` withdrawal and every ``requested`` / ``processing`` one
     untouched for ``stale_after_ns``, and apply the answers (one transaction each, provider calls
@@ -467,7 +480,8 @@ def resolve_unknown(
             .order_by(w.c.updated_at_ns, w.c.id)
             .limit(max(1, min(limit, RESOLVE_BATCH_MAX)))
         ).all()
-        requests = {row.id: _payout_request(conn, row) for row in rows}
+        opener = box or process_box()
+        requests = {row.id: _payout_request(conn, row, opener) for row in rows}
     for row in rows:
         report.examined += 1
         try:
