@@ -1,4 +1,4 @@
-"""The ``earnloop`` command: serve, worker, doctor, db, ledger, demo and bench.
+"""The ``earnloop`` command: serve, worker, doctor, db, ledger, tracking, demo and bench.
 
 Errors print one line on stderr and exit non-zero; nothing is changed by a command that fails.
 """
@@ -24,6 +24,7 @@ from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
+from earnloop.tracking import cli as tracking_cli
 from earnloop.wallet import cli as wallet_cli
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
 wallet_cli.register(app)
 affiliate_cli.register(app)
+tracking_cli.register(app)
 out = Console()
 
 
