@@ -1,6 +1,10 @@
-"""Tracking service: provider secrets, clicks on game links, and the receiving of postbacks.
+"""Tracking service: clicks on game links and the receiving of postbacks (secrets: ``secrets``,
+re-exported here).
 
-A postback is handled in the caller's one unit of work: verify it (``verifiers``), claim its
+A postback is handled in the caller's one unit of work: find the secrets that may have signed it (the
+provider's, or for the ``earnloop`` scheme the clicked game's publisher's; none configured → 503
+``not_configured``), verify it (``verifiers``); one the provider itself rejected pays nothing and
+reverses what its event was paid (``games.undo_rejected``); otherwise claim its
 ``(provider, transaction id)``, then earn a milestone reward or reverse an earlier conversion
 (``games``, inside a savepoint). Every request is stored as received, with its outcome. A duplicate of
 an accepted transaction (a reversal included) gets the first reply verbatim; a rejected postback does
