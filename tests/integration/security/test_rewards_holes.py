@@ -11,6 +11,7 @@ this app's allow-list adds to AppsFlyer's ranges.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS
-from tests.conftest import ADMIN_TOKEN, DbTarget
+from tests.conftest import ADMIN_TOKEN, Cli, DbTarget
 from tests.integration.signed_post import post_signed
 from tests.live_server import client, serve
 
@@ -319,3 +320,18 @@ def test_a_merchant_without_a_secret_is_refused_with_503(http: Http, db: Databas
     detail = problem(r, 503, "not_configured")
     assert f"PUT /v1/admin/affiliate/merchants/{merchant}/secrets" in detail
     assert f"earnloop affiliate set-secret {merchant}" in detail
+
+
+def test_cli_sets_a_publishers_secret_without_echoing_it(cli: Cli, scene: Scene) -> None:
+    set_it = cli("tracking", "set-partner-secret", str(scene.partner_a), "--secret", A_SECRET)
+    assert set_it.returncode == 0, set_it.stderr
+    assert A_SECRET not in set_it.stdout + set_it.stderr
+    listed = cli("tracking", "partner-secrets", str(scene.partner_a))
+    assert [json.loads(line)["active"] for line in listed.stdout.splitlines()] == [True]
+    assert A_SECRET not in listed.stdout
+    shared = cli("tracking", "set-secret", "earnloop", "--secret", A_SECRET)
+    assert shared.returncode == 1
+    assert "set-partner-secret" in shared.stderr
+    assert len(shared.stderr.strip().splitlines()) == 1
+    not_a_publisher = cli("tracking", "set-partner-secret", "999999", "--secret", A_SECRET)
+    assert (not_a_publisher.returncode, not_a_publisher.stderr.count("\n")) == (1, 1)
