@@ -1,4 +1,4 @@
-"""The ``earnloop`` command: serve, worker, doctor, db, ledger, demo and bench.
+"""The ``earnloop`` command: serve, worker, doctor, db, ledger, tracking, demo and bench.
 
 Errors print one line on stderr and exit non-zero; nothing is changed by a command that fails.
 """
@@ -24,6 +24,7 @@ from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
+from earnloop.tracking import cli as tracking_cli
 from earnloop.wallet import cli as wallet_cli
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ secrets_app = typer.Typer(help="Secrets stored at rest (EARNLOOP_SECRETS_KEYS)."
 app.add_typer(secrets_app, name="secrets")
 wallet_cli.register(app)
 affiliate_cli.register(app)
+tracking_cli.register(app)
 out = Console()
 
 

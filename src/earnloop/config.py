@@ -5,11 +5,14 @@ Defaults are safe for a laptop: an embedded SQLite file under ``./var/`` and no 
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS, APPSFLYER_TOKEN_HEADER
 
 DEFAULT_DATABASE_URL = "sqlite:///var/earnloop.db"
 
@@ -69,6 +72,18 @@ class Settings(BaseSettings):
         description="Allow webhook endpoints on loopback, private, link-local and other non-public "
         "addresses (development and tests only). Off: refused at registration and at every delivery.",
     )
+    # Postbacks (tracking/)
+    appsflyer_push_networks: list[str] = Field(
+        default=list(APPSFLYER_PUSH_NETWORKS),
+        description="CIDR blocks AppsFlyer Push API messages may come from (a second check after the "
+        "push token; default: AppsFlyer's published blocks). JSON list in the environment.",
+    )
+    appsflyer_token_header: str = Field(
+        default=APPSFLYER_TOKEN_HEADER,
+        pattern=r"^(Authorization|X-[A-Za-z0-9_-]{1,28})$",
+        description="Header carrying the Push API authentication token, as set in AppsFlyer (its "
+        "token_name: Authorization, or a name starting with X-, at most 30 characters).",
+    )
     # Withdrawals (wallet/withdrawals.py)
     payout_provider_url: str | None = Field(
         default=None,
@@ -111,6 +126,15 @@ class Settings(BaseSettings):
         ge=60,
         description="The worker syncs (and rewards) each bound carrier whose last sync is older than this.",
     )
+
+    @field_validator("appsflyer_push_networks")
+    @classmethod
+    def _cidr_blocks(cls, value: list[str]) -> list[str]:
+        if not 1 <= len(value) <= 64:
+            raise ValueError("1 to 64 CIDR blocks")
+        for block in value:
+            ipaddress.ip_network(block, strict=True)  # ValueError names the bad block
+        return value
 
 
 @lru_cache(maxsize=1)

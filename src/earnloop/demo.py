@@ -12,8 +12,9 @@ Idempotent: users and partners are looked up by name, catalog entries are upsert
 carry fixed idempotency keys, and each simulated day is skipped once it has been committed, so seeding
 twice changes nothing. Secrets of what it creates for people to use (user tokens, partner API keys)
 are written once, one file each under ``var/demo/`` (mode 0600), never printed. The simulated players'
-tokens and the other partners' keys are not kept (the database holds only their digests); the random
-``earnloop`` postback secret lives in the database only, like any provider secret.
+tokens and the other partners' keys are not kept (the database holds only their digests). Each game
+publisher signs its own games' ``earnloop`` postbacks with a random secret of its own that lives in the
+database only, like any postback secret (ADR 0016).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ DAY_NS = 86_400 * 1_000_000_000
 USERS = {"alice": 50_000, "bob": 20_000}
 MERCHANT, CHARITY = "Good Neighbour Store", "Harbour Food Bank"
 PUBLISHER = "Pixel Harbor Studios"
+HOUSE_PUBLISHER = "Lantern Games"  # publishes the demo games that name no other publisher
 
 # -- the catalog --------------------------------------------------------------------------------------
 # Partner name → merchant entry. Tax ids are made up but pass the 統一編號 checksum.
@@ -384,11 +386,9 @@ def _catalog(conn: Connection, ledger: LedgerService, now: int) -> None:
     for name, entry in MERCHANTS.items():
         partner_id = _partner(conn, name, "merchant")
         catalog.upsert_merchant(conn, {**entry, "name": name, "partner_id": partner_id})
-    publisher_id = _partner(conn, PUBLISHER, "game_publisher")
     for game in GAMES:
         spec = {k: v for k, v in game.items() if k != "publisher"}
-        if "publisher" in game:
-            spec["publisher_id"] = publisher_id
+        spec["publisher_id"] = _partner(conn, game.get("publisher", HOUSE_PUBLISHER), "game_publisher")
         catalog.upsert_game(
             conn, {**spec, "tracking_provider": PROVIDER, "status": "active", "currency": CURRENCY}
         )
@@ -419,8 +419,13 @@ def _simulate(db: Database, ledger: LedgerService) -> None:
 def _play_day(conn: Connection, ledger: LedgerService, all_plays: list[Play], *, day: int) -> None:
     for handle in players(day):
         create_user(conn, handle)
-    secret = _provider_secret(conn, ledger.clock.now_ns())
-    game_ids = {g["key"]: g["game_id"] for g in catalog.list_games(conn)}
+    games = {g["key"]: g for g in catalog.list_games(conn)}
+    game_ids = {key: g["game_id"] for key, g in games.items()}
+    demo_keys = {game["key"] for game in GAMES}
+    now_ns = ledger.clock.now_ns()
+    signing = {
+        k: _publisher_secret(conn, g["publisher_id"], now_ns) for k, g in games.items() if k in demo_keys
+    }
     for play in all_plays:
         if play.first_day > day:
             continue
@@ -439,16 +444,18 @@ def _play_day(conn: Connection, ledger: LedgerService, all_plays: list[Play], *,
         else:
             click_id = _last_click(conn, user_id, game_id)
         for milestone in play.milestones_on(day):
+            secret = signing[play.game_key]
             _postback(conn, ledger, secret, play.transaction_id(milestone), click_id, milestone)
 
 
-def _provider_secret(conn: Connection, now_ns: int) -> str:
-    """The active ``earnloop`` postback secret, made (random, kept in the database only) when none is."""
-    active = tracking.active_secrets(conn, PROVIDER)
+def _publisher_secret(conn: Connection, publisher_id: int, now_ns: int) -> str:
+    """The publisher's active ``earnloop`` postback secret, made (random, kept in the database only)
+    when it has none."""
+    active = tracking.active_partner_secrets(conn, publisher_id)
     if active:
         return active[0]
     secret = token_source.token_urlsafe(32)
-    tracking.set_provider_secret(conn, provider=PROVIDER, secret=secret, active=True, now_ns=now_ns)
+    tracking.set_partner_secret(conn, partner_id=publisher_id, secret=secret, active=True, now_ns=now_ns)
     return secret
 
 

@@ -56,7 +56,7 @@ def test_a_streamed_oversized_body_is_refused_while_it_arrives(small_limit_serve
 
 
 def test_a_body_within_the_limit_reaches_the_route(small_limit_server: str, db: Database) -> None:
-    response = httpx.post(f"{small_limit_server}/postbacks/earnloop", content=b"{}" + b" " * (LIMIT - 2))
-    assert response.status_code == 503  # no secret configured: judged and recorded by the route
+    response = httpx.post(f"{small_limit_server}/postbacks/tapjoy", content=b"{}" + b" " * (LIMIT - 2))
+    assert response.status_code == 503  # no Tapjoy secret configured: judged and recorded by the route
     assert response.json()["reason_code"] == "not_configured"
     assert _recorded(db) == 1

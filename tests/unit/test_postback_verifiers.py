@@ -384,13 +384,19 @@ class TestAyetStudios:
 # ---------------------------------------------------------------------------------------- AppsFlyer
 
 AF_IP = "45.92.117.10"
+TOKENS = [NEW]
 
 
 def af_request(
-    ip: str = AF_IP, token: str | None = None, method: str = "POST", **fields: object
+    ip: str = AF_IP,
+    token: str | None = NEW,
+    method: str = "POST",
+    header: str = "Authorization",
+    **fields: object,
 ) -> RawPostback:
     data: dict[str, object] = {
         "appsflyer_id": "1600000000000-1234567",
+        "app_id": "com.example.game",
         "event_name": "af_purchase",
         "event_time": "2025-06-15 12:00:00.000",
         "event_revenue": "9.99",
@@ -398,7 +404,7 @@ def af_request(
     }
     data.update(fields)
     body = json.dumps({k: v for k, v in data.items() if v is not None}).encode()
-    headers = {} if token is None else {"X-Earnloop-Push-Token": token}
+    headers = {} if token is None else {header: token}
     return raw(method=method, body=body, headers=headers, ip=ip)
 
 
@@ -406,23 +412,38 @@ class TestAppsFlyer:
     verifier = AppsFlyerPushVerifier()
 
     def test_valid(self) -> None:
-        result = self.verifier.verify(af_request(), [], NOW)
+        result = self.verifier.verify(af_request(), TOKENS, NOW)
         assert result.provider == "appsflyer"
         assert result.transaction_id == "1600000000000-1234567:af_purchase:2025-06-15 12:00:00.000"
         assert (result.click_id, result.event_key) == ("clk-1", "af_purchase")
         assert result.reported_amount == Decimal("9.99")
         assert not result.is_reversal
         assert result.signed_fields == frozenset()  # nothing is signed
+        assert (result.app_id, result.rejected_reason) == ("com.example.game", None)
+
+    def test_no_token_configured_is_our_configuration_error(self) -> None:
+        with pytest.raises(ValueError, match="no active secret"):
+            self.verifier.verify(af_request(), [], NOW)
+        with pytest.raises(ValueError, match="no active secret"):
+            self.verifier.verify(af_request(token=None), [""], NOW)
 
     def test_forged_with_wrong_token(self) -> None:
         assert rejected(self.verifier, af_request(token="attacker"), [NEW]) == ReasonCode.BAD_SIGNATURE
-        assert rejected(self.verifier, af_request(), [NEW]) == ReasonCode.BAD_SIGNATURE
+        assert rejected(self.verifier, af_request(token=None), [NEW]) == ReasonCode.BAD_SIGNATURE
+        # The token in another header than the configured one is not the token.
+        other = af_request(header="X-Earnloop-Push-Token")
+        assert rejected(self.verifier, other, [NEW]) == ReasonCode.BAD_SIGNATURE
+
+    def test_configured_token_header(self) -> None:
+        custom = AppsFlyerPushVerifier(token_header="X-Af-Token")
+        assert custom.verify(af_request(header="x-af-token"), TOKENS, NOW)
+        assert rejected(custom, af_request(), TOKENS) == ReasonCode.BAD_SIGNATURE
 
     def test_wrong_ip(self) -> None:
         for ip in ("203.0.113.7", "45.92.120.1", "194.28.48.1", "2001:db8::1", ""):
-            assert rejected(self.verifier, af_request(ip=ip), []) == ReasonCode.IP_NOT_ALLOWED
+            assert rejected(self.verifier, af_request(ip=ip), TOKENS) == ReasonCode.IP_NOT_ALLOWED
         for ip in ("45.92.116.0", "45.92.119.255", "194.28.47.200", "::ffff:194.28.46.1"):
-            assert self.verifier.verify(af_request(ip=ip), [], NOW)
+            assert self.verifier.verify(af_request(ip=ip), TOKENS, NOW)
 
     def test_wrong_ip_wins_over_a_correct_token(self) -> None:
         assert (
@@ -431,15 +452,24 @@ class TestAppsFlyer:
         )
 
     def test_malformed(self) -> None:
-        assert rejected(self.verifier, raw(method="POST", body=b"{", ip=AF_IP), []) == ReasonCode.MALFORMED
-        assert rejected(self.verifier, raw(method="POST", body=b"[]", ip=AF_IP), []) == ReasonCode.MALFORMED
-        assert rejected(self.verifier, af_request(method="GET"), []) == ReasonCode.MALFORMED
-        assert rejected(self.verifier, af_request(event_revenue="9,99"), []) == ReasonCode.MALFORMED
-        assert rejected(self.verifier, af_request(event_revenue=True), []) == ReasonCode.MALFORMED
+        ok = {"Authorization": NEW}
+        assert rejected(self.verifier, raw(method="POST", body=b"{", ip=AF_IP, headers=ok), TOKENS) == (
+            ReasonCode.MALFORMED
+        )
+        assert rejected(self.verifier, raw(method="POST", body=b"[]", ip=AF_IP, headers=ok), TOKENS) == (
+            ReasonCode.MALFORMED
+        )
+        assert rejected(self.verifier, af_request(method="GET"), TOKENS) == ReasonCode.MALFORMED
+        assert rejected(self.verifier, af_request(event_revenue="9,99"), TOKENS) == ReasonCode.MALFORMED
+        assert rejected(self.verifier, af_request(event_revenue=True), TOKENS) == ReasonCode.MALFORMED
+        assert rejected(self.verifier, af_request(is_rejected="maybe"), TOKENS) == ReasonCode.MALFORMED
+        assert rejected(self.verifier, af_request(is_rejected=[1]), TOKENS) == ReasonCode.MALFORMED
+        assert rejected(self.verifier, af_request(reject_reason=7), TOKENS) == ReasonCode.MALFORMED
 
     def test_missing_transaction_id(self) -> None:
-        assert rejected(self.verifier, af_request(appsflyer_id=None), []) == ReasonCode.MISSING_FIELD
-        assert rejected(self.verifier, af_request(af_sub1=None), []) == ReasonCode.MISSING_FIELD
+        assert rejected(self.verifier, af_request(appsflyer_id=None), TOKENS) == ReasonCode.MISSING_FIELD
+        assert rejected(self.verifier, af_request(af_sub1=None), TOKENS) == ReasonCode.MISSING_FIELD
+        assert rejected(self.verifier, af_request(app_id=None), TOKENS) == ReasonCode.MISSING_FIELD
 
     def test_rotation_with_two_tokens(self) -> None:
         assert self.verifier.verify(af_request(token=OLD), [NEW, OLD], NOW)
@@ -447,9 +477,25 @@ class TestAppsFlyer:
         assert rejected(self.verifier, af_request(token=OLD), [NEW]) == ReasonCode.BAD_SIGNATURE
 
     def test_negative_revenue_is_a_reversal(self) -> None:
-        result = self.verifier.verify(af_request(event_revenue=-9.99), [], NOW)  # JSON number, read exactly
+        result = self.verifier.verify(
+            af_request(event_revenue=-9.99), TOKENS, NOW
+        )  # JSON number, read exactly
         assert result.is_reversal
         assert result.reported_amount == Decimal("-9.99")
+
+    @pytest.mark.parametrize(
+        ("fields", "reason"),
+        [
+            ({"is_rejected": True}, "rejected"),
+            ({"is_rejected": "1"}, "rejected"),
+            ({"is_rejected": "true", "reject_reason": "bots"}, "bots"),
+            ({"reject_reason": "ctit_anomalies"}, "ctit_anomalies"),
+            ({"is_rejected": False}, None),
+            ({"is_rejected": "0", "reject_reason": ""}, None),
+        ],
+    )
+    def test_rejected_installs_and_events(self, fields: dict[str, object], reason: str | None) -> None:
+        assert self.verifier.verify(af_request(**fields), TOKENS, NOW).rejected_reason == reason
 
 
 # ----------------------------------------------------------------------------------------- registry

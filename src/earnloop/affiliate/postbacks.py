@@ -113,7 +113,12 @@ def _verified_outcome(
     except PostbackRejected as exc:
         return rejected(exc.reason_code.value, exc.message), None
     except ValueError:  # no active secret: our configuration, not the sender's fault (retryable)
-        return rejected("not_configured", "no active secret for this merchant"), None
+        return rejected(
+            "not_configured",
+            f"no active secret for merchant {merchant_id}: set one with "
+            f"PUT /v1/admin/affiliate/merchants/{merchant_id}/secrets"
+            f" or `earnloop affiliate set-secret {merchant_id}`",
+        ), None
     change = update_from_body(raw.body)  # verified above: it parses
     return apply_update(conn, ledger, merchant_id=merchant_id, change=change, now_ns=now_ns), change
 

@@ -1,18 +1,23 @@
 """Tracking: ``GET /go/{game_id}`` (a user's click → 302 to the store), ``/postbacks/{provider}`` (raw
-provider callbacks, answered in the provider's own format) and the operators' secrets / links / log."""
+provider callbacks, answered in the provider's own format) and the operators' secrets (per provider, and
+per game publisher for the ``earnloop`` scheme) / links / log."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import problem_responses
+from earnloop.config import Settings
 from earnloop.tracking import service
+from earnloop.tracking.verifiers import Registry, registry
 
 router = APIRouter(tags=["tracking"])
 Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
@@ -59,11 +64,22 @@ _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@lru_cache(maxsize=8)
+def _verifiers(networks: tuple[str, ...], token_header: str) -> Registry:
+    return registry(appsflyer_networks=networks, appsflyer_token_header=token_header)
+
+
+def verifiers_of(settings: Settings) -> Registry:
+    """The providers' verifiers as the settings configure them (built once per configuration)."""
+    return _verifiers(tuple(settings.appsflyer_push_networks), settings.appsflyer_token_header)
+
+
 async def _postback(provider: str, request: Request) -> Response:
+    verifiers = verifiers_of(app_context(request).settings)
     return await answer_postback(
         request,
         lambda conn, ledger, raw, now_ns: service.handle_postback(
-            conn, ledger, raw, provider=provider, now_ns=now_ns
+            conn, ledger, raw, provider=provider, now_ns=now_ns, verifiers=verifiers
         ),
     )
 
@@ -96,7 +112,9 @@ admin = APIRouter(
 
 @admin.put("/providers/{provider}/secrets")
 def put_secret(provider: Provider, body: SecretIn, ctx: Admin) -> dict[str, Any]:
-    """Add a provider secret or (de)activate one (two active = rotation). The secret is not echoed."""
+    """Add a provider secret (AppsFlyer: its Push API token) or (de)activate one (two active = rotation).
+    The ``earnloop`` scheme's secrets are per game publisher (``/partners/{partner_id}/secrets``). The
+    secret is not echoed."""
     with ctx.db.uow() as conn:
         return service.set_provider_secret(
             conn, provider=provider, secret=body.secret, active=body.active, now_ns=ctx.ledger.clock.now_ns()
@@ -107,6 +125,27 @@ def put_secret(provider: Provider, body: SecretIn, ctx: Admin) -> dict[str, Any]
 def get_secrets(provider: Provider, ctx: Admin) -> list[dict[str, Any]]:
     with ctx.db.uow(write=False) as conn:
         return service.list_provider_secrets(conn, provider)
+
+
+@admin.put("/partners/{partner_id}/secrets")
+def put_partner_secret(partner_id: Id, body: SecretIn, ctx: Admin) -> dict[str, Any]:
+    """Add a game publisher's ``earnloop`` postback secret or (de)activate one (at most two active: a
+    rotation). The publisher signs postbacks for its own games only. The secret is not echoed."""
+    with ctx.db.uow() as conn:
+        return service.set_partner_secret(
+            conn,
+            partner_id=partner_id,
+            secret=body.secret,
+            active=body.active,
+            now_ns=ctx.ledger.clock.now_ns(),
+        )
+
+
+@admin.get("/partners/{partner_id}/secrets")
+def get_partner_secrets(partner_id: Id, ctx: Admin) -> list[dict[str, Any]]:
+    """The publisher's ``earnloop`` secrets (ids and state, never the values)."""
+    with ctx.db.uow(write=False) as conn:
+        return service.list_partner_secrets(conn, partner_id)
 
 
 @admin.put("/games/{game_id}/link")

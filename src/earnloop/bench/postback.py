@@ -1,12 +1,12 @@
 """``earnloop bench postback``: signed game-milestone postbacks per second over real HTTP.
 
 Set-up goes through the real services on a fresh SQLite file: one game with N milestones (no order
-between them, so that concurrent postbacks of one user are all valid), an ``earnloop`` provider secret,
-users and one recorded click each. Then ``earnloop serve`` runs in its own process on 127.0.0.1 and
-several client threads send distinct postbacks (one per user × milestone), each signed at send time
-with the ``Earnloop-Signature`` header, exactly as a provider would. Every postback must be answered
-200 (anything else is a bench error), and afterwards the number of pending game cashback entries must
-equal the number of postbacks accepted.
+between them, so that concurrent postbacks of one user are all valid) of a game publisher with its
+``earnloop`` secret, users and one recorded click each. Then ``earnloop serve`` runs in its own
+process on 127.0.0.1 and several client threads send distinct postbacks (one per user × milestone),
+each signed at send time with the ``Earnloop-Signature`` header, exactly as a provider would. Every
+postback must be answered 200 (anything else is a bench error), and afterwards the number of pending
+game cashback entries must equal the number of postbacks accepted.
 
 The ceiling is ``GET /healthz`` — the app has no hello-world endpoint and this is its cheapest — on
 the same server, from the same number of client threads, for the same number of requests, in the same
@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, func, select
+from sqlalchemy import Connection, event, func, select
 
-from earnloop.auth.service import create_user
+from earnloop.auth.models import partners
+from earnloop.auth.service import create_partner, create_user
 from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.bench.live_server import server_process
 from earnloop.catalog import service as catalog
@@ -57,6 +58,7 @@ from earnloop.wallet.models import cashback_entries
 
 BENCH = "postback"
 PROVIDER = "earnloop"
+PUBLISHER = "Bench Studio"
 CURRENCY = "TWD"
 POSTBACK_PATH = f"/postbacks/{PROVIDER}"
 CEILING_PATH = "/healthz"
@@ -164,6 +166,14 @@ def _bench(
         _where_time_goes(db, secret, sizes, log)
 
 
+def _publisher(conn: Connection) -> int:
+    """The bench game's publisher (created once): it signs the game's postbacks."""
+    found = conn.execute(select(partners.c.id).where(partners.c.name == PUBLISHER)).scalar()
+    if found is not None:
+        return int(found)
+    return create_partner(conn, PUBLISHER, "game_publisher", CURRENCY).id
+
+
 def populate_world(
     db: Database, secret: str, users: int, milestone_count: int, *, first: int = 0
 ) -> list[bytes]:
@@ -175,7 +185,8 @@ def populate_world(
         for index in range(milestone_count)
     ]
     with db.uow() as conn:
-        tracking.set_provider_secret(conn, provider=PROVIDER, secret=secret, active=True, now_ns=now)
+        publisher_id = _publisher(conn)
+        tracking.set_partner_secret(conn, partner_id=publisher_id, secret=secret, active=True, now_ns=now)
         game = catalog.upsert_game(
             conn,
             {
@@ -186,6 +197,7 @@ def populate_world(
                 "tracking_provider": PROVIDER,
                 "status": "active",
                 "currency": CURRENCY,
+                "publisher_id": publisher_id,
                 "milestones": milestones,
             },
         )

@@ -1,5 +1,10 @@
 """The game earn path of a verified postback: earn a milestone reward, or reverse an earlier one.
 
+**Binding.** A postback binds to its recorded click, and so to the click's game, only when the game
+is tracked by the provider that sent it (``provider_mismatch`` otherwise) and, when the provider names
+the app (AppsFlyer's ``app_id``), the app is the game's: its App Store id, with or without AppsFlyer's
+``id`` prefix, or its Play package (``app_mismatch``).
+
 **Earning.** Bind the postback to its recorded click, map its event to the click's game milestone
 (order, duplicates, attribution window), price the reward from the catalog (the provider's reported
 amount is never used for money), record a risk decision, count the milestone use against its limit and
@@ -18,7 +23,9 @@ and is rejected (``reversal_unreferenced``), as is one naming no accepted conver
 and every campaign bonus paid with it through ``cashback.reverse``: voided while pending (the budget
 gets the bonus back at once), clawed back once confirmed (what the user no longer has becomes debt,
 which freezes withdrawals). A second reversal of the same conversion moves no money (outcome
-``duplicate``).
+``duplicate``). A message in which the provider itself rejects an install or event (AppsFlyer's
+``is_rejected`` / ``reject_reason``) pays nothing and reverses, the same way, every conversion of that
+provider already paid for the same click and milestone (:func:`undo_rejected`).
 
 **The milestone and campaign uses stay counted after a reversal**: a charged-back milestone must not
 become earnable again by replaying it (under a new transaction id), and the user's campaign cap keeps
@@ -118,14 +125,36 @@ def _milestone(conn: Connection, game: Any, click: Any, event_key: str, now_ns: 
     return milestone
 
 
-def earn(
-    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
-) -> Conversion:
+def _app_matches(game: Any, app_id: str) -> bool:
+    """``app_id`` is the game's app: its App Store id (``id123``, as AppsFlyer writes it, or ``123``)
+    or its Play package."""
+    store_id = game.app_store_id
+    return bool(
+        (store_id and app_id in (store_id, f"id{store_id}"))
+        or (game.play_package and app_id == game.play_package)
+    )
+
+
+def bind(conn: Connection, provider: str, claim: VerifiedPostback) -> tuple[Any, Any]:
+    """The recorded click and its game, if this provider may report events of that game."""
     click = driver.first(conn, _CLICK, {"click_id": claim.click_id})
     if click is None:
         raise Rejected("unknown_click", "no click with this id")
-    user_id = int(click.user_id)
     game = driver.first(conn, _GAME, {"game_id": click.game_id})
+    if game.tracking_provider != provider:
+        raise Rejected(
+            "provider_mismatch", f"game {game.key!r} is tracked by {game.tracking_provider}, not {provider}"
+        )
+    if claim.app_id is not None and not _app_matches(game, claim.app_id):
+        raise Rejected("app_mismatch", f"app {claim.app_id!r} is not the app of game {game.key!r}")
+    return click, game
+
+
+def earn(
+    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
+) -> Conversion:
+    click, game = bind(conn, provider, claim)
+    user_id = int(click.user_id)
     if game.status != "active":
         raise Rejected("game_inactive", f"game {game.key!r} is {game.status}")
     milestone = _milestone(conn, game, click, claim.event_key, now_ns)
@@ -164,6 +193,47 @@ def earn(
 
 
 # -- reversals ----------------------------------------------------------------------------------------
+def _reverse_rewards(
+    conn: Connection, ledger: LedgerService, provider: str, transaction_id: str
+) -> list[Any]:
+    """Reverse the base reward and every bonus paid for a conversion; the cashback entries, as found."""
+    ref = reward_ref(provider, transaction_id)
+    entries = [cashback.find(conn, SOURCE, r) for r in (ref, *paid_bonus_refs(conn, SOURCE, ref))]
+    rewards = [e for e in entries if e is not None]
+    for entry in rewards:
+        cashback.reverse(conn, ledger, source=SOURCE, ref=entry["ref"])
+    return rewards
+
+
+_PAID_FOR_MILESTONE = select(tracking_conversions.c.transaction_id).where(
+    tracking_conversions.c.provider == bindparam("provider"),
+    tracking_conversions.c.click_id == bindparam("click_id"),
+    tracking_conversions.c.milestone_id == bindparam("milestone_id"),
+)
+
+
+def undo_rejected(conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback) -> int:
+    """The provider rejected this install or event: reverse what its conversions of the same click and
+    milestone were paid (nothing when none was); returns the amount that was still in effect."""
+    click, game = bind(conn, provider, claim)
+    milestone = next(
+        (
+            m
+            for m in catalog.milestones_with_uses(conn, game.id, int(click.user_id))
+            if m.key == claim.event_key
+        ),
+        None,
+    )
+    if milestone is None:
+        return 0
+    params = {"provider": provider, "click_id": click.click_id, "milestone_id": milestone.id}
+    undone = 0
+    for transaction_id in driver.scalars(conn, _PAID_FOR_MILESTONE, params):
+        rewards = _reverse_rewards(conn, ledger, provider, str(transaction_id))
+        undone += sum(int(e["amount"]) for e in rewards if e["status"] not in _UNDONE)
+    return undone
+
+
 def reverse(conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback) -> Conversion:
     original_id = claim.reverses_transaction_id
     if original_id is None:
@@ -179,11 +249,8 @@ def reverse(conn: Connection, ledger: LedgerService, provider: str, claim: Verif
         raise Rejected("unknown_transaction", f"no accepted conversion {original_id!r} to reverse")
     if original.click_id != claim.click_id:
         raise Rejected("reversal_mismatch", f"conversion {original_id!r} was for another click")
-    entries = [cashback.find(conn, SOURCE, r) for r in (ref, *paid_bonus_refs(conn, SOURCE, ref))]
-    rewards = [e for e in entries if e is not None]
+    rewards = _reverse_rewards(conn, ledger, provider, original_id)
     repeated = all(e["status"] in _UNDONE for e in rewards)
-    for entry in rewards:
-        cashback.reverse(conn, ledger, source=SOURCE, ref=entry["ref"])
     return Conversion(
         original.click_id,
         int(original.user_id),

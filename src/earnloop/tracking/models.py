@@ -1,5 +1,6 @@
-"""Tracking tables: provider secrets, clicks, every inbound postback as received, accepted conversions
-(the dedup record holding the first reply) and optional per-game tracking links."""
+"""Tracking tables: provider secrets, game publishers' ``earnloop`` secrets, clicks, every inbound
+postback as received, accepted conversions (the dedup record holding the first reply) and optional
+per-game tracking links."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ tracking_provider_secrets = Table(
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
     UniqueConstraint("provider", "secret", name="uq_tracking_provider_secrets_provider_secret"),
+)
+
+# The ``earnloop`` scheme's secrets, one set per game publisher (partner): a publisher signs postbacks
+# for its own games only (ADR 0016). Two active = a rotation. Never logged.
+tracking_partner_secrets = Table(
+    "tracking_partner_secrets",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("secret", String(500), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    UniqueConstraint("partner_id", "secret", name="uq_tracking_partner_secrets_partner_secret"),
 )
 
 # A user's click on a game's link: the click id is what the provider echoes back in its postback.

@@ -1,6 +1,10 @@
-"""Tracking service: provider secrets, clicks on game links, and the receiving of postbacks.
+"""Tracking service: clicks on game links and the receiving of postbacks (secrets: ``secrets``,
+re-exported here).
 
-A postback is handled in the caller's one unit of work: verify it (``verifiers``), claim its
+A postback is handled in the caller's one unit of work: find the secrets that may have signed it (the
+provider's, or for the ``earnloop`` scheme the clicked game's publisher's; none configured → 503
+``not_configured``), verify it (``verifiers``); one the provider itself rejected pays nothing and
+reverses what its event was paid (``games.undo_rejected``); otherwise claim its
 ``(provider, transaction id)``, then earn a milestone reward or reverse an earlier conversion
 (``games``, inside a savepoint). Every request is stored as received, with its outcome. A duplicate of
 an accepted transaction (a reversal included) gets the first reply verbatim; a rejected postback does
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
@@ -24,14 +28,54 @@ from earnloop.catalog.models import catalog_games
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking import games
+from earnloop.tracking.errors import NoStoreLinkError, TrackingError
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
 from earnloop.tracking.models import tracking_postbacks as postbacks
-from earnloop.tracking.models import tracking_provider_secrets as provider_secrets
-from earnloop.tracking.verifiers import PostbackRejected, RawPostback, VerifiedPostback, verifier_for
-from earnloop.wallet.errors import WalletError
+from earnloop.tracking.secrets import (
+    PER_PARTNER,
+    SECRET_MAX_LEN,
+    SECRET_MIN_LEN,
+    active_partner_secrets,
+    active_secrets,
+    earnloop_signer,
+    list_partner_secrets,
+    list_provider_secrets,
+    partner_hint,
+    provider_hint,
+    set_partner_secret,
+    set_provider_secret,
+    store_secret,
+)
+from earnloop.tracking.verifiers import (
+    GenericVerifier,
+    PostbackRejected,
+    RawPostback,
+    Registry,
+    VerifiedPostback,
+    verifier_for,
+)
+
+__all__ = [
+    "SECRET_MAX_LEN",
+    "SECRET_MIN_LEN",
+    "NoStoreLinkError",
+    "Reply",
+    "TrackingError",
+    "active_partner_secrets",
+    "active_secrets",
+    "handle_postback",
+    "list_partner_secrets",
+    "list_postbacks",
+    "list_provider_secrets",
+    "record_click",
+    "set_game_link",
+    "set_partner_secret",
+    "set_provider_secret",
+    "store_secret",
+    "store_url",
+]
 
 BODY_MAX_BYTES = 64 * 1024
-SECRET_MIN_LEN, SECRET_MAX_LEN = 16, 500
 PROBLEM_TYPE = "https://earnloop.dev/problems/postback-rejected"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 _REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
@@ -50,18 +94,6 @@ _STATUS = {
 BUSINESS_STATUS = 422
 
 
-class TrackingError(WalletError):
-    status = 422
-    slug = "tracking-invalid"
-    title = "Invalid tracking request"
-
-
-class NoStoreLinkError(WalletError):
-    status = 409
-    slug = "no-store-link"
-    title = "The game has no store link"
-
-
 @dataclass(frozen=True)
 class Reply:
     """An HTTP answer to a postback, stored so that a duplicate gets the first one verbatim."""
@@ -69,74 +101,6 @@ class Reply:
     status: int
     content_type: str
     body: bytes
-
-
-# -- provider secrets ---------------------------------------------------------------------------------
-def _known_provider(provider: str) -> None:
-    try:
-        verifier_for(provider)
-    except PostbackRejected as exc:
-        raise TrackingError(exc.message) from None
-
-
-def store_secret(
-    conn: Connection, table: Table, owner: dict[str, Any], secret: str, *, active: bool, now_ns: int
-) -> int:
-    """Insert the owner's ``secret`` into a secrets table (provider or merchant postback secrets), or
-    set the ``active`` flag of the row it already has; returns the row's id."""
-    where = [table.c[column] == value for column, value in owner.items()]
-    row = conn.execute(select(table.c.id).where(*where, table.c.secret == secret)).first()
-    if row is not None:
-        conn.execute(update(table).where(table.c.id == row.id).values(active=active, updated_at_ns=now_ns))
-        return int(row.id)
-    stored = conn.execute(
-        insert(table)
-        .values(**owner, secret=secret, active=active, created_at_ns=now_ns, updated_at_ns=now_ns)
-        .returning(table.c.id)
-    )
-    return int(stored.scalar_one())
-
-
-def set_provider_secret(
-    conn: Connection, *, provider: str, secret: str, active: bool, now_ns: int
-) -> dict[str, Any]:
-    """Add a secret for a provider or (de)activate it; two active secrets = a rotation."""
-    _known_provider(provider)
-    if not SECRET_MIN_LEN <= len(secret) <= SECRET_MAX_LEN:
-        raise TrackingError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters")
-    secret_id = store_secret(
-        conn, provider_secrets, {"provider": provider}, secret, active=active, now_ns=now_ns
-    )
-    return {"provider": provider, "secret_id": secret_id, "active": active}
-
-
-def list_provider_secrets(conn: Connection, provider: str) -> list[dict[str, Any]]:
-    """The provider's secrets without their values."""
-    rows = conn.execute(
-        select(provider_secrets)
-        .where(provider_secrets.c.provider == provider)
-        .order_by(provider_secrets.c.id)
-    )
-    return [
-        {
-            "provider": r.provider,
-            "secret_id": r.id,
-            "active": bool(r.active),
-            "created_at_ns": r.created_at_ns,
-        }
-        for r in rows
-    ]
-
-
-_ACTIVE_SECRETS = (
-    select(provider_secrets.c.secret)
-    .where(provider_secrets.c.provider == bindparam("provider"), provider_secrets.c.active.is_(True))
-    .order_by(provider_secrets.c.id)
-)
-
-
-def active_secrets(conn: Connection, provider: str) -> list[str]:
-    return [str(secret) for secret in driver.scalars(conn, _ACTIVE_SECRETS, {"provider": provider})]
 
 
 # -- clicks -------------------------------------------------------------------------------------------
@@ -253,8 +217,9 @@ def _record(
     now_ns: int,
     reason_code: str | None = None,
     claim: VerifiedPostback | None = None,
+    redact: frozenset[str] = _REDACTED_HEADERS,
 ) -> None:
-    headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in raw.headers.items()}
+    headers = {k: ("<redacted>" if k.lower() in redact else v) for k, v in raw.headers.items()}
     driver.execute(
         conn,
         _RECORD,
@@ -288,34 +253,144 @@ def _reject(
     message: str,
     now_ns: int,
     claim: VerifiedPostback | None = None,
+    redact: frozenset[str] = _REDACTED_HEADERS,
 ) -> Reply:
     reply = _rejection(code, message)
     _record(
-        conn, raw, provider, outcome="rejected", reply=reply, now_ns=now_ns, reason_code=code, claim=claim
+        conn,
+        raw,
+        provider,
+        outcome="rejected",
+        reply=reply,
+        now_ns=now_ns,
+        reason_code=code,
+        claim=claim,
+        redact=redact,
     )
     return reply
 
 
-def handle_postback(
-    conn: Connection, ledger: LedgerService, raw: RawPostback, *, provider: str, now_ns: int
-) -> Reply:
-    """Verify, deduplicate, bind and reward one postback (see the module docstring). Never commits."""
-    if len(raw.body) > BODY_MAX_BYTES:
-        return _reject(conn, raw, provider, "malformed", f"body larger than {BODY_MAX_BYTES} bytes", now_ns)
-    try:
-        verifier = verifier_for(provider)
-        claim = verifier.verify(raw, active_secrets(conn, provider), now_ns // 10**9)
-    except PostbackRejected as exc:
-        return _reject(conn, raw, provider, exc.reason_code.value, exc.message, now_ns)
-    except ValueError:  # no active secret: our configuration, not the sender's fault (retryable)
-        return _reject(conn, raw, provider, "not_configured", "no active secret for this provider", now_ns)
+class _Refused(Exception):  # noqa: N818 -- control flow: refused before verification, with a reason code
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
+
+def _secrets_for(conn: Connection, provider: str, raw: RawPostback) -> list[str]:
+    """The active secrets that may have signed ``raw``: the provider's, or for the ``earnloop`` scheme
+    those of the publisher of the game the body's click id was recorded for (ADR 0016)."""
+    if provider != PER_PARTNER:
+        found = active_secrets(conn, provider)
+        if not found:
+            raise _Refused(
+                "not_configured", f"no active secret for {provider}: set one with {provider_hint(provider)}"
+            )
+        return found
+    click_id = GenericVerifier.click_id_hint(raw.body)
+    if click_id is None:
+        raise _Refused("malformed", "the body is not a JSON object naming a click_id")
+    signer = earnloop_signer(conn, click_id)
+    if signer is None:
+        raise _Refused("unknown_click", "no click with this id")
+    if signer.publisher_id is None:
+        raise _Refused(
+            "not_configured",
+            f"game {signer.game_key!r} has no publisher to sign its earnloop postbacks: set its publisher_id "
+            "in the catalog, then the publisher's secret",
+        )
+    if not signer.secrets:
+        raise _Refused(
+            "not_configured",
+            f"the publisher of game {signer.game_key!r} has no active earnloop secret: set one with "
+            + partner_hint(signer.publisher_id),
+        )
+    return signer.secrets
+
+
+def _verified(
+    conn: Connection, raw: RawPostback, provider: str, verifiers: Registry | None, now_ns: int
+) -> VerifiedPostback:
+    """What the postback claims once authenticated; :class:`PostbackRejected` or :class:`_Refused`."""
+    verifier = verifier_for(provider, verifiers)
+    claim = verifier.verify(raw, _secrets_for(conn, provider, raw), now_ns // 10**9)
+    if provider == PER_PARTNER and claim.click_id != GenericVerifier.click_id_hint(raw.body):
+        raise _Refused("malformed", "the signed click_id is not the one whose publisher's secret verified")
+    return claim
+
+
+def _secret_headers(verifiers: Registry | None) -> frozenset[str]:
+    """Headers never stored: credentials, and the header carrying AppsFlyer's push token."""
+    appsflyer = verifier_for("appsflyer", verifiers)
+    token_header = getattr(appsflyer, "token_header", "authorization")
+    return _REDACTED_HEADERS | {str(token_header).lower()}
+
+
+def handle_postback(
+    conn: Connection,
+    ledger: LedgerService,
+    raw: RawPostback,
+    *,
+    provider: str,
+    now_ns: int,
+    verifiers: Registry | None = None,
+) -> Reply:
+    """Verify, deduplicate, bind and reward one postback (see the module docstring). Never commits.
+    ``verifiers``: the providers' verifiers as the settings configure them (default: published values)."""
+    redact = _secret_headers(verifiers)
+    if len(raw.body) > BODY_MAX_BYTES:
+        message = f"body larger than {BODY_MAX_BYTES} bytes"
+        return _reject(conn, raw, provider, "malformed", message, now_ns, redact=redact)
+    try:
+        claim = _verified(conn, raw, provider, verifiers, now_ns)
+    except PostbackRejected as exc:
+        return _reject(conn, raw, provider, exc.reason_code.value, exc.message, now_ns, redact=redact)
+    except _Refused as exc:
+        return _reject(conn, raw, provider, exc.code, exc.message, now_ns, redact=redact)
+    if claim.rejected_reason is not None:
+        return _provider_rejected(conn, ledger, raw, provider, claim, now_ns, redact)
+    return _settle(conn, ledger, raw, provider, claim, now_ns, redact)
+
+
+def _provider_rejected(
+    conn: Connection,
+    ledger: LedgerService,
+    raw: RawPostback,
+    provider: str,
+    claim: VerifiedPostback,
+    now_ns: int,
+    redact: frozenset[str],
+) -> Reply:
+    """The provider rejected the install or event: pay nothing, take back what it was paid, and record
+    the request as rejected (its transaction id is not claimed)."""
+    try:
+        with driver.savepoint(conn):
+            reversed_amount = games.undo_rejected(conn, ledger, provider, claim)
+    except games.Rejected as exc:
+        return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim, redact)
+    message = f"{provider} rejected this event ({claim.rejected_reason}): nothing is paid"
+    if reversed_amount:
+        message += f"; the {reversed_amount} minor units paid for it were reversed"
+    return _reject(conn, raw, provider, "provider_rejected", message, now_ns, claim, redact)
+
+
+def _settle(
+    conn: Connection,
+    ledger: LedgerService,
+    raw: RawPostback,
+    provider: str,
+    claim: VerifiedPostback,
+    now_ns: int,
+    redact: frozenset[str],
+) -> Reply:
     txn = {"provider": provider, "transaction_id": claim.transaction_id}
     claimed = driver.first(conn, _CLAIM, {**txn, "reply_body": b"", "created_at_ns": now_ns})
     if claimed is None:  # an accepted duplicate (on PostgreSQL, after the first one committed)
         first = driver.first(conn, _FIRST_REPLY, txn)
         reply = Reply(first.reply_status, first.reply_content_type, bytes(first.reply_body))
-        _record(conn, raw, provider, outcome="duplicate", reply=reply, now_ns=now_ns, claim=claim)
+        _record(
+            conn, raw, provider, outcome="duplicate", reply=reply, now_ns=now_ns, claim=claim, redact=redact
+        )
         return reply
     conversion_id = int(claimed.id)
     try:
@@ -323,7 +398,8 @@ def handle_postback(
             done = games.settle(conn, ledger, provider, claim, now_ns)
     except games.Rejected as exc:
         driver.execute(conn, _UNCLAIM, {"conversion_id": conversion_id})
-        return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim)
+        return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim, redact)
+    verifier = verifier_for(provider)
     reply = Reply(200, verifier.success_content_type, verifier.success_body())
     driver.execute(
         conn,
@@ -337,7 +413,7 @@ def handle_postback(
         },
     )
     outcome = "duplicate" if done.duplicate else "accepted"
-    _record(conn, raw, provider, outcome=outcome, reply=reply, now_ns=now_ns, claim=claim)
+    _record(conn, raw, provider, outcome=outcome, reply=reply, now_ns=now_ns, claim=claim, redact=redact)
     return reply
 
 

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, quote_plus
 
 __all__ = [
     "APPSFLYER_PUSH_NETWORKS",
+    "APPSFLYER_TOKEN_HEADER",
     "AYET_CALLBACK_NETWORKS",
     "GENERIC_SIGNATURE_HEADER",
     "GENERIC_TOLERANCE_S",
@@ -46,8 +47,10 @@ __all__ = [
     "PostbackVerifier",
     "RawPostback",
     "ReasonCode",
+    "Registry",
     "TapjoyVerifier",
     "VerifiedPostback",
+    "registry",
     "sign_generic",
     "verifier_for",
 ]
@@ -112,6 +115,10 @@ class VerifiedPostback:
       that conversion's transaction id when the provider tells us.
     * ``signed_fields``: the fields the signature actually covered (empty when nothing is signed), so
       that callers never rely on an unsigned value for a decision.
+    * ``app_id``: the app the provider says the event happened in (AppsFlyer), checked against the
+      game's app before anything is paid; ``None`` when the provider does not say.
+    * ``rejected_reason``: the provider itself rejected the install or event (AppsFlyer's
+      ``is_rejected`` / ``reject_reason``): it pays nothing and takes back what the event was paid.
     """
 
     provider: str
@@ -122,6 +129,8 @@ class VerifiedPostback:
     is_reversal: bool
     signed_fields: frozenset[str]
     reverses_transaction_id: str | None = None
+    app_id: str | None = None
+    rejected_reason: str | None = None
 
 
 @runtime_checkable
@@ -259,7 +268,9 @@ class GenericVerifier:
     ``Earnloop-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>[,v1=…]`` — the same
     format as our outgoing webhooks (``docs/webhooks.md``). The signature is checked first, over the raw
     bytes, then ``|now - t| <= 300 s`` (so ``stale_timestamp`` is only ever said of an authentic but
-    old request). Any ``v1`` may match any active secret (rotation: two secrets).
+    old request). Any ``v1`` may match any active secret (rotation: two secrets). The secrets are those
+    of one partner: for game postbacks, the publisher of the game the body's ``click_id`` was recorded
+    for (:meth:`click_id_hint`, ADR 0016); for affiliate conversions, the merchant's.
 
     Body fields: ``transaction_id`` (required, the partner's unique id), ``click_id`` (required, ours),
     ``event`` (required, event/milestone key), ``amount`` (optional decimal *string*, untrusted),
@@ -292,6 +303,19 @@ class GenericVerifier:
         if abs(now_s - int(timestamp)) > self.tolerance_s:
             raise _reject(ReasonCode.STALE_TIMESTAMP, f"timestamp is more than {self.tolerance_s} s from now")
         return self._claims(request.body)
+
+    @staticmethod
+    def click_id_hint(body: bytes) -> str | None:
+        """The ``click_id`` an (unverified) body names, or ``None``: it chooses whose secrets verify the
+        signature (the clicked game's publisher's); the signature then covers that same click id."""
+        try:
+            data = json.loads(body, parse_float=Decimal)
+        except ValueError:
+            return None
+        click_id = data.get("click_id") if isinstance(data, dict) else None
+        if not isinstance(click_id, str) or not 0 < len(click_id) <= MAX_ID_LENGTH:
+            return None
+        return click_id
 
     @staticmethod
     def _parse_header(header: str) -> tuple[str, list[str]]:
@@ -506,58 +530,83 @@ class AyetStudiosVerifier:
         )
 
 
-# ------------------------------------ (4) AppsFlyer Push API: unsigned, IP allow-list (+ optional token)
+# ------------------------------------- (4) AppsFlyer Push API: a static token header + IP allow-list
 
 # AppsFlyer's published egress blocks for postbacks and Push API messages.
 APPSFLYER_PUSH_NETWORKS: tuple[str, ...] = ("45.92.116.0/22", "194.28.46.0/23")
+APPSFLYER_TOKEN_HEADER = "Authorization"  # noqa: S105 -- AppsFlyer's default token *name*
+_TRUE = frozenset({True, "1", "true", "True", "TRUE"})  # True == 1: the number 1 too
+_FALSE = frozenset({False, "0", "false", "False", "FALSE"})
+
+
+def _rejected_reason(data: Mapping[str, object]) -> str | None:
+    """Why AppsFlyer rejected the install or event (``is_rejected`` / ``reject_reason``), or ``None``."""
+    flag = data.get("is_rejected", False)
+    if flag is None or flag == "":
+        flag = False
+    if not isinstance(flag, bool | int | str) or (flag not in _TRUE and flag not in _FALSE):
+        raise _reject(ReasonCode.MALFORMED, "is_rejected must be a boolean")
+    reason = data.get("reject_reason")
+    if reason is not None and not isinstance(reason, str):
+        raise _reject(ReasonCode.MALFORMED, "reject_reason must be a string")
+    if reason:
+        return reason[:MAX_ID_LENGTH]
+    return "rejected" if flag in _TRUE else None
 
 
 @dataclass(frozen=True)
 class AppsFlyerPushVerifier:
-    """AppsFlyer Push API (raw attribution / in-app event messages) — nothing is signed.
+    """AppsFlyer Push API (raw attribution / in-app event messages) — a static token, nothing signed.
 
     AppsFlyer ``POST``s one JSON object per install or in-app event (``GET`` is an option we do not
-    enable). Messages carry no signature, so authenticity rests on the source address: only AppsFlyer's
-    published CIDR blocks are accepted (``ipaddress``; IPv4-mapped IPv6 normalised). AppsFlyer can add a
-    static auth-token header to Push API messages; when ``secrets`` are given, the header named
-    ``token_header`` must equal one of them (constant-time; two during a rotation). It is a bearer
-    token, not a signature: ``signed_fields`` stays empty and no field is integrity-protected.
+    enable). Messages carry no signature. The advertiser sets an authentication token that AppsFlyer
+    sends with every Push API message, in a header whose name is ``Authorization`` by default or one
+    starting with ``X-`` (at most 30 characters; the token at most 2,000 characters of
+    ``[ -_.a-zA-Z0-9]``). It is required: without a configured token the provider is not configured
+    (503) and nothing is paid. The header named ``token_header`` must equal one of the active tokens
+    exactly (constant-time; two during a rotation). AppsFlyer does not document whether a prefix such as
+    ``Bearer`` is added, so the value is compared as received: store the token exactly as AppsFlyer
+    sends it. It is a bearer token, not a signature: ``signed_fields`` stays empty. The source address
+    must also be in AppsFlyer's published CIDR blocks (``ipaddress``; IPv4-mapped IPv6 normalised) — a
+    second check, never the only one.
 
     Fields used: ``af_sub1`` (Sub Param 1, set on our attribution link to our click id — required),
-    ``appsflyer_id``, ``event_name``, ``event_time`` (required; AppsFlyer has no per-message id, so the
-    transaction id is ``"{appsflyer_id}:{event_name}:{event_time}"``), ``event_revenue`` (optional,
-    untrusted). AppsFlyer publishes no reversal message; a negative ``event_revenue`` (a refund
-    event) is parsed as a reversal (assumption). Messages are not resent if not collected, so answer
-    HTTP 200 fast (body unused) and reconcile gaps with the Pull API.
+    ``app_id`` (required: ``id<digits>`` for iOS, the package name for Android; checked against the
+    game later), ``appsflyer_id``, ``event_name``, ``event_time`` (required; AppsFlyer has no
+    per-message id, so the transaction id is ``"{appsflyer_id}:{event_name}:{event_time}"``),
+    ``event_revenue`` (optional, untrusted), ``is_rejected`` / ``reject_reason`` (an install or event
+    AppsFlyer rejected, e.g. by Protect360 or a validation rule: recorded as rejected, pays nothing and
+    takes back what was paid for it). A negative ``event_revenue`` (a refund event) is parsed as a
+    reversal (assumption). Messages are not resent if not collected, so answer HTTP 200 fast (body
+    unused) and reconcile gaps with the Pull API.
 
     Sources:
     https://support.appsflyer.com/hc/en-us/articles/207034356-Push-API-streaming-raw-data (POST JSON,
     message types, IP allow-listing recommendation, no resend);
+    https://dev.appsflyer.com/hc/reference/authentication-token ("Set Push API Authentication Token":
+    ``token`` ≤ 2,000 characters of ``[ -_.a-zA-Z0-9]``; ``token_name`` is ``Authorization`` or starts
+    with ``X-``, ≤ 30 characters, default ``Authorization``);
     https://support.appsflyer.com/hc/en-us/articles/207447093 (server IP list: 45.92.116.0/22,
     194.28.46.0/23); https://support.appsflyer.com/hc/en-us/articles/208387843-Raw-data-field-dictionary
-    (``appsflyer_id``, ``event_name``, ``event_time``, ``event_revenue``, ``af_sub1``…). The optional
-    auth-token header (name and value chosen by the advertiser) is from AppsFlyer's Push API
-    configuration "tokens" endpoint (``PUT /tokens/app/{app_id}`` with ``token``/``token_name``), seen
-    only in a third-party OpenAPI copy
-    (https://raw.githubusercontent.com/api-evangelist/appsflyer/refs/heads/main/overlays/appsflyer-authentication-token-api-phrasing-overlay.yaml):
-    confirm with AppsFlyer before relying on it.
+    (``app_id``, ``appsflyer_id``, ``event_name``, ``event_time``, ``event_revenue``, ``af_sub1``…);
+    https://support.appsflyer.com/hc/en-us/articles/115004744123 (rejected installs and in-app events:
+    ``is_rejected``, ``reject_reason`` such as ``bots`` or ``ctit_anomalies``).
     """
 
     name: str = "appsflyer"
     allowed_networks: tuple[str, ...] = APPSFLYER_PUSH_NETWORKS
-    token_header: str = "X-Earnloop-Push-Token"  # noqa: S105 -- a header name, not a secret
+    token_header: str = APPSFLYER_TOKEN_HEADER
     success_content_type: str = "text/plain; charset=utf-8"
 
     def success_body(self) -> bytes:
         return b""
 
     def verify(self, request: RawPostback, secrets: Sequence[str], now_s: int) -> VerifiedPostback:
+        tokens = [key.decode() for key in _active_secrets(secrets)]
         _check_ip(request.client_ip, _networks(self.allowed_networks))
-        tokens = [s for s in secrets if s]
-        if tokens:
-            presented = request.header(self.token_header)
-            if presented is None or not _any_digest_matches(tokens, [presented]):
-                raise _reject(ReasonCode.BAD_SIGNATURE, f"{self.token_header} missing or wrong")
+        presented = request.header(self.token_header)
+        if presented is None or not _any_digest_matches(tokens, [presented.strip()]):
+            raise _reject(ReasonCode.BAD_SIGNATURE, f"{self.token_header} header missing or wrong")
         if request.method.upper() != "POST":
             raise _reject(ReasonCode.MALFORMED, "Push API messages are POSTed JSON")
         try:
@@ -569,29 +618,44 @@ class AppsFlyerPushVerifier:
         appsflyer_id = _required(data, "appsflyer_id")
         event_name = _required(data, "event_name")
         event_time = _required(data, "event_time")
-        click_id = _required(data, "af_sub1")
         amount = _amount(data.get("event_revenue"), "event_revenue")
         return VerifiedPostback(
             provider=self.name,
             transaction_id=f"{appsflyer_id}:{event_name}:{event_time}",
-            click_id=click_id,
+            click_id=_required(data, "af_sub1"),
             event_key=event_name,
             reported_amount=amount,
             is_reversal=amount is not None and amount < 0,
             signed_fields=frozenset(),
+            app_id=_required(data, "app_id"),
+            rejected_reason=_rejected_reason(data),
         )
 
 
 # ---------------------------------------------------------------------------------------- registry
 
-_REGISTRY: dict[str, PostbackVerifier] = {
-    v.name: v for v in (GenericVerifier(), TapjoyVerifier(), AyetStudiosVerifier(), AppsFlyerPushVerifier())
-}
+Registry = Mapping[str, PostbackVerifier]
 
 
-def verifier_for(provider_name: str) -> PostbackVerifier:
+def registry(
+    *,
+    appsflyer_networks: Sequence[str] = APPSFLYER_PUSH_NETWORKS,
+    appsflyer_token_header: str = APPSFLYER_TOKEN_HEADER,
+) -> Registry:
+    """Every provider's verifier, AppsFlyer's with the allow-list and token header of the settings."""
+    appsflyer = AppsFlyerPushVerifier(
+        allowed_networks=tuple(appsflyer_networks), token_header=appsflyer_token_header
+    )
+    return {v.name: v for v in (GenericVerifier(), TapjoyVerifier(), AyetStudiosVerifier(), appsflyer)}
+
+
+_DEFAULT_REGISTRY = registry()
+PROVIDERS = frozenset(_DEFAULT_REGISTRY)
+
+
+def verifier_for(provider_name: str, verifiers: Registry | None = None) -> PostbackVerifier:
     """The verifier for a provider name (``earnloop``, ``tapjoy``, ``ayetstudios``, ``appsflyer``)."""
     try:
-        return _REGISTRY[provider_name]
+        return (verifiers or _DEFAULT_REGISTRY)[provider_name]
     except KeyError:
         raise PostbackRejected(ReasonCode.UNKNOWN_PROVIDER, f"no verifier for {provider_name!r}") from None

@@ -14,5 +14,5 @@ from tests.integration.tracking.support import World, make_world, register_secre
 @pytest.fixture
 def world(api: httpx.Client, db: Database, ledger: LedgerService, clock: ManualClock) -> World:
     w = make_world(db, ledger, clock)
-    register_secret(api)
+    register_secret(api, publisher_id=w.publisher_id)
     return w

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import Connection, func, select
 
-from earnloop.auth.service import create_user
+from earnloop.auth.service import create_partner, create_user
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
@@ -30,6 +30,7 @@ class World:
     token: str
     game_id: int
     campaign_id: int
+    publisher_id: int  # the game's publisher, whose secret signs its earnloop postbacks
 
 
 def make_world(
@@ -41,10 +42,12 @@ def make_world(
     budget_mode: str = "pay_partial",
     funded: int = 5_000,
 ) -> World:
-    """The player, the game ``dragon`` (lv5 100, lv10 300, lv20 500) and the 2x campaign ``double``."""
+    """The player, the game ``dragon`` (lv5 100, lv10 300, lv20 500) of the publisher ``dragon-studio``
+    and the 2x campaign ``double``."""
     now = clock.now_ns()
     with db.uow() as conn:
         user = create_user(conn, "player")
+        publisher = create_partner(conn, "dragon-studio", "game_publisher", "TWD")
         g = catalog.upsert_game(
             conn,
             {
@@ -57,6 +60,7 @@ def make_world(
                 "tags": ["rpg"],
                 "status": "active",
                 "currency": "TWD",
+                "publisher_id": publisher.id,
                 "lock_period_days": lock_period_days,
                 "milestones": [
                     {"key": "lv5", "title": "Level 5", "within_days": 7, "reward_amount": 100, "position": 1},
@@ -91,11 +95,19 @@ def make_world(
             },
         )
         catalog.fund_campaign(conn, ledger, c["campaign_id"], funded, "fund-double")
-    return World(user.id, user.secret, g["game_id"], c["campaign_id"])
+    return World(user.id, user.secret, g["game_id"], c["campaign_id"], publisher.id)
 
 
-def register_secret(api: httpx.Client, provider: str = "earnloop", secret: str = SECRET) -> None:
-    r = api.put(f"/v1/admin/tracking/providers/{provider}/secrets", json={"secret": secret})
+def register_secret(
+    api: httpx.Client, provider: str = "earnloop", secret: str = SECRET, *, publisher_id: int | None = None
+) -> None:
+    """A provider's secret; for ``earnloop``, the secret of the game publisher ``publisher_id``."""
+    if provider == "earnloop":
+        assert publisher_id is not None, "earnloop secrets belong to a game publisher"
+        path = f"/v1/admin/tracking/partners/{publisher_id}/secrets"
+    else:
+        path = f"/v1/admin/tracking/providers/{provider}/secrets"
+    r = api.put(path, json={"secret": secret})
     assert r.status_code == 200, r.text
     assert secret not in r.text
 

@@ -63,7 +63,7 @@ def test_32_concurrent_postbacks_never_overspend_the_budget(
     api: httpx.Client, db: Database, ledger: LedgerService, clock: ManualClock, mode: str
 ) -> None:
     world = make_world(db, ledger, clock, budget_mode=mode, funded=FUNDED)
-    register_secret(api)
+    register_secret(api, publisher_id=world.publisher_id)
     with db.uow() as conn:
         tokens = [world.token, *(create_user(conn, f"player-{i}").secret for i in range(1, USERS))]
     clicks = [click(api, world, token=token) for token in tokens]

@@ -190,16 +190,16 @@ def test_query_string_providers_over_get(api: httpx.Client, world: World, clock:
     digest = hashlib.md5(f"tj-1:{click_id}:5:{secret}".encode(), usedforsecurity=False).hexdigest()
     polluted = api.get(f"/postbacks/tapjoy?id=tj-1&id=tj-2&snuid={click_id}&currency=5&verifier={digest}")
     assert (polluted.status_code, polluted.json()["reason_code"]) == (400, "malformed")
-    # Authentic, but Tapjoy's event ("reward") is no milestone of this game.
+    # Authentic, but this game is tracked by earnloop, not Tapjoy: Tapjoy cannot pay it (issue 13).
     authentic = api.get("/postbacks/tapjoy", params={**params, "verifier": digest})
-    assert (authentic.status_code, authentic.json()["reason_code"]) == (422, "unknown_milestone")
+    assert (authentic.status_code, authentic.json()["reason_code"]) == (422, "provider_mismatch")
 
 
 def test_game_lock_period_keeps_rewards_pending_until_it_ends(
     api: httpx.Client, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
     w = make_world(db, ledger, clock, lock_period_days=7)
-    register_secret(api)
+    register_secret(api, publisher_id=w.publisher_id)
     assert postback(api, clock, event("txn-1", click(api, w), "lv5")).status_code == 200
     assert (wallet_of(api, w.token)["pending"], wallet_of(api, w.token)["available"]) == (200, 0)
     assert worker.confirm_cashback(db, ledger) == 0
