@@ -123,7 +123,7 @@ def seed(w: World, now_ns: int) -> None:
     _catalog(w, now_ns)
     _charity(w, now_ns)
     w.ok(ADMIN, "POST", "/v1/ledger/accounts", json={"accounts": [{"id": "9000", "ledger": 1, "code": 1}]})
-    w.ids |= {"account_id": "9000", "currency": CURRENCY, "provider": "earnloop", "product": "sedan"}
+    w.ids |= {"account_id": "9000", "currency": CURRENCY, "provider": "tapjoy", "product": "sedan"}
 
 
 def _principals(w: World) -> None:
@@ -242,7 +242,8 @@ def _catalog(w: World, now_ns: int) -> None:
     w.ids["catalog_campaign_id"] = w.ok(ADMIN, "PUT", "/v1/admin/catalog/campaigns", json=campaign)[
         "campaign_id"
     ]
-    w.ok(ADMIN, "PUT", "/v1/admin/tracking/providers/earnloop/secrets", json={"secret": TRACKING_SECRET})
+    publisher_secrets = f"/v1/admin/tracking/partners/{w.ids['game_publisher_id']}/secrets"
+    w.ok(ADMIN, "PUT", publisher_secrets, json={"secret": TRACKING_SECRET})
     secrets_url = f"/v1/admin/affiliate/merchants/{w.ids['catalog_merchant_id']}/secrets"
     w.ok(ADMIN, "PUT", secrets_url, json={"secret": AFFILIATE_SECRET})
 

@@ -83,6 +83,7 @@ class Rule:
 R = Rule
 CATALOG_MERCHANT = {"merchant_id": "catalog_merchant_id"}
 PARTNER_ORDER = {"order_id": "merchant_order_id"}
+PUBLISHER_PARTNER = {"partner_id": "game_publisher_id"}
 EMPTY_JSON = b"{}"
 
 # fmt: off
@@ -200,6 +201,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/admin/catalog/export"): R(OPERATOR),
     ("PUT", "/v1/admin/tracking/providers/{provider}/secrets"): R(OPERATOR, body=lambda i: {"secret": "matrix-secret-0123456789abcdef"}),
     ("GET", "/v1/admin/tracking/providers/{provider}/secrets"): R(OPERATOR),
+    ("PUT", "/v1/admin/tracking/partners/{partner_id}/secrets"): R(OPERATOR, path=PUBLISHER_PARTNER, body=lambda i: {"secret": "matrix-secret-0123456789abcdef"}),
+    ("GET", "/v1/admin/tracking/partners/{partner_id}/secrets"): R(OPERATOR, path=PUBLISHER_PARTNER),
     ("PUT", "/v1/admin/tracking/games/{game_id}/link"): R(OPERATOR, body=lambda i: {"template": None}),
     ("GET", "/v1/admin/tracking/postbacks"): R(OPERATOR),
     ("PUT", "/v1/admin/affiliate/merchants/{merchant_id}/secrets"): R(OPERATOR, path=CATALOG_MERCHANT, body=lambda i: {"secret": "matrix-secret-0123456789abcdef"}),
