@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     einvoice_api_url: str | None = Field(
         default=None,
         description="Base URL of the MoF e-invoice platform (https://api.einvoice.nat.gov.tw). Unset: the "
-        "demo's fake platform served by the API itself at /fake-einvoice.",
+        "demo's fake platform served by the API itself at /fake-einvoice (the worker reaches it at "
+        "http://host:port/fake-einvoice).",
     )
     einvoice_app_id: str = Field(default="EINV-DEMO", max_length=64, description="The platform appID.")
     einvoice_app_key: SecretStr | None = Field(
