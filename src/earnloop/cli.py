@@ -54,22 +54,16 @@ def serve(
     import uvicorn
 
     from earnloop.observability import configure_logging
+    from earnloop.serving import ServingConfigError, uvicorn_options
 
     settings = get_settings()
     configure_logging(settings.log_level)
     try:
+        options = uvicorn_options(settings, host=host, port=port, workers=workers)
         require_current_schema(database_from_settings(settings))
-    except SchemaBehindError as exc:
+    except (SchemaBehindError, ServingConfigError) as exc:
         fail(str(exc))
-    uvicorn.run(
-        "earnloop.api.app:create_served_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.run("earnloop.api.app:create_served_app", factory=True, **options)
 
 
 @app.command()

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    trusted_proxies: str = Field(
+        default="",
+        max_length=4096,
+        description="Comma-separated IP addresses / CIDR blocks of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto headers are trusted. Empty: proxy headers are ignored and the peer address "
+        "is the client IP.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that opens /metrics (and nothing else) for a Prometheus scraper. /metrics "
+        "also accepts the admin token; anonymous requests get 401.",
+    )
     log_level: str = "INFO"
     opentelemetry: bool = Field(
         default=False,
@@ -111,7 +123,8 @@ class Settings(BaseSettings):
     einvoice_api_url: str | None = Field(
         default=None,
         description="Base URL of the MoF e-invoice platform (https://api.einvoice.nat.gov.tw). Unset: the "
-        "demo's fake platform served by the API itself at /fake-einvoice.",
+        "demo's fake platform served by the API itself at /fake-einvoice (the worker reaches it at "
+        "http://host:port/fake-einvoice).",
     )
     einvoice_app_id: str = Field(default="EINV-DEMO", max_length=64, description="The platform appID.")
     einvoice_app_key: SecretStr | None = Field(

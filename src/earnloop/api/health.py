@@ -1,4 +1,5 @@
-"""Liveness (``/healthz``), readiness (``/readyz``: database reachable, schema current) and ``/metrics``."""
+"""Liveness (``/healthz``), readiness (``/readyz``: database reachable, schema current) and ``/metrics``
+(for a scraper holding ``EARNLOOP_METRICS_TOKEN`` or the admin token; anonymous callers get 401)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from earnloop.api.context import app_context
-from earnloop.api.problems import problem_response, problem_responses
+from earnloop.api.context import AppContext, app_context
+from earnloop.api.deps import Credentials
+from earnloop.api.problems import ProblemError, problem_response, problem_responses
+from earnloop.auth.admin_token import token_matches
 from earnloop.db.migrate import UPGRADE_HINT, schema_state
 
 router = APIRouter(tags=["health"])
@@ -44,7 +47,21 @@ def readyz(request: Request) -> Readiness | JSONResponse:
     return Readiness(status="ready", database=ctx.db.dialect, schema_revision=state.current)
 
 
-@router.get("/metrics", response_class=Response, include_in_schema=False)
-def metrics(request: Request) -> Response:
-    """Prometheus exposition format."""
-    return Response(generate_latest(app_context(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+@router.get("/metrics", response_class=Response, include_in_schema=False, responses=problem_responses(401))
+def metrics(request: Request, credentials: Credentials) -> Response:
+    """Prometheus exposition format, for the scrape token or the admin token."""
+    ctx = app_context(request)
+    if credentials is None or not _may_scrape(ctx, credentials.credentials):
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "Metrics token required",
+            "send `Authorization: Bearer <EARNLOOP_METRICS_TOKEN or the admin token>`",
+        )
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _may_scrape(ctx: AppContext, presented: str) -> bool:
+    scrape = ctx.settings.metrics_token
+    scrape_token = None if scrape is None else scrape.get_secret_value()
+    return token_matches(scrape_token, presented) or token_matches(ctx.admin_token, presented)

@@ -18,8 +18,8 @@ Handler = Callable[[Connection, LedgerService, RawPostback, int], Reply]
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (behind a proxy, uvicorn's ``--proxy-headers`` resolves it); never a
-    client-supplied ``X-Forwarded-For`` taken at face value."""
+    """The peer address; uvicorn replaces it with the ``X-Forwarded-For`` client only when the peer is
+    listed in ``EARNLOOP_TRUSTED_PROXIES`` (:mod:`earnloop.serving`). Never read the header here."""
     return request.client.host if request.client else ""
 
 

@@ -20,7 +20,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from earnloop.bench.common import BenchError
+from earnloop.config import Settings
 from earnloop.db.engine import Database
+from earnloop.serving import uvicorn_options
 
 STARTUP_TIMEOUT_S = 60
 
@@ -36,9 +38,9 @@ def free_port() -> int:
 def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
     """Run ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
-    )
+    ctx = getattr(app.state, "ctx", None)  # the fakes served by tests have no earnloop context
+    settings = ctx.settings if ctx is not None else Settings()
+    config = uvicorn.Config(app, lifespan="off", **uvicorn_options(settings, host="127.0.0.1", port=port))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

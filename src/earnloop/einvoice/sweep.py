@@ -10,7 +10,10 @@ goes on with the others. A failed carrier is tried again once it is due again.
 
 The platform and the cipher are built from the settings as the API builds them: the configured
 ``EARNLOOP_EINVOICE_API_URL``, else (development) the fake served by ``earnloop serve`` at
-``/fake-einvoice``. Production without a platform URL leaves the sweep off, like the API's routes.
+``/fake-einvoice`` — reached over HTTP at ``EARNLOOP_HOST``:``EARNLOOP_PORT``, as the worker reaches the
+fake payout provider. When that fake does not answer (``earnloop serve`` is not running there), the
+sweep says so and leaves every carrier due, instead of recording a platform failure on each of them and
+waiting a whole interval. Production without a platform URL leaves the sweep off, like the API's routes.
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import httpx
 import structlog
 
 from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.einvoice import rewards, service
 from earnloop.einvoice.cipher import CodeCipher, cipher_from_settings
-from earnloop.einvoice.source import EInvoiceSource, source_from_settings
+from earnloop.einvoice.source import INV_SERV_PATH, EInvoiceSource, source_from_settings
 from earnloop.ledger.service import LedgerService
 
 SWEEP_BATCH = 100
+FAKE_PROBE_TIMEOUT_S = 2.0
 NS_PER_S = 1_000_000_000
 
 log = structlog.get_logger("earnloop.einvoice")
@@ -57,6 +62,7 @@ class CarrierSweep:
     source: EInvoiceSource
     cipher: CodeCipher
     interval_s: int
+    served_fake_url: str | None = None  # development: the fake platform served by ``earnloop serve``
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CarrierSweep | None:
@@ -64,15 +70,25 @@ class CarrierSweep:
         :class:`~earnloop.einvoice.errors.EInvoiceConfigError` when production lacks its keys."""
         if settings.environment == "production" and not settings.einvoice_api_url:
             return None
+        source = source_from_settings(settings)
         return cls(
-            source=source_from_settings(settings),
+            source=source,
             cipher=cipher_from_settings(settings),
             interval_s=settings.einvoice_sync_interval_s,
+            served_fake_url=None if settings.einvoice_api_url else source.base_url,
         )
 
     def run(self, db: Database, ledger: LedgerService) -> SweepReport:
         """Sync every due carrier once, in id order, one batch of ids at a time."""
         report = SweepReport()
+        if self.served_fake_url is not None and not _answers(self.served_fake_url):
+            log.warning(
+                "einvoice_fake_platform_unreachable",
+                url=self.served_fake_url,
+                hint="development: the fake e-invoice platform is served by `earnloop serve`; run it with "
+                "the same EARNLOOP_HOST/EARNLOOP_PORT, or set EARNLOOP_EINVOICE_API_URL",
+            )
+            return report  # every carrier stays due
         cutoff_ns = ledger.clock.now_ns() - self.interval_s * NS_PER_S
         after_id = 0
         while True:
@@ -122,3 +138,12 @@ class CarrierSweep:
         close = getattr(self.source, "close", None)
         if close is not None:
             close()
+
+
+def _answers(base_url: str) -> bool:
+    """Whether anything answers HTTP at the platform's endpoint (an unsigned call: refused, but heard)."""
+    try:
+        httpx.post(base_url + INV_SERV_PATH, data={}, timeout=FAKE_PROBE_TIMEOUT_S)
+    except httpx.HTTPError:
+        return False
+    return True
