@@ -348,6 +348,7 @@ def _one_cent_purchase(conn: Connection, ledger: LedgerService, merchant_id: int
         amount=1,
         currency_code=CURRENCY,
         ttl_s=pay.ORDER_TTL_MAX_S,
+        payer_user_id=user_id,  # only this user may see and pay it
     )
     if order["state"] == "awaiting_user":
         pay.confirm(

@@ -1,16 +1,26 @@
 """Deposit holds (e.g. a car-share rental): reserve an amount of the user's wallet until an expiry, then
 capture part or all of it (damage, fees) and release the rest — or release it all.
 
+- **Consent.** A merchant's hold is a *request* (``requested``): no money moves until the user approves
+  it (``approve``, before ``approve_by``) — the way a user confirms a merchant's order — or declines it.
+  Or it takes effect at once under a standing **mandate** the user granted that merchant
+  (``use_mandate``; :mod:`earnloop.wallet.mandates`: limits, expiry, revocation). Operators (admin
+  routes, the CLI) place holds directly: they are the operator. A capture never exceeds the amount the
+  user approved (the hold's amount). A request not approved in time expires; the merchant may withdraw
+  it (``release``).
+
 - The amount comes from a **policy** (merchant product + currency, admin-managed) unless the user has a
   per-user **override**. The policy's ``min_credit_score`` is stored for the coming "score ≥ threshold →
   no deposit" rule and is not applied yet.
-- ``place_hold`` submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
+- Taking effect submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
   the ledger releases it by itself when it expires (state ``expired`` once seen — by the worker's
   :func:`mark_expired`, or on read).
 - ``capture`` posts ``amount ≤ held`` (a partial post releases the rest); ``release`` voids. After the
   expiry both answer 409 ``hold-expired``; more than held is 422 ``exceeds-hold``.
 - Captured money sits in ``DEPOSITS`` awaiting settlement to the merchant (a later flow).
-- Events: ``hold.captured``, ``hold.released`` (``reason`` = ``released`` | ``expired``), to the merchant.
+- Events, to the merchant: ``hold.approved`` (the user approved), ``hold.declined`` (``reason`` =
+  ``declined`` | ``expired``: not approved in time), ``hold.captured``, ``hold.released`` (``reason`` =
+  ``released`` | ``withdrawn`` | ``expired``).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags
 from earnloop.outbox import service as outbox
+from earnloop.wallet import mandates
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
@@ -58,6 +69,9 @@ PRODUCT_MAX_LEN = 64
 EXPIRY_MIN_S = 60
 EXPIRY_MAX_S = 30 * 86_400
 EXPIRY_DEFAULT_S = 3 * 86_400
+APPROVE_WITHIN_MIN_S = 30
+APPROVE_WITHIN_MAX_S = 86_400
+APPROVE_WITHIN_DEFAULT_S = 15 * 60
 CREDIT_SCORE_MAX = 1_000
 SWEEP_BATCH_MAX = 500
 LIST_MAX = 200
@@ -67,6 +81,12 @@ class HoldExpiredError(WalletError):
     status = 409
     slug = "hold-expired"
     title = "The hold has expired and its money was released"
+
+
+class HoldRequestExpiredError(WalletError):
+    status = 409
+    slug = "hold-request-expired"
+    title = "The hold request was not approved in time"
 
 
 class ExceedsHoldError(WalletError):
@@ -210,6 +230,9 @@ def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
     state = row.state
     if state == "held" and now_ns is not None and now_ns >= row.expires_at_ns:
         state = "expired"
+    if state == "requested" and now_ns is not None and now_ns >= row.approve_by_ns:
+        state = "expired"
+    held = row.pending_transfer_id is not None
     return {
         "hold_id": row.hold_id,
         "partner_id": row.partner_id,
@@ -220,8 +243,12 @@ def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
         "amount": row.amount,
         "amount_basis": row.amount_basis,
         "captured": row.captured,
-        "released": row.amount - row.captured if state in ("captured", "released", "expired") else 0,
+        "released": row.amount - row.captured if held and state in ("captured", "released", "expired") else 0,
         "state": state,
+        "approved_via": row.approved_via,
+        "mandate_id": row.mandate_id,
+        "approve_by_ns": row.approve_by_ns,
+        "expires_in_s": row.expires_in_s,
         "expires_at_ns": row.expires_at_ns,
         "reason": row.reason,
         "created_at_ns": row.created_at_ns,
@@ -263,6 +290,11 @@ def list_user_holds(
     return [hold_dict(r, now) for r in rows]
 
 
+def _check_seconds(name: str, seconds: int, low: int, high: int) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+        raise InvalidAmountError(f"{name} must be {low}–{high} seconds")
+
+
 def place_hold(
     conn: Connection,
     ledger: LedgerService,
@@ -274,9 +306,13 @@ def place_hold(
     currency_code: str,
     ref: str,
     expires_in_s: int = EXPIRY_DEFAULT_S,
+    approve_within_s: int = APPROVE_WITHIN_DEFAULT_S,
+    use_mandate: bool = False,
 ) -> dict[str, Any]:
-    """Reserve the policy's (or the user's override) deposit until ``expires_in_s`` from now. ``actor``
-    is the merchant whose product it is, or an operator."""
+    """A merchant asks to hold the policy's (or the user's override) deposit for ``expires_in_s`` once it
+    takes effect: when the user approves it (within ``approve_within_s``), or at once under the user's
+    mandate (``use_mandate``: refused without one or beyond its limits). An operator's hold takes effect
+    at once."""
     if actor.kind == "buyer":
         raise ForbiddenError("a user cannot place a hold")
     request = {
@@ -285,6 +321,8 @@ def place_hold(
         "currency": currency_code,
         "ref": ref,
         "expires_in_s": expires_in_s,
+        "approve_within_s": approve_within_s,
+        "use_mandate": use_mandate,
     }
     scope = f"hold.place:{actor.tag}"
     replay = idem.claim(conn, scope, idempotency_key, request)
@@ -292,12 +330,8 @@ def place_hold(
         return replay
     _check_product(product)
     check_ref(ref)
-    if (
-        isinstance(expires_in_s, bool)
-        or not isinstance(expires_in_s, int)
-        or not EXPIRY_MIN_S <= expires_in_s <= EXPIRY_MAX_S
-    ):
-        raise InvalidAmountError(f"expires_in_s must be {EXPIRY_MIN_S}–{EXPIRY_MAX_S} seconds")
+    _check_seconds("expires_in_s", expires_in_s, EXPIRY_MIN_S, EXPIRY_MAX_S)
+    _check_seconds("approve_within_s", approve_within_s, APPROVE_WITHIN_MIN_S, APPROVE_WITHIN_MAX_S)
     if actor.kind == "merchant":
         require_merchant(conn, actor.id)
     if not user_exists(conn, user_id):
@@ -310,27 +344,7 @@ def place_hold(
         user_id=user_id,
         partner_id=actor.id if actor.kind == "merchant" else None,
     )
-    hold_id = "hd_" + secrets.token_hex(12)
-    pending_id = transfer_id("hold.place", hold_id)
-    deposits = system_account(AccountKind.DEPOSITS, cur)
-    ensure_accounts(conn, ledger, [deposits])
-    submit(
-        conn,
-        ledger,
-        [
-            Transfer(
-                id=pending_id,
-                debit_account_id=user_account(user_id, cur).id,
-                credit_account_id=deposits.id,
-                amount=amount,
-                ledger=cur.ledger,
-                code=int(TransferKind.DEPOSIT_HOLD),
-                flags=TransferFlags.PENDING,
-                timeout=expires_in_s,
-            )
-        ],
-    )
-    (placed,) = ledger.lookup_transfers(conn, [pending_id])
+    hold_id = "hd_" + secrets.token_hex(16)
     now = now_of(ledger)
     try:
         with conn.begin_nested():
@@ -345,17 +359,106 @@ def place_hold(
                     amount=amount,
                     amount_basis=basis,
                     captured=0,
-                    state="held",
-                    pending_transfer_id=enc128(pending_id),
-                    # exactly when the ledger expires it: the pending transfer's timestamp + timeout
-                    expires_at_ns=placed.timestamp + expires_in_s * NS_PER_S,
+                    state="requested",
+                    expires_in_s=expires_in_s,
+                    approve_by_ns=now + approve_within_s * NS_PER_S,
                     created_at_ns=now,
                     updated_at_ns=now,
                 )
             )
     except IntegrityError as exc:
         raise DuplicateRefError(f"hold ref {ref!r} is already used by partner {partner_id}") from exc
+    if actor.kind == "admin":
+        _take_effect(conn, ledger, hold_id, via="operator")
+    elif use_mandate:
+        mandate_id = mandates.reserve(
+            conn, user_id=user_id, partner_id=partner_id, currency_code=cur.code, amount=amount, now_ns=now
+        )
+        _take_effect(conn, ledger, hold_id, via="mandate", mandate_id=mandate_id)
     return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+
+
+def _take_effect(
+    conn: Connection, ledger: LedgerService, hold_id: str, *, via: str, mandate_id: str | None = None
+) -> None:
+    """``requested`` → ``held`` (guarded, before any ledger write), then the pending transfer."""
+    now = now_of(ledger)
+    pending_id = transfer_id("hold.place", hold_id)
+    changed = conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == hold_id, holds.c.state == "requested", holds.c.approve_by_ns > now)
+        .values(
+            state="held",
+            approved_via=via,
+            mandate_id=mandate_id,
+            pending_transfer_id=enc128(pending_id),
+            updated_at_ns=now,
+        )
+    ).rowcount
+    row = _load(conn, hold_id)
+    if changed != 1:
+        if row.state == "requested":
+            raise HoldRequestExpiredError(f"hold {hold_id} was not approved in time")
+        raise StateConflictError(f"hold {hold_id} is {row.state}")
+    cur = currency(row.currency)
+    deposits = system_account(AccountKind.DEPOSITS, cur)
+    ensure_accounts(conn, ledger, [deposits])
+    pending = Transfer(
+        id=pending_id,
+        debit_account_id=user_account(row.user_id, cur).id,
+        credit_account_id=deposits.id,
+        amount=row.amount,
+        ledger=cur.ledger,
+        code=int(TransferKind.DEPOSIT_HOLD),
+        flags=TransferFlags.PENDING,
+        timeout=row.expires_in_s,
+    )
+    submit(conn, ledger, [pending])
+    (placed,) = ledger.lookup_transfers(conn, [pending_id])
+    # exactly when the ledger expires it: the pending transfer's timestamp + timeout
+    conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == hold_id)
+        .values(expires_at_ns=placed.timestamp + row.expires_in_s * NS_PER_S)
+    )
+
+
+def approve(
+    conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, user_id: int
+) -> dict[str, Any]:
+    """The user approves a merchant's hold request: its deposit is held from now on."""
+    scope = f"hold.approve:u{user_id}"
+    replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
+    if replay is not None:
+        return replay
+    row = _visible(conn, hold_id, Actor("buyer", user_id))
+    _take_effect(conn, ledger, row.hold_id, via="user")
+    now = now_of(ledger)
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic="hold.approved", partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return idem.complete(conn, scope, idempotency_key, answer)
+
+
+def decline(
+    conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, user_id: int
+) -> dict[str, Any]:
+    """The user declines a merchant's hold request (nothing was held; nothing will be)."""
+    scope = f"hold.decline:u{user_id}"
+    replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
+    if replay is not None:
+        return replay
+    row = _visible(conn, hold_id, Actor("buyer", user_id))
+    now = now_of(ledger)
+    changed = conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
+        .values(state="declined", reason="declined", updated_at_ns=now)
+    ).rowcount
+    if changed != 1:
+        raise StateConflictError(f"hold {hold_id} is {row.state}")
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic="hold.declined", partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return idem.complete(conn, scope, idempotency_key, answer)
 
 
 def _resolve(conn: Connection, ledger: LedgerService, transfer: Transfer, hold_id: str) -> None:
@@ -378,6 +481,10 @@ def _finish(
     reason: str,
     topic: str,
 ) -> dict[str, Any]:
+    if row.pending_transfer_id is None:  # nothing was ever held
+        if row.state == "requested":
+            raise StateConflictError(f"hold {row.hold_id} is requested: the user has not approved it")
+        raise StateConflictError(f"hold {row.hold_id} is {row.state}: nothing was held")
     if row.state == "expired" or (row.state == "held" and now_of(ledger) >= row.expires_at_ns):
         raise HoldExpiredError(f"hold {row.hold_id} has expired; its money was released")
     if row.state != "held":
@@ -439,6 +546,8 @@ def release(
     if replay is not None:
         return replay
     row = _visible(conn, hold_id, actor)
+    if row.state == "requested":
+        return idem.complete(conn, scope, idempotency_key, _withdraw(conn, ledger, row))
     answer = _finish(conn, ledger, row, "released", captured=0, reason="released", topic="hold.released")
     void = Transfer(
         id=transfer_id("hold.release", hold_id),
@@ -449,9 +558,49 @@ def release(
     return idem.complete(conn, scope, idempotency_key, answer)
 
 
+def _withdraw(conn: Connection, ledger: LedgerService, row: Any) -> dict[str, Any]:
+    """The merchant withdraws a request the user has not approved (nothing was held)."""
+    now = now_of(ledger)
+    changed = conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
+        .values(state="released", reason="withdrawn", updated_at_ns=now)
+    ).rowcount
+    if changed != 1:
+        raise StateConflictError(f"hold {row.hold_id} changed concurrently")
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return answer
+
+
+def _expire_requests(conn: Connection, now_ns: int) -> int:
+    """Record ``expired`` on requests the user did not approve in time; tell the merchant."""
+    rows = conn.execute(
+        select(holds.c.hold_id, holds.c.partner_id)
+        .where(holds.c.state == "requested", holds.c.approve_by_ns <= now_ns)
+        .order_by(holds.c.approve_by_ns, holds.c.hold_id)
+        .limit(SWEEP_BATCH_MAX)
+    ).all()
+    count = 0
+    for row in rows:
+        changed = conn.execute(
+            update(holds)
+            .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
+            .values(state="expired", reason="expired", updated_at_ns=now_ns)
+        ).rowcount
+        if changed == 1:
+            answer = hold_dict(_load(conn, row.hold_id), now_ns)
+            outbox.emit(
+                conn, topic="hold.declined", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
+            )
+            count += 1
+    return count
+
+
 def mark_expired(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
     """Record ``expired`` on holds whose expiry has passed (the ledger released their money) and tell the
-    merchant (``hold.released``, reason ``expired``). Up to one batch; returns how many."""
+    merchant (``hold.released``, reason ``expired``); requests not approved in time become ``expired``
+    too (``hold.declined``, reason ``expired``). Up to one batch of each; returns how many."""
     rows = conn.execute(
         select(holds)
         .where(holds.c.state == "held", holds.c.expires_at_ns <= now_ns)
@@ -474,4 +623,4 @@ def mark_expired(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
             conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
         )
         count += 1
-    return count
+    return count + _expire_requests(conn, now_ns)

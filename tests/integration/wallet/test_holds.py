@@ -68,9 +68,12 @@ class Rental(Shop):
     def place(
         self, ref: str = "rental-1", *, user: int | None = None, actor: Actor | None = None, **extra: Any
     ) -> dict[str, Any]:
+        """A merchant's hold request and the user's approval, in one unit of work (an operator's hold
+        needs no approval)."""
         args: dict[str, Any] = {"product": "sedan", "currency_code": "TWD", "expires_in_s": HOUR_S, **extra}
-        return self.do(  # type: ignore[no-any-return]
-            lambda c: holds.place_hold(
+
+        def place_and_approve(c: Connection) -> dict[str, Any]:
+            placed = holds.place_hold(
                 c,
                 self.ledger,
                 idempotency_key=self.key(),
@@ -79,7 +82,17 @@ class Rental(Shop):
                 ref=ref,
                 **args,
             )
-        )
+            if placed["state"] != "requested":
+                return placed
+            return holds.approve(
+                c,
+                self.ledger,
+                idempotency_key=self.key(),
+                hold_id=placed["hold_id"],
+                user_id=placed["user_id"],
+            )
+
+        return self.do(place_and_approve)  # type: ignore[no-any-return]
 
     def capture(self, hold_id: str, amount: int, actor: Actor | None = None) -> dict[str, Any]:
         return self.do(  # type: ignore[no-any-return]
@@ -136,7 +149,12 @@ def test_place_then_capture_part_releases_the_rest(rental: Rental) -> None:
     assert (captured["state"], captured["captured"], captured["released"]) == ("captured", 1_200, 1_800)
     assert (after["driver"].available, after["driver"].held) == (FUNDS - 1_200, 0)
     assert after["deposits"] == (0, 1_200)
-    (event,) = rental.events()
+    approved, event = rental.events()
+    assert (approved["topic"], approved["partner_id"], approved["approved_via"]) == (
+        "hold.approved",
+        rental.merchant,
+        "user",
+    )
     assert (event["topic"], event["partner_id"], event["captured"], event["reason"]) == (
         "hold.captured",
         rental.merchant,
@@ -170,13 +188,19 @@ def test_capture_all_and_release_and_the_override_amount(rental: Rental) -> None
     assert (released["state"], released["released"]) == ("released", 500)
     assert back_to_policy["amount_basis"] == "policy"
     assert (after["driver"].available, after["driver"].held) == (FUNDS - 2 * DEPOSIT, DEPOSIT)
-    assert [e["topic"] for e in rental.events()] == ["hold.captured", "hold.released"]
+    assert [e["topic"] for e in rental.events()] == [
+        "hold.approved",
+        "hold.captured",
+        "hold.approved",
+        "hold.released",
+        "hold.approved",
+    ]
 
 
 def test_replays_and_reused_refs(rental: Rental) -> None:
     def place(key: str, ref: str, expires_in_s: int = HOUR_S) -> dict[str, Any]:
         return rental.do(  # type: ignore[no-any-return]
-            lambda c: holds.place_hold(
+            lambda c: holds.place_hold(  # a request: the user approves it below
                 c,
                 rental.ledger,
                 idempotency_key=key,
@@ -191,6 +215,11 @@ def test_replays_and_reused_refs(rental: Rental) -> None:
 
     first = place("h-1", "r-1")
     assert place("h-1", "r-1") == first
+    rental.do(
+        lambda c: holds.approve(
+            c, rental.ledger, idempotency_key="a-1", hold_id=first["hold_id"], user_id=rental.driver
+        )
+    )
     before = rental.snapshot()
     with pytest.raises(IdempotencyConflictError):
         place("h-1", "r-1", expires_in_s=HOUR_S + 1)
@@ -270,7 +299,8 @@ def test_expiry_releases_the_money_and_late_capture_or_release_is_409(
     after = rental.snapshot()
     assert (after["driver"].available, after["driver"].held, after["deposits"]) == (FUNDS, 0, (0, 0))
     assert rental.hold(hold_id)["state"] == "expired"
-    (event,) = rental.events()
+    approved, event = rental.events()
+    assert approved["topic"] == "hold.approved"
     assert (event["topic"], event["reason"], event["released"]) == ("hold.released", "expired", DEPOSIT)
     with pytest.raises(HoldExpiredError):
         rental.capture(hold_id, 1)
@@ -364,6 +394,7 @@ def test_http_hold_lifecycle_and_problem_answers(api: httpx.Client, clock: Manua
         no_key = cars.post("/v1/partner/holds", json=body)
         placed = cars.post("/v1/partner/holds", json=body, headers={"Idempotency-Key": "h1"})
         hold_id = placed.json()["hold_id"]
+        approved = me.post(f"/v1/me/holds/{hold_id}/approve", headers={"Idempotency-Key": "a1"})
         wallet = me.get("/v1/me/wallets/TWD").json()
         mine = me.get("/v1/me/holds").json()
         too_much = cars.post(
@@ -393,6 +424,7 @@ def test_http_hold_lifecycle_and_problem_answers(api: httpx.Client, clock: Manua
     assert no_key.status_code == 422
     assert placed.status_code == 201, placed.text
     assert (placed.json()["amount"], placed.json()["amount_basis"]) == (2_000, "override")
+    assert (approved.status_code, approved.json()["state"]) == (200, "held")
     assert (wallet["available"], wallet["held"]) == (FUNDS - 2_000, 2_000)
     assert [h["state"] for h in mine] == ["held"]
     assert too_much.status_code == 422

@@ -105,7 +105,7 @@ def _order(db: Database, ledger: LedgerService, merchant_id: int, ref: str, amou
 
 
 def _confirm(
-    conn: Connection, ledger: LedgerService, user_id: int, order_id: int, key: str
+    conn: Connection, ledger: LedgerService, user_id: int, order_id: str, key: str
 ) -> dict[str, Any]:
     return pay.confirm(conn, ledger, idempotency_key=key, user_id=user_id, order_id=order_id)
 
@@ -204,11 +204,11 @@ def test_confirm_replays_and_a_second_confirm_conflicts(db: Database, ledger: Le
         ledger,
         ids,
         lambda c: pay.confirm(
-            c, ledger, idempotency_key="c-1", user_id=user_id, order_id=order["order_id"] + 1
+            c, ledger, idempotency_key="c-1", user_id=user_id, order_id=order["order_id"] + "x"
         ),
         IdempotencyConflictError,
     )
-    _fails_unchanged(db, ledger, ids, lambda c: _confirm(c, ledger, user_id, 999, "c-3"), NotFoundError)
+    _fails_unchanged(db, ledger, ids, lambda c: _confirm(c, ledger, user_id, "999", "c-3"), NotFoundError)
     assert _snapshot(db, ledger, *ids)["wallet"] == (9_000, 0)
 
 
@@ -447,13 +447,13 @@ def _funded_customer_and_shop(
         yield me, merchant, int(key.json()["partner_id"])
 
 
-def _order_over_http(shop: httpx.Client, order_id: str, amount: int = 100) -> int:
+def _order_over_http(shop: httpx.Client, order_id: str, amount: int = 100) -> str:
     order = shop.post("/v1/merchant/orders", json={"order_id": order_id, "amount": amount})
     assert order.status_code == 200, order.text
-    return int(order.json()["order_id"])
+    return str(order.json()["order_id"])
 
 
-def _confirm_over_http(me: httpx.Client, order_id: int, key: str) -> httpx.Response:
+def _confirm_over_http(me: httpx.Client, order_id: str, key: str) -> httpx.Response:
     return me.post(f"/v1/me/orders/{order_id}/confirm", headers={"Idempotency-Key": key})
 
 
