@@ -249,7 +249,7 @@ class OverrideOut(BaseModel):
     reason: str
 
 
-class HoldIn(Strict):
+class AdminHoldIn(Strict):
     product: str = Field(min_length=1, max_length=holds.PRODUCT_MAX_LEN)
     user_id: int = Field(ge=1)
     currency: str = CurrencyCode
@@ -260,6 +260,9 @@ class HoldIn(Strict):
         le=holds.EXPIRY_MAX_S,
         description="How long the deposit is held once the hold takes effect (then released by itself).",
     )
+
+
+class HoldIn(AdminHoldIn):
     approve_within_s: int = Field(
         default=holds.APPROVE_WITHIN_DEFAULT_S,
         ge=holds.APPROVE_WITHIN_MIN_S,
@@ -372,13 +375,13 @@ def delete_override(
 
 
 # -- holds: merchant (and operator) ----------------------------------------------------------------
-def _place(ctx: AppContext, actor: Actor, body: HoldIn, key: str) -> HoldOut:
+def _request(ctx: AppContext, merchant_id: int, body: HoldIn, key: str) -> HoldOut:
     with ctx.db.uow() as conn:
-        hold = holds.place_hold(
+        hold = holds.request_hold(
             conn,
             ctx.ledger,
             idempotency_key=key,
-            actor=actor,
+            merchant_id=merchant_id,
             product=body.product,
             user_id=body.user_id,
             currency_code=body.currency,
@@ -386,6 +389,22 @@ def _place(ctx: AppContext, actor: Actor, body: HoldIn, key: str) -> HoldOut:
             expires_in_s=body.expires_in_s,
             approve_within_s=body.approve_within_s,
             use_mandate=body.use_mandate,
+        )
+    return HoldOut.of(hold)
+
+
+def _place(ctx: AppContext, body: AdminHoldIn, key: str) -> HoldOut:
+    with ctx.db.uow() as conn:
+        hold = holds.place_hold(
+            conn,
+            ctx.ledger,
+            idempotency_key=key,
+            actor=ADMIN,
+            product=body.product,
+            user_id=body.user_id,
+            currency_code=body.currency,
+            ref=body.ref,
+            expires_in_s=body.expires_in_s,
         )
     return HoldOut.of(hold)
 
@@ -418,7 +437,7 @@ def _show(ctx: AppContext, actor: Actor, hold_id: str) -> HoldOut:
 def partner_place(body: HoldIn, partner: PartnerAuth, key: IdempotencyKey) -> HoldOut:
     """Ask to hold the product's deposit from the user's wallet: a request (`requested`, nothing moves)
     until the user approves it, or held at once under the user's mandate (`use_mandate`)."""
-    return _place(partner.ctx, Actor("merchant", partner.partner.id), body, key)
+    return _request(partner.ctx, partner.partner.id, body, key)
 
 
 @holds_router.get("/partner/holds/{hold_id}", response_model=HoldOut)
@@ -439,10 +458,10 @@ def partner_release(hold_id: HoldId, partner: PartnerAuth, key: IdempotencyKey) 
 
 
 @holds_router.post("/admin/holds", response_model=HoldOut, status_code=201)
-def admin_place(body: HoldIn, ctx: Admin, key: IdempotencyKey) -> HoldOut:
+def admin_place(body: AdminHoldIn, ctx: Admin, key: IdempotencyKey) -> HoldOut:
     """Place a hold for the merchant that owns the product's policy, at once: an operator needs no
     approval from the user."""
-    return _place(ctx, ADMIN, body, key)
+    return _place(ctx, body, key)
 
 
 @holds_router.get("/admin/holds/{hold_id}", response_model=HoldOut)

@@ -69,10 +69,17 @@ class OrderOut(Strict):
 
     @classmethod
     def of(cls, order: dict[str, Any]) -> OrderOut:
-        times = {"created_at_ns", "expires_at_ns", "paid_at_ns"}
+        hidden = {
+            "order_id",
+            "token",
+            "created_at_ns",
+            "expires_at_ns",
+            "paid_at_ns",
+        }  # the serial id stays in
         paid = order["paid_at_ns"]
         return cls(
-            **{k: v for k, v in order.items() if k not in times},
+            **{k: v for k, v in order.items() if k not in hidden},
+            order_id=order["token"],
             created_at=from_ns(order["created_at_ns"]),
             expires_at=from_ns(order["expires_at_ns"]),
             paid_at=None if paid is None else from_ns(paid),
@@ -262,7 +269,7 @@ def show_order(order_id: OrderToken, user: User) -> OrderOut:
     """An order to pay (from the merchant's QR), or one you paid; an order meant for another payer is
     404."""
     with user.ctx.db.uow(write=False) as conn:
-        return OrderOut.of(pay.user_order(conn, user.ctx.ledger, user_id=user.user_id, order_id=order_id))
+        return OrderOut.of(pay.user_order(conn, user.ctx.ledger, user_id=user.user_id, token=order_id))
 
 
 @router.post("/me/orders/{order_id}/confirm", response_model=OrderOut)
@@ -278,7 +285,7 @@ async def confirm_order(
             ctx.ledger,
             idempotency_key=key,
             user_id=user.user_id,
-            order_id=order_id,
+            token=order_id,
             pay_currency=body.currency if body else None,
         ),
     )

@@ -60,7 +60,7 @@ def create_order(
 @pay_app.command("confirm")
 def confirm(
     user_id: UserId,
-    order: Annotated[str, typer.Argument(help="The order's token (its order_id, as in the QR code).")],
+    order: Annotated[str, typer.Argument(help="The order's token (as in the QR code).")],
     key: Key,
     currency: Annotated[str | None, typer.Option(help="Wallet to pay from (default: the order's).")] = None,
 ) -> None:
@@ -68,7 +68,7 @@ def confirm(
     _print(
         run(
             lambda conn, ledger: pay.confirm(
-                conn, ledger, idempotency_key=key, user_id=user_id, order_id=order, pay_currency=currency
+                conn, ledger, idempotency_key=key, user_id=user_id, token=order, pay_currency=currency
             )
         )
     )

@@ -26,14 +26,12 @@ capture part or all of it (damage, fees) and release the rest — or release it 
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import user_exists
-from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.results import CreateTransferStatus
@@ -60,19 +58,26 @@ from earnloop.wallet.escrow import (
     require_merchant,
 )
 from earnloop.wallet.escrow_models import deposit_holds as holds
-from earnloop.wallet.escrow_models import deposit_policies as policies
-from earnloop.wallet.escrow_models import deposit_policy_overrides as overrides
+
+# The deposit policies and per-user overrides, part of the holds API (callers use ``holds.set_policy`` …).
+from earnloop.wallet.hold_policies import CREDIT_SCORE_MAX as CREDIT_SCORE_MAX
+from earnloop.wallet.hold_policies import PRODUCT_MAX_LEN as PRODUCT_MAX_LEN
+from earnloop.wallet.hold_policies import check_product
+from earnloop.wallet.hold_policies import delete_override as delete_override
+from earnloop.wallet.hold_policies import deposit_amount as deposit_amount
+from earnloop.wallet.hold_policies import list_policies as list_policies
+from earnloop.wallet.hold_policies import policy_dict as policy_dict
+from earnloop.wallet.hold_policies import set_override as set_override
+from earnloop.wallet.hold_policies import set_policy as set_policy
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import REASON_MAX_LEN, check_amount, require_wallet, system_account, user_account
 
-PRODUCT_MAX_LEN = 64
 EXPIRY_MIN_S = 60
 EXPIRY_MAX_S = 30 * 86_400
 EXPIRY_DEFAULT_S = 3 * 86_400
 APPROVE_WITHIN_MIN_S = 30
 APPROVE_WITHIN_MAX_S = 86_400
 APPROVE_WITHIN_DEFAULT_S = 15 * 60
-CREDIT_SCORE_MAX = 1_000
 SWEEP_BATCH_MAX = 500
 LIST_MAX = 200
 
@@ -95,134 +100,6 @@ class ExceedsHoldError(WalletError):
     title = "Capture exceeds the held amount"
 
 
-def _check_product(product: str) -> str:
-    if not isinstance(product, str) or not 0 < len(product) <= PRODUCT_MAX_LEN or product != product.strip():
-        raise InvalidAmountError(f"product must be 1–{PRODUCT_MAX_LEN} characters without surrounding spaces")
-    return product
-
-
-# -- policies ------------------------------------------------------------------------------------------
-def _upsert(conn: Connection, table: Any, keys: list[str], values: dict[str, Any]) -> None:
-    insert_ = dialect_insert(conn, table)
-    statement = insert_.values(**values)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=keys, set_={k: statement.excluded[k] for k in values if k not in keys}
-        )
-    )
-
-
-def policy_dict(row: Any) -> dict[str, Any]:
-    return {
-        "product": row.product,
-        "currency": row.currency,
-        "partner_id": row.partner_id,
-        "amount": row.amount,
-        "min_credit_score": row.min_credit_score,
-        "updated_at_ns": row.updated_at_ns,
-    }
-
-
-def set_policy(
-    conn: Connection,
-    *,
-    product: str,
-    currency_code: str,
-    partner_id: int,
-    amount: int,
-    min_credit_score: int | None = None,
-) -> dict[str, Any]:
-    """Create or replace the deposit policy of a merchant's product in one currency (admin)."""
-    _check_product(product)
-    cur = currency(currency_code)
-    check_amount(amount)
-    require_merchant(conn, partner_id)
-    if min_credit_score is not None and (
-        isinstance(min_credit_score, bool) or not 0 <= min_credit_score <= CREDIT_SCORE_MAX
-    ):
-        raise InvalidAmountError(f"min_credit_score must be 0–{CREDIT_SCORE_MAX}")
-    existing = _policy(conn, product, cur.code)
-    if existing is not None and existing.partner_id != partner_id:
-        raise StateConflictError(f"product {product!r} belongs to partner {existing.partner_id}")
-    values = {
-        "product": product,
-        "currency": cur.code,
-        "partner_id": partner_id,
-        "amount": amount,
-        "min_credit_score": min_credit_score,
-        "updated_at_ns": time.time_ns(),
-    }
-    _upsert(conn, policies, ["product", "currency"], values)
-    return policy_dict(_policy(conn, product, cur.code))
-
-
-def _policy(conn: Connection, product: str, currency_code: str) -> Any:
-    return conn.execute(
-        select(policies).where(policies.c.product == product, policies.c.currency == currency_code)
-    ).first()
-
-
-def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[dict[str, Any]]:
-    query = select(policies).order_by(policies.c.product, policies.c.currency)
-    if partner_id is not None:
-        query = query.where(policies.c.partner_id == partner_id)
-    return [policy_dict(r) for r in conn.execute(query)]
-
-
-def set_override(
-    conn: Connection, *, product: str, currency_code: str, user_id: int, amount: int, reason: str
-) -> dict[str, Any]:
-    """A per-user deposit amount for one product and currency, with the reason (admin)."""
-    cur = currency(currency_code)
-    if _policy(conn, product, cur.code) is None:
-        raise NotFoundError(f"no deposit policy for {product!r} in {cur.code}")
-    if not user_exists(conn, user_id):
-        raise NotFoundError(f"no user {user_id}")
-    check_amount(amount)
-    if not isinstance(reason, str) or not 0 < len(reason.strip()) <= REASON_MAX_LEN:
-        raise InvalidAmountError(f"reason is required (1–{REASON_MAX_LEN} characters)")
-    values = {
-        "product": product,
-        "currency": cur.code,
-        "user_id": user_id,
-        "amount": amount,
-        "reason": reason.strip(),
-        "updated_at_ns": time.time_ns(),
-    }
-    _upsert(conn, overrides, ["product", "currency", "user_id"], values)
-    return dict(values)
-
-
-def delete_override(conn: Connection, *, product: str, currency_code: str, user_id: int) -> None:
-    cur = currency(currency_code)
-    removed = conn.execute(
-        delete(overrides).where(
-            overrides.c.product == product, overrides.c.currency == cur.code, overrides.c.user_id == user_id
-        )
-    ).rowcount
-    if removed != 1:
-        raise NotFoundError(f"no override of {product!r} in {cur.code} for user {user_id}")
-
-
-def deposit_amount(
-    conn: Connection, *, product: str, currency_code: str, user_id: int, partner_id: int | None = None
-) -> tuple[int, str, int]:
-    """(amount, basis 'policy'|'override', policy's partner) for a user; 404 without a policy (or when the
-    policy belongs to another partner than ``partner_id``)."""
-    cur = currency(currency_code)
-    policy = _policy(conn, product, cur.code)
-    if policy is None or (partner_id is not None and policy.partner_id != partner_id):
-        raise NotFoundError(f"no deposit policy for {product!r} in {cur.code}")
-    override = conn.execute(
-        select(overrides.c.amount).where(
-            overrides.c.product == product, overrides.c.currency == cur.code, overrides.c.user_id == user_id
-        )
-    ).first()
-    if override is not None:
-        return int(override.amount), "override", int(policy.partner_id)
-    return int(policy.amount), "policy", int(policy.partner_id)
-
-
 # -- holds ---------------------------------------------------------------------------------------------
 def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
     """A hold as callers see it; a ``held`` hold past its expiry shows as ``expired`` (it is, in the
@@ -230,7 +107,7 @@ def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
     state = row.state
     if state == "held" and now_ns is not None and now_ns >= row.expires_at_ns:
         state = "expired"
-    if state == "requested" and now_ns is not None and now_ns >= row.approve_by_ns:
+    if state == "requested" and now_ns is not None and now_ns >= (row.approve_by_ns or 0):
         state = "expired"
     held = row.pending_transfer_id is not None
     return {
@@ -306,15 +183,45 @@ def place_hold(
     currency_code: str,
     ref: str,
     expires_in_s: int = EXPIRY_DEFAULT_S,
+) -> dict[str, Any]:
+    """Hold the policy's (or the user's override) deposit at once, without asking the user, until
+    ``expires_in_s`` from now: for operators only (the admin routes and the CLI; ``actor`` is an operator,
+    or the merchant an operator acts for). A merchant's own holds go through :func:`request_hold`."""
+    if actor.kind == "buyer":
+        raise ForbiddenError("a user cannot place a hold")
+    request = {
+        "product": product,
+        "user_id": user_id,
+        "currency": currency_code,
+        "ref": ref,
+        "expires_in_s": expires_in_s,
+    }
+    scope = f"hold.place:{actor.tag}"
+    replay = idem.claim(conn, scope, idempotency_key, request)
+    if replay is not None:
+        return replay
+    hold_id = _insert_request(conn, ledger, actor, request, approve_by_ns=None)
+    _take_effect(conn, ledger, hold_id, via="operator")
+    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now_of(ledger)))
+
+
+def request_hold(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    idempotency_key: str,
+    merchant_id: int,
+    product: str,
+    user_id: int,
+    currency_code: str,
+    ref: str,
+    expires_in_s: int = EXPIRY_DEFAULT_S,
     approve_within_s: int = APPROVE_WITHIN_DEFAULT_S,
     use_mandate: bool = False,
 ) -> dict[str, Any]:
-    """A merchant asks to hold the policy's (or the user's override) deposit for ``expires_in_s`` once it
-    takes effect: when the user approves it (within ``approve_within_s``), or at once under the user's
-    mandate (``use_mandate``: refused without one or beyond its limits). An operator's hold takes effect
-    at once."""
-    if actor.kind == "buyer":
-        raise ForbiddenError("a user cannot place a hold")
+    """A merchant asks to hold its product's deposit for ``expires_in_s`` from when the hold takes
+    effect: when the user approves it (within ``approve_within_s``; until then nothing moves), or at
+    once under the user's mandate to this merchant (``use_mandate``: refused without one with room)."""
     request = {
         "product": product,
         "user_id": user_id,
@@ -324,19 +231,43 @@ def place_hold(
         "approve_within_s": approve_within_s,
         "use_mandate": use_mandate,
     }
-    scope = f"hold.place:{actor.tag}"
+    scope = f"hold.request:m{merchant_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
         return replay
-    _check_product(product)
+    _check_seconds("approve_within_s", approve_within_s, APPROVE_WITHIN_MIN_S, APPROVE_WITHIN_MAX_S)
+    now = now_of(ledger)
+    approve_by_ns = now + approve_within_s * NS_PER_S
+    hold_id = _insert_request(
+        conn, ledger, Actor("merchant", merchant_id), request, approve_by_ns=approve_by_ns
+    )
+    if use_mandate:
+        row = _load(conn, hold_id)
+        mandate_id = mandates.reserve(
+            conn,
+            user_id=user_id,
+            partner_id=merchant_id,
+            currency_code=row.currency,
+            amount=row.amount,
+            now_ns=now,
+        )
+        _take_effect(conn, ledger, hold_id, via="mandate", mandate_id=mandate_id)
+    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+
+
+def _insert_request(
+    conn: Connection, ledger: LedgerService, actor: Actor, ask: dict[str, Any], *, approve_by_ns: int | None
+) -> str:
+    """Check the ask (product, ref, expiry, user, wallet, policy) and store it as ``requested``."""
+    product, user_id, ref, expires_in_s = ask["product"], ask["user_id"], ask["ref"], ask["expires_in_s"]
+    check_product(product)
     check_ref(ref)
     _check_seconds("expires_in_s", expires_in_s, EXPIRY_MIN_S, EXPIRY_MAX_S)
-    _check_seconds("approve_within_s", approve_within_s, APPROVE_WITHIN_MIN_S, APPROVE_WITHIN_MAX_S)
     if actor.kind == "merchant":
         require_merchant(conn, actor.id)
     if not user_exists(conn, user_id):
         raise NotFoundError(f"no user {user_id}")
-    cur = require_wallet(conn, user_id, currency_code)
+    cur = require_wallet(conn, user_id, ask["currency"])
     amount, basis, partner_id = deposit_amount(
         conn,
         product=product,
@@ -361,21 +292,14 @@ def place_hold(
                     captured=0,
                     state="requested",
                     expires_in_s=expires_in_s,
-                    approve_by_ns=now + approve_within_s * NS_PER_S,
+                    approve_by_ns=approve_by_ns,
                     created_at_ns=now,
                     updated_at_ns=now,
                 )
             )
     except IntegrityError as exc:
         raise DuplicateRefError(f"hold ref {ref!r} is already used by partner {partner_id}") from exc
-    if actor.kind == "admin":
-        _take_effect(conn, ledger, hold_id, via="operator")
-    elif use_mandate:
-        mandate_id = mandates.reserve(
-            conn, user_id=user_id, partner_id=partner_id, currency_code=cur.code, amount=amount, now_ns=now
-        )
-        _take_effect(conn, ledger, hold_id, via="mandate", mandate_id=mandate_id)
-    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+    return hold_id
 
 
 def _take_effect(
@@ -386,7 +310,11 @@ def _take_effect(
     pending_id = transfer_id("hold.place", hold_id)
     changed = conn.execute(
         update(holds)
-        .where(holds.c.hold_id == hold_id, holds.c.state == "requested", holds.c.approve_by_ns > now)
+        .where(
+            holds.c.hold_id == hold_id,
+            holds.c.state == "requested",
+            or_(holds.c.approve_by_ns.is_(None), holds.c.approve_by_ns > now),  # None: an operator's
+        )
         .values(
             state="held",
             approved_via=via,

@@ -184,7 +184,8 @@ def _state(row: Any, now_ns: int) -> str:
 
 def _order_dict(row: Any, now_ns: int) -> dict[str, Any]:
     return {
-        "order_id": row.token,
+        "order_id": row.id,
+        "token": row.token,
         "merchant_id": row.merchant_id,
         "payer_user_id": row.payer_user_id,
         "merchant_order_id": row.merchant_order_id,
@@ -208,12 +209,15 @@ def _load(conn: Connection, order_id: int) -> Any:
     return driver.first(conn, _ORDER, {"order_id": order_id})
 
 
-def _load_for_user(conn: Connection, token: str, user_id: int) -> Any:
-    """The order behind a token, if ``user_id`` may see it (anyone with the token, unless the order
-    names another payer); else 404, the same answer as for a token that does not exist."""
+def _load_for_user(conn: Connection, user_id: int, *, token: str | None, order_id: int | None = None) -> Any:
+    """The order behind a token (or, for trusted callers, its internal id), if ``user_id`` may see it
+    (anyone with the token, unless the order names another payer); else 404, the same answer as for a
+    token that does not exist."""
     row = None
     if isinstance(token, str) and ORDER_TOKEN_RE.match(token):
         row = driver.first(conn, _ORDER_BY_TOKEN, {"token": token})
+    elif token is None and isinstance(order_id, int):
+        row = _load(conn, order_id)
     if row is None or (row.payer_user_id is not None and row.payer_user_id != user_id):
         raise NotFoundError("no such order")
     return row
@@ -334,10 +338,10 @@ def merchant_order(
     return _order_dict(_load_merchant_order(conn, merchant_id, merchant_order_id), ledger.clock.now_ns())
 
 
-def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, order_id: str) -> dict[str, Any]:
+def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, token: str) -> dict[str, Any]:
     """An order (by its token) as the user sees it before paying (anyone holding the token, unless the
     order names its payer) or after (only the payer)."""
-    row = _load_for_user(conn, order_id, user_id)
+    row = _load_for_user(conn, user_id, token=token)
     if row.state != "awaiting_user" and row.user_id != user_id:
         raise NotFoundError("no such order")
     merchant = get_partner(conn, row.merchant_id)
@@ -432,9 +436,8 @@ def _pay(
     outbox.emit(
         conn,
         topic="payment.succeeded",
-        payload={
-            k: answer[k] for k in ("order_id", "merchant_order_id", "amount", "currency", "fee", "source")
-        }
+        payload={k: answer[k] for k in ("merchant_order_id", "amount", "currency", "fee", "source")}
+        | {"order_id": row.token}
         | {"paid_at_ns": now},
         partner_id=row.merchant_id,
     )
@@ -447,17 +450,19 @@ def confirm(
     *,
     idempotency_key: str,
     user_id: int,
-    order_id: str,
+    token: str | None = None,
+    order_id: int | None = None,
     pay_currency: str | None = None,
 ) -> dict[str, Any]:
-    """The user pays an order (by its token) from its wallet in ``pay_currency`` (default: the order's
-    currency). An order meant for another payer is a 404, as if it did not exist."""
-    request = {"order_id": order_id, "pay_currency": pay_currency}
+    """The user pays an order from its wallet in ``pay_currency`` (default: the order's currency). Users
+    name the order by its ``token`` (HTTP, the CLI); trusted callers (the demo) may use the internal
+    ``order_id``. An order meant for another payer is a 404, as if it did not exist."""
+    request = {"token": token, "order_id": order_id, "pay_currency": pay_currency}
     scope = f"pay.confirm:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
         return replay
-    row = _load_for_user(conn, order_id, user_id)
+    row = _load_for_user(conn, user_id, token=token, order_id=order_id)
     pay_cur = require_wallet(conn, user_id, pay_currency or row.currency)
     answer = _pay(conn, ledger, row, user_id, pay_cur, ledger.clock.now_ns())
     return idem.complete(conn, scope, idempotency_key, answer)

@@ -68,12 +68,9 @@ class Rental(Shop):
     def place(
         self, ref: str = "rental-1", *, user: int | None = None, actor: Actor | None = None, **extra: Any
     ) -> dict[str, Any]:
-        """A merchant's hold request and the user's approval, in one unit of work (an operator's hold
-        needs no approval)."""
         args: dict[str, Any] = {"product": "sedan", "currency_code": "TWD", "expires_in_s": HOUR_S, **extra}
-
-        def place_and_approve(c: Connection) -> dict[str, Any]:
-            placed = holds.place_hold(
+        return self.do(  # type: ignore[no-any-return]
+            lambda c: holds.place_hold(
                 c,
                 self.ledger,
                 idempotency_key=self.key(),
@@ -82,17 +79,7 @@ class Rental(Shop):
                 ref=ref,
                 **args,
             )
-            if placed["state"] != "requested":
-                return placed
-            return holds.approve(
-                c,
-                self.ledger,
-                idempotency_key=self.key(),
-                hold_id=placed["hold_id"],
-                user_id=placed["user_id"],
-            )
-
-        return self.do(place_and_approve)  # type: ignore[no-any-return]
+        )
 
     def capture(self, hold_id: str, amount: int, actor: Actor | None = None) -> dict[str, Any]:
         return self.do(  # type: ignore[no-any-return]
@@ -149,12 +136,7 @@ def test_place_then_capture_part_releases_the_rest(rental: Rental) -> None:
     assert (captured["state"], captured["captured"], captured["released"]) == ("captured", 1_200, 1_800)
     assert (after["driver"].available, after["driver"].held) == (FUNDS - 1_200, 0)
     assert after["deposits"] == (0, 1_200)
-    approved, event = rental.events()
-    assert (approved["topic"], approved["partner_id"], approved["approved_via"]) == (
-        "hold.approved",
-        rental.merchant,
-        "user",
-    )
+    (event,) = rental.events()
     assert (event["topic"], event["partner_id"], event["captured"], event["reason"]) == (
         "hold.captured",
         rental.merchant,
@@ -188,19 +170,13 @@ def test_capture_all_and_release_and_the_override_amount(rental: Rental) -> None
     assert (released["state"], released["released"]) == ("released", 500)
     assert back_to_policy["amount_basis"] == "policy"
     assert (after["driver"].available, after["driver"].held) == (FUNDS - 2 * DEPOSIT, DEPOSIT)
-    assert [e["topic"] for e in rental.events()] == [
-        "hold.approved",
-        "hold.captured",
-        "hold.approved",
-        "hold.released",
-        "hold.approved",
-    ]
+    assert [e["topic"] for e in rental.events()] == ["hold.captured", "hold.released"]
 
 
 def test_replays_and_reused_refs(rental: Rental) -> None:
     def place(key: str, ref: str, expires_in_s: int = HOUR_S) -> dict[str, Any]:
         return rental.do(  # type: ignore[no-any-return]
-            lambda c: holds.place_hold(  # a request: the user approves it below
+            lambda c: holds.place_hold(
                 c,
                 rental.ledger,
                 idempotency_key=key,
@@ -215,11 +191,6 @@ def test_replays_and_reused_refs(rental: Rental) -> None:
 
     first = place("h-1", "r-1")
     assert place("h-1", "r-1") == first
-    rental.do(
-        lambda c: holds.approve(
-            c, rental.ledger, idempotency_key="a-1", hold_id=first["hold_id"], user_id=rental.driver
-        )
-    )
     before = rental.snapshot()
     with pytest.raises(IdempotencyConflictError):
         place("h-1", "r-1", expires_in_s=HOUR_S + 1)
@@ -299,8 +270,7 @@ def test_expiry_releases_the_money_and_late_capture_or_release_is_409(
     after = rental.snapshot()
     assert (after["driver"].available, after["driver"].held, after["deposits"]) == (FUNDS, 0, (0, 0))
     assert rental.hold(hold_id)["state"] == "expired"
-    approved, event = rental.events()
-    assert approved["topic"] == "hold.approved"
+    (event,) = rental.events()
     assert (event["topic"], event["reason"], event["released"]) == ("hold.released", "expired", DEPOSIT)
     with pytest.raises(HoldExpiredError):
         rental.capture(hold_id, 1)
@@ -360,6 +330,48 @@ def test_policy_rules(rental: Rental) -> None:
     listed = rental.do(lambda c: holds.list_policies(c, partner_id=rental.merchant))
     assert (updated["amount"], updated["min_credit_score"]) == (4_000, 700)
     assert [(p["product"], p["amount"]) for p in listed] == [("sedan", 4_000)]
+
+
+def test_a_request_holds_nothing_expires_unapproved_and_can_be_withdrawn(
+    rental: Rental, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    def request(ref: str) -> dict[str, Any]:
+        return rental.do(  # type: ignore[no-any-return]
+            lambda c: holds.request_hold(
+                c,
+                rental.ledger,
+                idempotency_key=rental.key(),
+                merchant_id=rental.merchant,
+                product="sedan",
+                user_id=rental.driver,
+                currency_code="TWD",
+                ref=ref,
+                approve_within_s=60,
+            )
+        )
+
+    lapsing, withdrawn = request("r-lapse"), request("r-withdraw")
+    released = rental.release(withdrawn["hold_id"])
+    assert (lapsing["state"], lapsing["expires_at_ns"], lapsing["approved_via"]) == ("requested", None, None)
+    assert (released["state"], released["reason"], released["released"]) == ("released", "withdrawn", 0)
+    assert (rental.snapshot()["driver"].available, rental.snapshot()["driver"].held) == (FUNDS, 0)
+    clock.advance(seconds=61)
+    assert rental.hold(lapsing["hold_id"])["state"] == "expired"
+    before = rental.snapshot()
+    with pytest.raises(holds.HoldRequestExpiredError) as raised:
+        rental.do(
+            lambda c: holds.approve(
+                c, ledger, idempotency_key="late", hold_id=lapsing["hold_id"], user_id=rental.driver
+            )
+        )
+    assert (raised.value.status, raised.value.slug) == (409, "hold-request-expired")
+    assert rental.snapshot() == before
+    assert expire_holds(db, ledger) == 1
+    assert expire_holds(db, ledger) == 0
+    assert [(e["topic"], e["reason"]) for e in rental.events()] == [
+        ("hold.released", "withdrawn"),
+        ("hold.declined", "expired"),
+    ]
 
 
 # -- HTTP ----------------------------------------------------------------------------------------------------
@@ -424,7 +436,11 @@ def test_http_hold_lifecycle_and_problem_answers(api: httpx.Client, clock: Manua
     assert no_key.status_code == 422
     assert placed.status_code == 201, placed.text
     assert (placed.json()["amount"], placed.json()["amount_basis"]) == (2_000, "override")
-    assert (approved.status_code, approved.json()["state"]) == (200, "held")
+    assert (placed.json()["state"], approved.status_code, approved.json()["state"]) == (
+        "requested",
+        200,
+        "held",
+    )
     assert (wallet["available"], wallet["held"]) == (FUNDS - 2_000, 2_000)
     assert [h["state"] for h in mine] == ["held"]
     assert too_much.status_code == 422
@@ -451,3 +467,33 @@ def test_cli_hold_commands(rental: Rental, cli: Cli) -> None:
     assert (too_much.returncode, too_much.stdout) == (1, "")
     assert too_much.stderr == f"error: capture of {DEPOSIT + 1} exceeds the {DEPOSIT} held\n"
     assert rental.snapshot() == before
+
+
+def test_cli_decline_and_mandate_commands(rental: Rental, cli: Cli) -> None:
+    requested = rental.do(
+        lambda c: holds.request_hold(
+            c,
+            rental.ledger,
+            idempotency_key="req-1",
+            merchant_id=rental.merchant,
+            product="sedan",
+            user_id=rental.driver,
+            currency_code="TWD",
+            ref="cli-req",
+        )
+    )
+    user = str(rental.driver)
+    # the subprocess runs on the system clock, past this test's manual one: declining needs no deadline
+    declined = cli("holds", "decline", requested["hold_id"], "--user", user, "--key", "d1")
+    granted = cli(
+        "holds", "grant-mandate", str(rental.merchant), "TWD", "5000", "--user", user, "--key", "g1"
+    )
+    assert declined.returncode == 0, declined.stderr
+    assert json.loads(declined.stdout)["state"] == "declined"
+    assert rental.snapshot()["driver"].held == 0
+    assert granted.returncode == 0, granted.stderr
+    mandate_id = json.loads(granted.stdout)["mandate_id"]
+    revoked = cli("holds", "revoke-mandate", mandate_id, "--user", user)
+    listed = cli("holds", "mandates", "--user", user)
+    assert revoked.returncode == 0, revoked.stderr
+    assert [(m["mandate_id"], m["state"]) for m in json.loads(listed.stdout)] == [(mandate_id, "revoked")]

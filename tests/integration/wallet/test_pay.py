@@ -105,7 +105,7 @@ def _order(db: Database, ledger: LedgerService, merchant_id: int, ref: str, amou
 
 
 def _confirm(
-    conn: Connection, ledger: LedgerService, user_id: int, order_id: str, key: str
+    conn: Connection, ledger: LedgerService, user_id: int, order_id: int, key: str
 ) -> dict[str, Any]:
     return pay.confirm(conn, ledger, idempotency_key=key, user_id=user_id, order_id=order_id)
 
@@ -136,7 +136,7 @@ def test_one_cent_payment_pays_no_fee_and_credits_the_merchant(db: Database, led
         (
             merchant_id,
             {
-                "order_id": order["order_id"],
+                "order_id": order["token"],  # what the merchant's API answer calls order_id
                 "merchant_order_id": "penny-1",
                 "amount": 1,
                 "currency": "TWD",
@@ -204,11 +204,11 @@ def test_confirm_replays_and_a_second_confirm_conflicts(db: Database, ledger: Le
         ledger,
         ids,
         lambda c: pay.confirm(
-            c, ledger, idempotency_key="c-1", user_id=user_id, order_id=order["order_id"] + "x"
+            c, ledger, idempotency_key="c-1", user_id=user_id, order_id=order["order_id"] + 1
         ),
         IdempotencyConflictError,
     )
-    _fails_unchanged(db, ledger, ids, lambda c: _confirm(c, ledger, user_id, "999", "c-3"), NotFoundError)
+    _fails_unchanged(db, ledger, ids, lambda c: _confirm(c, ledger, user_id, 999, "c-3"), NotFoundError)
     assert _snapshot(db, ledger, *ids)["wallet"] == (9_000, 0)
 
 
@@ -576,7 +576,7 @@ def test_cli_pay_and_fx_commands(db: Database, ledger: LedgerService, cli: Cli) 
         pay.set_fee(conn, merchant_id=merchant_id, fee_bps=0)
     rate = ok("fx", "set-rate", "USD", "TWD", "31.50", "--valid-from-ns", "1")
     order = ok("pay", "create-order", str(merchant_id), "n-1", "3150")
-    paid = ok("pay", "confirm", str(user_id), str(order["order_id"]), "--key", "c-1", "--currency", "USD")
+    paid = ok("pay", "confirm", str(user_id), order["token"], "--key", "c-1", "--currency", "USD")
 
     def refunded() -> tuple[object, ...]:
         with db.uow(write=False) as conn:
