@@ -667,7 +667,7 @@ def charge_pay_code(
         source="code",
         now_ns=now,
         ttl_s=ORDER_TTL_S,
-        payer_user_id=int(found.user_id),
+        payer_user_id=None,  # paid at once below; whoever holds its token sees it as paid (409 to pay)
     )
     conn.execute(update(pay_codes).where(pay_codes.c.id == found.id).values(order_id=order_id))
     pay_cur = require_wallet(conn, found.user_id, found.currency)

@@ -149,6 +149,7 @@ def test_a_mandate_lets_holds_within_its_limit_take_effect_until_revoked_or_expi
 ) -> None:
     with (
         _user(api, "renter") as renter,
+        _user(api, "thief") as thief,
         _merchant(api, "rent") as rent,
         _merchant(api, "other") as other,
     ):
@@ -169,6 +170,8 @@ def test_a_mandate_lets_holds_within_its_limit_take_effect_until_revoked_or_expi
         captured = _capture(rent, first.json()["hold_id"], DEPOSIT, "m-c1")
         assert captured.json()["captured"] == DEPOSIT
 
+        _problem(thief.http.delete(f"/v1/me/mandates/{mandate_id}"), 404, "not-found")
+        assert thief.http.get("/v1/me/mandates").json() == []
         assert renter.http.delete(f"/v1/me/mandates/{mandate_id}").status_code == 204
         fresh = _grant(renter, rent, "m-2", total_limit=FUNDS).json()
         under_fresh = _hold(rent, "rent", renter, "m-r4", use_mandate=True)
