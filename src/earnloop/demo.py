@@ -41,7 +41,7 @@ from earnloop.ledger.service import LedgerService
 from earnloop.tracking import service as tracking
 from earnloop.tracking.models import tracking_clicks
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
-from earnloop.wallet import cashback, donations, pay, service
+from earnloop.wallet import cashback, donations, holds, mandates, pay, service
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.currencies import currency
 from earnloop.worker import confirm_cashback
@@ -248,6 +248,7 @@ def seed(db: Database, settings: Settings) -> str:
             _fund(conn, ledger, ids[handle], handle, funds)
         _cashback(conn, ledger, ids["alice"], now)
         _one_cent_purchase(conn, ledger, merchant, ids["alice"])
+        _deposit_holds(conn, ledger, merchant, ids["alice"], ids["bob"])
         _donation(conn, ledger, charity, ids["bob"], now)
     for name, secret in created.items():
         _write_secret(secrets_dir / f"{name}.token", secret)
@@ -267,6 +268,7 @@ def seed(db: Database, settings: Settings) -> str:
         f"  curl {base}/v1/catalog/games\n"
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}\n"
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}/history\n"
+        f"  curl {alice_auth} {base}/v1/me/holds   # a deposit request to approve (POST …/approve)\n"
         f"  curl {admin_auth} {base}/v1/ledger/accounts/{alice_account}/balance"
     )
 
@@ -350,10 +352,41 @@ def _one_cent_purchase(conn: Connection, ledger: LedgerService, merchant_id: int
         amount=1,
         currency_code=CURRENCY,
         ttl_s=pay.ORDER_TTL_MAX_S,
+        payer_user_id=user_id,  # only this user may see and pay it
     )
     if order["state"] == "awaiting_user":
         pay.confirm(
             conn, ledger, idempotency_key="demo-pay-water-1", user_id=user_id, order_id=order["order_id"]
+        )
+
+
+def _deposit_holds(conn: Connection, ledger: LedgerService, merchant_id: int, alice: int, bob: int) -> None:
+    """A bike deposit: the merchant asks alice (a request she has not approved: nothing is held) and holds
+    bob's at once under the mandate he granted the merchant."""
+    holds.set_policy(conn, product="demo-bike", currency_code=CURRENCY, partner_id=merchant_id, amount=500)
+    mandates.grant(
+        conn,
+        ledger,
+        idempotency_key="demo-mandate-bob",
+        user_id=bob,
+        partner_id=merchant_id,
+        currency_code=CURRENCY,
+        total_limit=1_500,
+        max_per_hold=500,
+        expires_in_s=30 * 86_400,
+    )
+    for user_id, ref, use_mandate in ((alice, "demo-bike-alice", False), (bob, "demo-bike-bob", True)):
+        holds.request_hold(
+            conn,
+            ledger,
+            idempotency_key=ref,
+            merchant_id=merchant_id,
+            product="demo-bike",
+            user_id=user_id,
+            currency_code=CURRENCY,
+            ref=ref,
+            approve_within_s=holds.APPROVE_WITHIN_MAX_S,
+            use_mandate=use_mandate,
         )
 
 

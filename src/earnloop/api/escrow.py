@@ -2,8 +2,11 @@
 
 Escrow: the merchant (``X-Api-Key``) opens a trade, the buyer (user token) pays and confirms, the merchant
 marks it sent; either may cancel within the rules of :mod:`earnloop.wallet.escrow`; an operator resolves
-disputes. Holds: the merchant places, captures and releases deposits whose amounts come from policies
-that an operator manages; users list their holds (their wallets show the money as ``held``).
+disputes. Holds: the merchant requests, captures and releases deposits whose amounts come from policies
+that an operator manages; a request holds money only once the user approves it (or at once under the
+user's mandate, ``use_mandate``: see :mod:`earnloop.api.mandates`); users list, approve and decline
+their holds (their wallets show held money as ``held``). Operators (``/v1/admin/holds``) place holds
+directly, without the user's approval: they are the operator.
 """
 
 from __future__ import annotations
@@ -246,12 +249,31 @@ class OverrideOut(BaseModel):
     reason: str
 
 
-class HoldIn(Strict):
+class AdminHoldIn(Strict):
     product: str = Field(min_length=1, max_length=holds.PRODUCT_MAX_LEN)
     user_id: int = Field(ge=1)
     currency: str = CurrencyCode
     ref: str = Field(min_length=1, max_length=escrow.REF_MAX_LEN, description="The merchant's own id.")
-    expires_in_s: int = Field(default=holds.EXPIRY_DEFAULT_S, ge=holds.EXPIRY_MIN_S, le=holds.EXPIRY_MAX_S)
+    expires_in_s: int = Field(
+        default=holds.EXPIRY_DEFAULT_S,
+        ge=holds.EXPIRY_MIN_S,
+        le=holds.EXPIRY_MAX_S,
+        description="How long the deposit is held once the hold takes effect (then released by itself).",
+    )
+
+
+class HoldIn(AdminHoldIn):
+    approve_within_s: int = Field(
+        default=holds.APPROVE_WITHIN_DEFAULT_S,
+        ge=holds.APPROVE_WITHIN_MIN_S,
+        le=holds.APPROVE_WITHIN_MAX_S,
+        description="How long the user has to approve the request (ignored under a mandate).",
+    )
+    use_mandate: bool = Field(
+        default=False,
+        description="Take effect at once under a mandate the user granted you, or be refused (403 "
+        "no-mandate, 422 mandate-limit-exceeded); otherwise the hold waits for the user's approval.",
+    )
 
 
 class CaptureIn(Strict):
@@ -270,8 +292,12 @@ class HoldOut(BaseModel):
     amount_basis: str = Field(description="`policy` or `override` (a per-user amount).")
     captured: int
     released: int
-    state: str = Field(description="held, captured, released or expired")
-    expires_at: datetime
+    state: str = Field(description="requested, held, captured, released, expired or declined")
+    approved_via: str | None = Field(description="user, mandate or operator; null until it takes effect.")
+    mandate_id: str | None
+    approve_by: datetime | None = Field(description="When an unapproved request expires.")
+    expires_in_s: int
+    expires_at: datetime | None = Field(description="When the held money is released; null until held.")
     reason: str | None
     created_at: datetime
     updated_at: datetime
@@ -281,7 +307,8 @@ class HoldOut(BaseModel):
         fields = {k: v for k, v in h.items() if not k.endswith("_ns")}
         return cls(
             **fields,
-            expires_at=from_ns(h["expires_at_ns"]),
+            approve_by=_at(h["approve_by_ns"]),
+            expires_at=_at(h["expires_at_ns"]),
             created_at=from_ns(h["created_at_ns"]),
             updated_at=from_ns(h["updated_at_ns"]),
         )
@@ -348,13 +375,31 @@ def delete_override(
 
 
 # -- holds: merchant (and operator) ----------------------------------------------------------------
-def _place(ctx: AppContext, actor: Actor, body: HoldIn, key: str) -> HoldOut:
+def _request(ctx: AppContext, merchant_id: int, body: HoldIn, key: str) -> HoldOut:
+    with ctx.db.uow() as conn:
+        hold = holds.request_hold(
+            conn,
+            ctx.ledger,
+            idempotency_key=key,
+            merchant_id=merchant_id,
+            product=body.product,
+            user_id=body.user_id,
+            currency_code=body.currency,
+            ref=body.ref,
+            expires_in_s=body.expires_in_s,
+            approve_within_s=body.approve_within_s,
+            use_mandate=body.use_mandate,
+        )
+    return HoldOut.of(hold)
+
+
+def _place(ctx: AppContext, body: AdminHoldIn, key: str) -> HoldOut:
     with ctx.db.uow() as conn:
         hold = holds.place_hold(
             conn,
             ctx.ledger,
             idempotency_key=key,
-            actor=actor,
+            actor=ADMIN,
             product=body.product,
             user_id=body.user_id,
             currency_code=body.currency,
@@ -390,8 +435,9 @@ def _show(ctx: AppContext, actor: Actor, hold_id: str) -> HoldOut:
 
 @holds_router.post("/partner/holds", response_model=HoldOut, status_code=201)
 def partner_place(body: HoldIn, partner: PartnerAuth, key: IdempotencyKey) -> HoldOut:
-    """Hold the product's deposit from the user's wallet until `expires_in_s` from now."""
-    return _place(partner.ctx, Actor("merchant", partner.partner.id), body, key)
+    """Ask to hold the product's deposit from the user's wallet: a request (`requested`, nothing moves)
+    until the user approves it, or held at once under the user's mandate (`use_mandate`)."""
+    return _request(partner.ctx, partner.partner.id, body, key)
 
 
 @holds_router.get("/partner/holds/{hold_id}", response_model=HoldOut)
@@ -412,9 +458,10 @@ def partner_release(hold_id: HoldId, partner: PartnerAuth, key: IdempotencyKey) 
 
 
 @holds_router.post("/admin/holds", response_model=HoldOut, status_code=201)
-def admin_place(body: HoldIn, ctx: Admin, key: IdempotencyKey) -> HoldOut:
-    """Place a hold for the merchant that owns the product's policy."""
-    return _place(ctx, ADMIN, body, key)
+def admin_place(body: AdminHoldIn, ctx: Admin, key: IdempotencyKey) -> HoldOut:
+    """Place a hold for the merchant that owns the product's policy, at once: an operator needs no
+    approval from the user."""
+    return _place(ctx, body, key)
 
 
 @holds_router.get("/admin/holds/{hold_id}", response_model=HoldOut)
@@ -445,3 +492,23 @@ def my_holds(user: User, limit: Limit = 50) -> list[HoldOut]:
 @holds_router.get("/me/holds/{hold_id}", response_model=HoldOut)
 def my_hold(hold_id: HoldId, user: User) -> HoldOut:
     return _show(user.ctx, Actor("buyer", user.user_id), hold_id)
+
+
+@holds_router.post("/me/holds/{hold_id}/approve", response_model=HoldOut)
+def approve_hold(hold_id: HoldId, user: User, key: IdempotencyKey) -> HoldOut:
+    """Approve a merchant's hold request: its deposit is held from your wallet from now on."""
+    with user.ctx.db.uow() as conn:
+        hold = holds.approve(
+            conn, user.ctx.ledger, idempotency_key=key, hold_id=hold_id, user_id=user.user_id
+        )
+    return HoldOut.of(hold)
+
+
+@holds_router.post("/me/holds/{hold_id}/decline", response_model=HoldOut)
+def decline_hold(hold_id: HoldId, user: User, key: IdempotencyKey) -> HoldOut:
+    """Decline a merchant's hold request (nothing is held)."""
+    with user.ctx.db.uow() as conn:
+        hold = holds.decline(
+            conn, user.ctx.ledger, idempotency_key=key, hold_id=hold_id, user_id=user.user_id
+        )
+    return HoldOut.of(hold)

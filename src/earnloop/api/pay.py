@@ -18,7 +18,15 @@ from earnloop.wallet.schemas import AMOUNT_MAX, Amount, CurrencyCode, Strict, fr
 router = APIRouter(prefix="/v1", tags=["pay"], responses=problem_responses(401, 403, 404, 409, 422))
 
 MerchantOrderId = Annotated[str, Path(min_length=1, max_length=100, pattern=pay.ORDER_ID_RE.pattern)]
-OrderId = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
+OrderToken = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=pay.ORDER_TOKEN_RE.pattern,
+        description="The order's token (`order_id` in the merchant's answer; the QR code carries it).",
+    ),
+]
 
 
 # -- shapes -------------------------------------------------------------------------------------------
@@ -31,11 +39,18 @@ class OrderIn(Strict):
         default=None, min_length=3, max_length=3, description="Must be your settlement currency."
     )
     ttl_s: int = Field(default=pay.ORDER_TTL_S, ge=pay.ORDER_TTL_MIN_S, le=pay.ORDER_TTL_MAX_S)
+    payer_user_id: int | None = Field(
+        default=None, ge=1, le=(1 << 63) - 1, description="Only this user can see and pay the order."
+    )
 
 
 class OrderOut(Strict):
-    order_id: int = Field(description="The platform's id (what the user confirms).")
+    order_id: str = Field(
+        description="The platform's id of the order: a random token (128 bits) that the user confirms; "
+        "put it in the QR code or pay link."
+    )
     merchant_id: int
+    payer_user_id: int | None = Field(default=None, description="The one user who may pay, if named.")
     merchant_order_id: str
     merchant_name: str | None = None
     amount: int
@@ -54,10 +69,17 @@ class OrderOut(Strict):
 
     @classmethod
     def of(cls, order: dict[str, Any]) -> OrderOut:
-        times = {"created_at_ns", "expires_at_ns", "paid_at_ns"}
+        hidden = {
+            "order_id",
+            "token",
+            "created_at_ns",
+            "expires_at_ns",
+            "paid_at_ns",
+        }  # the serial id stays in
         paid = order["paid_at_ns"]
         return cls(
-            **{k: v for k, v in order.items() if k not in times},
+            **{k: v for k, v in order.items() if k not in hidden},
+            order_id=order["token"],
             created_at=from_ns(order["created_at_ns"]),
             expires_at=from_ns(order["expires_at_ns"]),
             paid_at=None if paid is None else from_ns(paid),
@@ -176,6 +198,7 @@ async def create_order(body: OrderIn, partner: PartnerAuth) -> OrderOut:
             amount=body.amount,
             currency_code=body.currency,
             ttl_s=body.ttl_s,
+            payer_user_id=body.payer_user_id,
         ),
     )
     return OrderOut.of(order)
@@ -242,15 +265,16 @@ def settlement(partner: PartnerAuth) -> SettlementOut:
 
 # -- users --------------------------------------------------------------------------------------------
 @router.get("/me/orders/{order_id}", response_model=OrderOut)
-def show_order(order_id: OrderId, user: User) -> OrderOut:
-    """An order to pay (from the merchant's QR), or one you paid."""
+def show_order(order_id: OrderToken, user: User) -> OrderOut:
+    """An order to pay (from the merchant's QR), or one you paid; an order meant for another payer is
+    404."""
     with user.ctx.db.uow(write=False) as conn:
-        return OrderOut.of(pay.user_order(conn, user.ctx.ledger, user_id=user.user_id, order_id=order_id))
+        return OrderOut.of(pay.user_order(conn, user.ctx.ledger, user_id=user.user_id, token=order_id))
 
 
 @router.post("/me/orders/{order_id}/confirm", response_model=OrderOut)
 async def confirm_order(
-    order_id: OrderId, user: User, key: IdempotencyKey, body: ConfirmIn | None = None
+    order_id: OrderToken, user: User, key: IdempotencyKey, body: ConfirmIn | None = None
 ) -> OrderOut:
     """Pay an order from your wallet (a wallet in another currency converts at the current rate)."""
     ctx = user.ctx
@@ -261,7 +285,7 @@ async def confirm_order(
             ctx.ledger,
             idempotency_key=key,
             user_id=user.user_id,
-            order_id=order_id,
+            token=order_id,
             pay_currency=body.currency if body else None,
         ),
     )

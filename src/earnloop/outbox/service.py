@@ -36,6 +36,8 @@ TOPICS = frozenset(
         "payment.succeeded",
         "payment.refunded",
         "escrow.state_changed",
+        "hold.approved",
+        "hold.declined",
         "hold.captured",
         "hold.released",
         "donation.received",

@@ -10,13 +10,16 @@ from typing import Annotated
 import typer
 
 from earnloop.cli_support import out, run
-from earnloop.wallet import escrow, holds
+from earnloop.wallet import escrow, holds, mandates
 from earnloop.wallet.escrow import ADMIN
 
 escrow_app = typer.Typer(
     help="Escrow (guaranteed trades): create, pay, ship, confirm, cancel.", no_args_is_help=True
 )
-holds_app = typer.Typer(help="Deposit holds: policies, place, capture, release.", no_args_is_help=True)
+holds_app = typer.Typer(
+    help="Deposit holds: policies, place, capture, release; a user's approvals and mandates.",
+    no_args_is_help=True,
+)
 
 Key = Annotated[str, typer.Option(help="Idempotency key: re-running with it changes nothing.")]
 TradeId = Annotated[str, typer.Argument(help="Trade id (tr_…).")]
@@ -186,7 +189,8 @@ def place(
         holds.EXPIRY_DEFAULT_S
     ),
 ) -> None:
-    """Hold a product's deposit from a user's wallet (as an operator, for the product's merchant)."""
+    """Hold a product's deposit from a user's wallet at once (as an operator, for the product's merchant:
+    no approval from the user; a merchant's own holds over HTTP wait for it)."""
     _print(
         run(
             lambda conn, ledger: holds.place_hold(
@@ -237,6 +241,73 @@ def release(hold_id: HoldId, key: Key) -> None:
             )
         )
     )
+
+
+@holds_app.command("approve")
+def approve(hold_id: HoldId, user: UserOpt, key: Key) -> None:
+    """Approve a merchant's hold request for the user (support): its deposit is held from now on."""
+    _print(
+        run(
+            lambda conn, ledger: holds.approve(
+                conn, ledger, idempotency_key=key, hold_id=hold_id, user_id=user
+            )
+        )
+    )
+
+
+@holds_app.command("decline")
+def decline(hold_id: HoldId, user: UserOpt, key: Key) -> None:
+    """Decline a merchant's hold request for the user (nothing is held)."""
+    _print(
+        run(
+            lambda conn, ledger: holds.decline(
+                conn, ledger, idempotency_key=key, hold_id=hold_id, user_id=user
+            )
+        )
+    )
+
+
+@holds_app.command("grant-mandate")
+def grant_mandate(
+    partner_id: Annotated[int, typer.Argument(min=1, help="The merchant allowed to hold deposits.")],
+    currency: str,
+    total_limit: Annotated[int, typer.Argument(min=1, help="The most it can ever hold (minor units).")],
+    user: UserOpt,
+    key: Key,
+    expires_in_s: Annotated[int, typer.Option(min=mandates.TTL_MIN_S, max=mandates.TTL_MAX_S)] = 30 * 86_400,
+    max_per_hold: Annotated[int | None, typer.Option(min=1, help="Largest single hold.")] = None,
+) -> None:
+    """Grant a merchant a mandate for the user: holds within its limits take effect at once."""
+    _print(
+        run(
+            lambda conn, ledger: mandates.grant(
+                conn,
+                ledger,
+                idempotency_key=key,
+                user_id=user,
+                partner_id=partner_id,
+                currency_code=currency,
+                total_limit=total_limit,
+                max_per_hold=max_per_hold,
+                expires_in_s=expires_in_s,
+            )
+        )
+    )
+
+
+@holds_app.command("mandates")
+def list_mandates(user: UserOpt) -> None:
+    """A user's mandates (active, revoked, expired)."""
+    _print(run(lambda conn, ledger: mandates.list_mandates(conn, ledger, user), write=False))
+
+
+@holds_app.command("revoke-mandate")
+def revoke_mandate(
+    mandate_id: Annotated[str, typer.Argument(help="Mandate id (md_…).")], user: UserOpt
+) -> None:
+    """Revoke a user's mandate at once."""
+    run(lambda conn, ledger: mandates.revoke(conn, ledger, user_id=user, mandate_id=mandate_id))
+    out.print(f"{mandate_id} revoked")
 
 
 @holds_app.command("sweep")

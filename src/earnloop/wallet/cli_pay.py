@@ -39,12 +39,19 @@ def create_order(
     order_id: OrderRef,
     amount: Annotated[int, typer.Argument(min=1, help="Minor units.")],
     ttl_s: Annotated[int, typer.Option(help="Seconds the user has to pay.")] = pay.ORDER_TTL_S,
+    payer: Annotated[int | None, typer.Option(min=1, help="Only this user may see and pay it.")] = None,
 ) -> None:
-    """Present an order for a merchant (idempotent on the order id)."""
+    """Present an order for a merchant (idempotent on the order id); its order_id is the token to pay."""
     _print(
         run(
             lambda conn, ledger: pay.create_order(
-                conn, ledger, merchant_id=merchant_id, merchant_order_id=order_id, amount=amount, ttl_s=ttl_s
+                conn,
+                ledger,
+                merchant_id=merchant_id,
+                merchant_order_id=order_id,
+                amount=amount,
+                ttl_s=ttl_s,
+                payer_user_id=payer,
             )
         )
     )
@@ -53,7 +60,7 @@ def create_order(
 @pay_app.command("confirm")
 def confirm(
     user_id: UserId,
-    order: Annotated[int, typer.Argument(min=1, help="The platform's order id.")],
+    order: Annotated[str, typer.Argument(help="The order's token (as in the QR code).")],
     key: Key,
     currency: Annotated[str | None, typer.Option(help="Wallet to pay from (default: the order's).")] = None,
 ) -> None:
@@ -61,7 +68,7 @@ def confirm(
     _print(
         run(
             lambda conn, ledger: pay.confirm(
-                conn, ledger, idempotency_key=key, user_id=user_id, order_id=order, pay_currency=currency
+                conn, ledger, idempotency_key=key, user_id=user_id, token=order, pay_currency=currency
             )
         )
     )

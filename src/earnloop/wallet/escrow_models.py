@@ -18,7 +18,8 @@ from sqlalchemy import (
 from earnloop.db.metadata import metadata
 
 ESCROW_STATES = ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND", "WAIT_BUYER_CONFIRM", "TRADE_FINISHED", "TRADE_CLOSED")
-HOLD_STATES = ("held", "captured", "released", "expired")
+HOLD_STATES = ("requested", "held", "captured", "released", "expired", "declined")
+HOLD_APPROVALS = ("user", "mandate", "operator")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -79,7 +80,32 @@ deposit_policy_overrides = Table(
     CheckConstraint("amount > 0", name="amount_positive"),
 )
 
-# One row per deposit hold: held → captured (part or all) | released | expired.
+# A user's standing permission for one merchant to place deposit holds at once (no per-hold approval):
+# up to ``max_per_hold`` each and ``total_limit`` in all (``used`` counts every hold placed under it,
+# raised by one guarded UPDATE), until it expires or the user revokes it.
+deposit_mandates = Table(
+    "deposit_mandates",
+    metadata,
+    Column("mandate_id", String(40), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total_limit", BigInteger, nullable=False),
+    Column("max_per_hold", BigInteger, nullable=True),
+    Column("used", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("revoked_at_ns", BigInteger, nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    CheckConstraint("total_limit > 0", name="total_limit_positive"),
+    CheckConstraint("max_per_hold IS NULL OR max_per_hold > 0", name="max_per_hold_positive"),
+    CheckConstraint("used >= 0 AND used <= total_limit", name="used_within_limit"),
+    Index("ix_deposit_mandates_grant", "user_id", "partner_id", "currency"),
+)
+
+# One row per deposit hold: requested → held (approved by the user, through a mandate, or placed by an
+# operator) → captured (part or all) | released | expired; requested → declined | released (withdrawn) |
+# expired (not approved in time). ``pending_transfer_id`` and ``expires_at_ns`` are set once money is held.
 deposit_holds = Table(
     "deposit_holds",
     metadata,
@@ -93,8 +119,12 @@ deposit_holds = Table(
     Column("amount_basis", String(16), nullable=False),
     Column("captured", BigInteger, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("pending_transfer_id", LargeBinary(16), nullable=False, unique=True),
-    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("pending_transfer_id", LargeBinary(16), nullable=True, unique=True),
+    Column("expires_in_s", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=True),
+    Column("approve_by_ns", BigInteger, nullable=True),
+    Column("approved_via", String(16), nullable=True),
+    Column("mandate_id", String(40), ForeignKey("deposit_mandates.mandate_id"), nullable=True),
     Column("reason", String(500), nullable=True),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
@@ -103,6 +133,8 @@ deposit_holds = Table(
     CheckConstraint("captured >= 0 AND captured <= amount", name="captured_within_amount"),
     CheckConstraint(_in("state", HOLD_STATES), name="state_known"),
     CheckConstraint("amount_basis IN ('policy', 'override')", name="amount_basis_known"),
+    CheckConstraint(_in("approved_via", HOLD_APPROVALS), name="approved_via_known"),
     Index("ix_deposit_holds_state_expiry", "state", "expires_at_ns"),
+    Index("ix_deposit_holds_state_approve_by", "state", "approve_by_ns"),
     Index("ix_deposit_holds_user", "user_id", "created_at_ns"),
 )

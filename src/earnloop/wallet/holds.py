@@ -1,35 +1,44 @@
 """Deposit holds (e.g. a car-share rental): reserve an amount of the user's wallet until an expiry, then
 capture part or all of it (damage, fees) and release the rest — or release it all.
 
+- **Consent.** A merchant's hold is a *request* (``requested``): no money moves until the user approves
+  it (``approve``, before ``approve_by``) — the way a user confirms a merchant's order — or declines it.
+  Or it takes effect at once under a standing **mandate** the user granted that merchant
+  (``use_mandate``; :mod:`earnloop.wallet.mandates`: limits, expiry, revocation). Operators (admin
+  routes, the CLI) place holds directly: they are the operator. A capture never exceeds the amount the
+  user approved (the hold's amount). A request not approved in time expires; the merchant may withdraw
+  it (``release``).
+
 - The amount comes from a **policy** (merchant product + currency, admin-managed) unless the user has a
   per-user **override**. The policy's ``min_credit_score`` is stored for the coming "score ≥ threshold →
   no deposit" rule and is not applied yet.
-- ``place_hold`` submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
+- Taking effect submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
   the ledger releases it by itself when it expires (state ``expired`` once seen — by the worker's
   :func:`mark_expired`, or on read).
 - ``capture`` posts ``amount ≤ held`` (a partial post releases the rest); ``release`` voids. After the
   expiry both answer 409 ``hold-expired``; more than held is 422 ``exceeds-hold``.
 - Captured money sits in ``DEPOSITS`` awaiting settlement to the merchant (a later flow).
-- Events: ``hold.captured``, ``hold.released`` (``reason`` = ``released`` | ``expired``), to the merchant.
+- Events, to the merchant: ``hold.approved`` (the user approved), ``hold.declined`` (``reason`` =
+  ``declined`` | ``expired``: not approved in time), ``hold.captured``, ``hold.released`` (``reason`` =
+  ``released`` | ``withdrawn`` | ``expired``).
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import user_exists
-from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags
 from earnloop.outbox import service as outbox
+from earnloop.wallet import mandates
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
@@ -49,16 +58,26 @@ from earnloop.wallet.escrow import (
     require_merchant,
 )
 from earnloop.wallet.escrow_models import deposit_holds as holds
-from earnloop.wallet.escrow_models import deposit_policies as policies
-from earnloop.wallet.escrow_models import deposit_policy_overrides as overrides
+
+# The deposit policies and per-user overrides, part of the holds API (callers use ``holds.set_policy`` …).
+from earnloop.wallet.hold_policies import CREDIT_SCORE_MAX as CREDIT_SCORE_MAX
+from earnloop.wallet.hold_policies import PRODUCT_MAX_LEN as PRODUCT_MAX_LEN
+from earnloop.wallet.hold_policies import check_product
+from earnloop.wallet.hold_policies import delete_override as delete_override
+from earnloop.wallet.hold_policies import deposit_amount as deposit_amount
+from earnloop.wallet.hold_policies import list_policies as list_policies
+from earnloop.wallet.hold_policies import policy_dict as policy_dict
+from earnloop.wallet.hold_policies import set_override as set_override
+from earnloop.wallet.hold_policies import set_policy as set_policy
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import REASON_MAX_LEN, check_amount, require_wallet, system_account, user_account
 
-PRODUCT_MAX_LEN = 64
 EXPIRY_MIN_S = 60
 EXPIRY_MAX_S = 30 * 86_400
 EXPIRY_DEFAULT_S = 3 * 86_400
-CREDIT_SCORE_MAX = 1_000
+APPROVE_WITHIN_MIN_S = 30
+APPROVE_WITHIN_MAX_S = 86_400
+APPROVE_WITHIN_DEFAULT_S = 15 * 60
 SWEEP_BATCH_MAX = 500
 LIST_MAX = 200
 
@@ -69,138 +88,16 @@ class HoldExpiredError(WalletError):
     title = "The hold has expired and its money was released"
 
 
+class HoldRequestExpiredError(WalletError):
+    status = 409
+    slug = "hold-request-expired"
+    title = "The hold request was not approved in time"
+
+
 class ExceedsHoldError(WalletError):
     status = 422
     slug = "exceeds-hold"
     title = "Capture exceeds the held amount"
-
-
-def _check_product(product: str) -> str:
-    if not isinstance(product, str) or not 0 < len(product) <= PRODUCT_MAX_LEN or product != product.strip():
-        raise InvalidAmountError(f"product must be 1–{PRODUCT_MAX_LEN} characters without surrounding spaces")
-    return product
-
-
-# -- policies ------------------------------------------------------------------------------------------
-def _upsert(conn: Connection, table: Any, keys: list[str], values: dict[str, Any]) -> None:
-    insert_ = dialect_insert(conn, table)
-    statement = insert_.values(**values)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=keys, set_={k: statement.excluded[k] for k in values if k not in keys}
-        )
-    )
-
-
-def policy_dict(row: Any) -> dict[str, Any]:
-    return {
-        "product": row.product,
-        "currency": row.currency,
-        "partner_id": row.partner_id,
-        "amount": row.amount,
-        "min_credit_score": row.min_credit_score,
-        "updated_at_ns": row.updated_at_ns,
-    }
-
-
-def set_policy(
-    conn: Connection,
-    *,
-    product: str,
-    currency_code: str,
-    partner_id: int,
-    amount: int,
-    min_credit_score: int | None = None,
-) -> dict[str, Any]:
-    """Create or replace the deposit policy of a merchant's product in one currency (admin)."""
-    _check_product(product)
-    cur = currency(currency_code)
-    check_amount(amount)
-    require_merchant(conn, partner_id)
-    if min_credit_score is not None and (
-        isinstance(min_credit_score, bool) or not 0 <= min_credit_score <= CREDIT_SCORE_MAX
-    ):
-        raise InvalidAmountError(f"min_credit_score must be 0–{CREDIT_SCORE_MAX}")
-    existing = _policy(conn, product, cur.code)
-    if existing is not None and existing.partner_id != partner_id:
-        raise StateConflictError(f"product {product!r} belongs to partner {existing.partner_id}")
-    values = {
-        "product": product,
-        "currency": cur.code,
-        "partner_id": partner_id,
-        "amount": amount,
-        "min_credit_score": min_credit_score,
-        "updated_at_ns": time.time_ns(),
-    }
-    _upsert(conn, policies, ["product", "currency"], values)
-    return policy_dict(_policy(conn, product, cur.code))
-
-
-def _policy(conn: Connection, product: str, currency_code: str) -> Any:
-    return conn.execute(
-        select(policies).where(policies.c.product == product, policies.c.currency == currency_code)
-    ).first()
-
-
-def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[dict[str, Any]]:
-    query = select(policies).order_by(policies.c.product, policies.c.currency)
-    if partner_id is not None:
-        query = query.where(policies.c.partner_id == partner_id)
-    return [policy_dict(r) for r in conn.execute(query)]
-
-
-def set_override(
-    conn: Connection, *, product: str, currency_code: str, user_id: int, amount: int, reason: str
-) -> dict[str, Any]:
-    """A per-user deposit amount for one product and currency, with the reason (admin)."""
-    cur = currency(currency_code)
-    if _policy(conn, product, cur.code) is None:
-        raise NotFoundError(f"no deposit policy for {product!r} in {cur.code}")
-    if not user_exists(conn, user_id):
-        raise NotFoundError(f"no user {user_id}")
-    check_amount(amount)
-    if not isinstance(reason, str) or not 0 < len(reason.strip()) <= REASON_MAX_LEN:
-        raise InvalidAmountError(f"reason is required (1–{REASON_MAX_LEN} characters)")
-    values = {
-        "product": product,
-        "currency": cur.code,
-        "user_id": user_id,
-        "amount": amount,
-        "reason": reason.strip(),
-        "updated_at_ns": time.time_ns(),
-    }
-    _upsert(conn, overrides, ["product", "currency", "user_id"], values)
-    return dict(values)
-
-
-def delete_override(conn: Connection, *, product: str, currency_code: str, user_id: int) -> None:
-    cur = currency(currency_code)
-    removed = conn.execute(
-        delete(overrides).where(
-            overrides.c.product == product, overrides.c.currency == cur.code, overrides.c.user_id == user_id
-        )
-    ).rowcount
-    if removed != 1:
-        raise NotFoundError(f"no override of {product!r} in {cur.code} for user {user_id}")
-
-
-def deposit_amount(
-    conn: Connection, *, product: str, currency_code: str, user_id: int, partner_id: int | None = None
-) -> tuple[int, str, int]:
-    """(amount, basis 'policy'|'override', policy's partner) for a user; 404 without a policy (or when the
-    policy belongs to another partner than ``partner_id``)."""
-    cur = currency(currency_code)
-    policy = _policy(conn, product, cur.code)
-    if policy is None or (partner_id is not None and policy.partner_id != partner_id):
-        raise NotFoundError(f"no deposit policy for {product!r} in {cur.code}")
-    override = conn.execute(
-        select(overrides.c.amount).where(
-            overrides.c.product == product, overrides.c.currency == cur.code, overrides.c.user_id == user_id
-        )
-    ).first()
-    if override is not None:
-        return int(override.amount), "override", int(policy.partner_id)
-    return int(policy.amount), "policy", int(policy.partner_id)
 
 
 # -- holds ---------------------------------------------------------------------------------------------
@@ -210,6 +107,9 @@ def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
     state = row.state
     if state == "held" and now_ns is not None and now_ns >= row.expires_at_ns:
         state = "expired"
+    if state == "requested" and now_ns is not None and now_ns >= (row.approve_by_ns or 0):
+        state = "expired"
+    held = row.pending_transfer_id is not None
     return {
         "hold_id": row.hold_id,
         "partner_id": row.partner_id,
@@ -220,8 +120,12 @@ def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
         "amount": row.amount,
         "amount_basis": row.amount_basis,
         "captured": row.captured,
-        "released": row.amount - row.captured if state in ("captured", "released", "expired") else 0,
+        "released": row.amount - row.captured if held and state in ("captured", "released", "expired") else 0,
         "state": state,
+        "approved_via": row.approved_via,
+        "mandate_id": row.mandate_id,
+        "approve_by_ns": row.approve_by_ns,
+        "expires_in_s": row.expires_in_s,
         "expires_at_ns": row.expires_at_ns,
         "reason": row.reason,
         "created_at_ns": row.created_at_ns,
@@ -263,6 +167,11 @@ def list_user_holds(
     return [hold_dict(r, now) for r in rows]
 
 
+def _check_seconds(name: str, seconds: int, low: int, high: int) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+        raise InvalidAmountError(f"{name} must be {low}–{high} seconds")
+
+
 def place_hold(
     conn: Connection,
     ledger: LedgerService,
@@ -275,8 +184,9 @@ def place_hold(
     ref: str,
     expires_in_s: int = EXPIRY_DEFAULT_S,
 ) -> dict[str, Any]:
-    """Reserve the policy's (or the user's override) deposit until ``expires_in_s`` from now. ``actor``
-    is the merchant whose product it is, or an operator."""
+    """Hold the policy's (or the user's override) deposit at once, without asking the user, until
+    ``expires_in_s`` from now: for operators only (the admin routes and the CLI; ``actor`` is an operator,
+    or the merchant an operator acts for). A merchant's own holds go through :func:`request_hold`."""
     if actor.kind == "buyer":
         raise ForbiddenError("a user cannot place a hold")
     request = {
@@ -290,19 +200,74 @@ def place_hold(
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
         return replay
-    _check_product(product)
+    hold_id = _insert_request(conn, ledger, actor, request, approve_by_ns=None)
+    _take_effect(conn, ledger, hold_id, via="operator")
+    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now_of(ledger)))
+
+
+def request_hold(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    idempotency_key: str,
+    merchant_id: int,
+    product: str,
+    user_id: int,
+    currency_code: str,
+    ref: str,
+    expires_in_s: int = EXPIRY_DEFAULT_S,
+    approve_within_s: int = APPROVE_WITHIN_DEFAULT_S,
+    use_mandate: bool = False,
+) -> dict[str, Any]:
+    """A merchant asks to hold its product's deposit for ``expires_in_s`` from when the hold takes
+    effect: when the user approves it (within ``approve_within_s``; until then nothing moves), or at
+    once under the user's mandate to this merchant (``use_mandate``: refused without one with room)."""
+    request = {
+        "product": product,
+        "user_id": user_id,
+        "currency": currency_code,
+        "ref": ref,
+        "expires_in_s": expires_in_s,
+        "approve_within_s": approve_within_s,
+        "use_mandate": use_mandate,
+    }
+    scope = f"hold.request:m{merchant_id}"
+    replay = idem.claim(conn, scope, idempotency_key, request)
+    if replay is not None:
+        return replay
+    _check_seconds("approve_within_s", approve_within_s, APPROVE_WITHIN_MIN_S, APPROVE_WITHIN_MAX_S)
+    now = now_of(ledger)
+    approve_by_ns = now + approve_within_s * NS_PER_S
+    hold_id = _insert_request(
+        conn, ledger, Actor("merchant", merchant_id), request, approve_by_ns=approve_by_ns
+    )
+    if use_mandate:
+        row = _load(conn, hold_id)
+        mandate_id = mandates.reserve(
+            conn,
+            user_id=user_id,
+            partner_id=merchant_id,
+            currency_code=row.currency,
+            amount=row.amount,
+            now_ns=now,
+        )
+        _take_effect(conn, ledger, hold_id, via="mandate", mandate_id=mandate_id)
+    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+
+
+def _insert_request(
+    conn: Connection, ledger: LedgerService, actor: Actor, ask: dict[str, Any], *, approve_by_ns: int | None
+) -> str:
+    """Check the ask (product, ref, expiry, user, wallet, policy) and store it as ``requested``."""
+    product, user_id, ref, expires_in_s = ask["product"], ask["user_id"], ask["ref"], ask["expires_in_s"]
+    check_product(product)
     check_ref(ref)
-    if (
-        isinstance(expires_in_s, bool)
-        or not isinstance(expires_in_s, int)
-        or not EXPIRY_MIN_S <= expires_in_s <= EXPIRY_MAX_S
-    ):
-        raise InvalidAmountError(f"expires_in_s must be {EXPIRY_MIN_S}–{EXPIRY_MAX_S} seconds")
+    _check_seconds("expires_in_s", expires_in_s, EXPIRY_MIN_S, EXPIRY_MAX_S)
     if actor.kind == "merchant":
         require_merchant(conn, actor.id)
     if not user_exists(conn, user_id):
         raise NotFoundError(f"no user {user_id}")
-    cur = require_wallet(conn, user_id, currency_code)
+    cur = require_wallet(conn, user_id, ask["currency"])
     amount, basis, partner_id = deposit_amount(
         conn,
         product=product,
@@ -310,27 +275,7 @@ def place_hold(
         user_id=user_id,
         partner_id=actor.id if actor.kind == "merchant" else None,
     )
-    hold_id = "hd_" + secrets.token_hex(12)
-    pending_id = transfer_id("hold.place", hold_id)
-    deposits = system_account(AccountKind.DEPOSITS, cur)
-    ensure_accounts(conn, ledger, [deposits])
-    submit(
-        conn,
-        ledger,
-        [
-            Transfer(
-                id=pending_id,
-                debit_account_id=user_account(user_id, cur).id,
-                credit_account_id=deposits.id,
-                amount=amount,
-                ledger=cur.ledger,
-                code=int(TransferKind.DEPOSIT_HOLD),
-                flags=TransferFlags.PENDING,
-                timeout=expires_in_s,
-            )
-        ],
-    )
-    (placed,) = ledger.lookup_transfers(conn, [pending_id])
+    hold_id = "hd_" + secrets.token_hex(16)
     now = now_of(ledger)
     try:
         with conn.begin_nested():
@@ -345,17 +290,103 @@ def place_hold(
                     amount=amount,
                     amount_basis=basis,
                     captured=0,
-                    state="held",
-                    pending_transfer_id=enc128(pending_id),
-                    # exactly when the ledger expires it: the pending transfer's timestamp + timeout
-                    expires_at_ns=placed.timestamp + expires_in_s * NS_PER_S,
+                    state="requested",
+                    expires_in_s=expires_in_s,
+                    approve_by_ns=approve_by_ns,
                     created_at_ns=now,
                     updated_at_ns=now,
                 )
             )
     except IntegrityError as exc:
         raise DuplicateRefError(f"hold ref {ref!r} is already used by partner {partner_id}") from exc
-    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+    return hold_id
+
+
+def _take_effect(
+    conn: Connection, ledger: LedgerService, hold_id: str, *, via: str, mandate_id: str | None = None
+) -> None:
+    """``requested`` → ``held`` (guarded, before any ledger write), then the pending transfer."""
+    now = now_of(ledger)
+    pending_id = transfer_id("hold.place", hold_id)
+    changed = conn.execute(
+        update(holds)
+        .where(
+            holds.c.hold_id == hold_id,
+            holds.c.state == "requested",
+            or_(holds.c.approve_by_ns.is_(None), holds.c.approve_by_ns > now),  # None: an operator's
+        )
+        .values(
+            state="held",
+            approved_via=via,
+            mandate_id=mandate_id,
+            pending_transfer_id=enc128(pending_id),
+            updated_at_ns=now,
+        )
+    ).rowcount
+    row = _load(conn, hold_id)
+    if changed != 1:
+        if row.state == "requested":
+            raise HoldRequestExpiredError(f"hold {hold_id} was not approved in time")
+        raise StateConflictError(f"hold {hold_id} is {row.state}")
+    cur = currency(row.currency)
+    deposits = system_account(AccountKind.DEPOSITS, cur)
+    ensure_accounts(conn, ledger, [deposits])
+    pending = Transfer(
+        id=pending_id,
+        debit_account_id=user_account(row.user_id, cur).id,
+        credit_account_id=deposits.id,
+        amount=row.amount,
+        ledger=cur.ledger,
+        code=int(TransferKind.DEPOSIT_HOLD),
+        flags=TransferFlags.PENDING,
+        timeout=row.expires_in_s,
+    )
+    submit(conn, ledger, [pending])
+    (placed,) = ledger.lookup_transfers(conn, [pending_id])
+    # exactly when the ledger expires it: the pending transfer's timestamp + timeout
+    conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == hold_id)
+        .values(expires_at_ns=placed.timestamp + row.expires_in_s * NS_PER_S)
+    )
+
+
+def approve(
+    conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, user_id: int
+) -> dict[str, Any]:
+    """The user approves a merchant's hold request: its deposit is held from now on."""
+    scope = f"hold.approve:u{user_id}"
+    replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
+    if replay is not None:
+        return replay
+    row = _visible(conn, hold_id, Actor("buyer", user_id))
+    _take_effect(conn, ledger, row.hold_id, via="user")
+    now = now_of(ledger)
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic="hold.approved", partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return idem.complete(conn, scope, idempotency_key, answer)
+
+
+def decline(
+    conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, user_id: int
+) -> dict[str, Any]:
+    """The user declines a merchant's hold request (nothing was held; nothing will be)."""
+    scope = f"hold.decline:u{user_id}"
+    replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
+    if replay is not None:
+        return replay
+    row = _visible(conn, hold_id, Actor("buyer", user_id))
+    now = now_of(ledger)
+    changed = conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
+        .values(state="declined", reason="declined", updated_at_ns=now)
+    ).rowcount
+    if changed != 1:
+        raise StateConflictError(f"hold {hold_id} is {row.state}")
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic="hold.declined", partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return idem.complete(conn, scope, idempotency_key, answer)
 
 
 def _resolve(conn: Connection, ledger: LedgerService, transfer: Transfer, hold_id: str) -> None:
@@ -378,6 +409,10 @@ def _finish(
     reason: str,
     topic: str,
 ) -> dict[str, Any]:
+    if row.pending_transfer_id is None:  # nothing was ever held
+        if row.state == "requested":
+            raise StateConflictError(f"hold {row.hold_id} is requested: the user has not approved it")
+        raise StateConflictError(f"hold {row.hold_id} is {row.state}: nothing was held")
     if row.state == "expired" or (row.state == "held" and now_of(ledger) >= row.expires_at_ns):
         raise HoldExpiredError(f"hold {row.hold_id} has expired; its money was released")
     if row.state != "held":
@@ -439,6 +474,8 @@ def release(
     if replay is not None:
         return replay
     row = _visible(conn, hold_id, actor)
+    if row.state == "requested":
+        return idem.complete(conn, scope, idempotency_key, _withdraw(conn, ledger, row))
     answer = _finish(conn, ledger, row, "released", captured=0, reason="released", topic="hold.released")
     void = Transfer(
         id=transfer_id("hold.release", hold_id),
@@ -449,9 +486,49 @@ def release(
     return idem.complete(conn, scope, idempotency_key, answer)
 
 
+def _withdraw(conn: Connection, ledger: LedgerService, row: Any) -> dict[str, Any]:
+    """The merchant withdraws a request the user has not approved (nothing was held)."""
+    now = now_of(ledger)
+    changed = conn.execute(
+        update(holds)
+        .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
+        .values(state="released", reason="withdrawn", updated_at_ns=now)
+    ).rowcount
+    if changed != 1:
+        raise StateConflictError(f"hold {row.hold_id} changed concurrently")
+    answer = hold_dict(_load(conn, row.hold_id), now)
+    outbox.emit(conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now})
+    return answer
+
+
+def _expire_requests(conn: Connection, now_ns: int) -> int:
+    """Record ``expired`` on requests the user did not approve in time; tell the merchant."""
+    rows = conn.execute(
+        select(holds.c.hold_id, holds.c.partner_id)
+        .where(holds.c.state == "requested", holds.c.approve_by_ns <= now_ns)
+        .order_by(holds.c.approve_by_ns, holds.c.hold_id)
+        .limit(SWEEP_BATCH_MAX)
+    ).all()
+    count = 0
+    for row in rows:
+        changed = conn.execute(
+            update(holds)
+            .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
+            .values(state="expired", reason="expired", updated_at_ns=now_ns)
+        ).rowcount
+        if changed == 1:
+            answer = hold_dict(_load(conn, row.hold_id), now_ns)
+            outbox.emit(
+                conn, topic="hold.declined", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
+            )
+            count += 1
+    return count
+
+
 def mark_expired(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
     """Record ``expired`` on holds whose expiry has passed (the ledger released their money) and tell the
-    merchant (``hold.released``, reason ``expired``). Up to one batch; returns how many."""
+    merchant (``hold.released``, reason ``expired``); requests not approved in time become ``expired``
+    too (``hold.declined``, reason ``expired``). Up to one batch of each; returns how many."""
     rows = conn.execute(
         select(holds)
         .where(holds.c.state == "held", holds.c.expires_at_ns <= now_ns)
@@ -474,4 +551,4 @@ def mark_expired(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
             conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
         )
         count += 1
-    return count
+    return count + _expire_requests(conn, now_ns)

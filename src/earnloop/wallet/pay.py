@@ -1,7 +1,10 @@
 """Paying partner merchants from the wallet (down to 1 minor unit), refunds, and one-time pay codes.
 
 - ``create_order``: the merchant presents an order (its own order id, unique per merchant and
-  idempotent; amount in its settlement currency) → ``awaiting_user`` until it expires.
+  idempotent; amount in its settlement currency) → ``awaiting_user`` until it expires. Users know it by
+  its ``order_id``, a random token of 128 bits (the QR code and pay link carry it; the serial row id
+  stays internal), so orders cannot be found by counting. An order may name its payer
+  (``payer_user_id``): to anyone else it does not exist (404).
 - ``confirm``: the user pays it from a wallet (any currency: a foreign wallet converts in the same linked
   chain at the current rate, so the merchant is always credited in its currency). The fee
   (``fee_bps`` of the merchant, floored, so a 1-unit payment pays none) goes to platform revenue:
@@ -27,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from earnloop.auth.service import Partner, get_partner
+from earnloop.auth.service import Partner, get_partner, user_exists
 from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
@@ -50,6 +53,8 @@ ORDER_TTL_MIN_S, ORDER_TTL_MAX_S = 30, 24 * 3600
 PAY_CODE_TTL_S = 120
 PAY_CODE_DIGITS = 18
 ORDER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+ORDER_TOKEN_BYTES = 16  # 128 bits: 22 URL-safe characters
+ORDER_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PAY_CODE_RE = re.compile(rf"^[0-9]{{{PAY_CODE_DIGITS}}}$")
 REASON_MAX_LEN = 500
 EXPIRE_BATCH_MAX = 2_000
@@ -62,6 +67,7 @@ _FEE_BPS = select(merchant_pay_settings.c.fee_bps).where(
     merchant_pay_settings.c.partner_id == bindparam("partner_id")
 )
 _ORDER = select(pay_orders).where(pay_orders.c.id == bindparam("order_id"))
+_ORDER_BY_TOKEN = select(pay_orders).where(pay_orders.c.token == bindparam("token"))
 _INSERT_ORDER = insert(pay_orders).returning(pay_orders.c.id)
 _MARK_PAID = (
     update(pay_orders)
@@ -179,7 +185,9 @@ def _state(row: Any, now_ns: int) -> str:
 def _order_dict(row: Any, now_ns: int) -> dict[str, Any]:
     return {
         "order_id": row.id,
+        "token": row.token,
         "merchant_id": row.merchant_id,
+        "payer_user_id": row.payer_user_id,
         "merchant_order_id": row.merchant_order_id,
         "amount": row.amount,
         "currency": row.currency,
@@ -199,6 +207,20 @@ def _order_dict(row: Any, now_ns: int) -> dict[str, Any]:
 
 def _load(conn: Connection, order_id: int) -> Any:
     return driver.first(conn, _ORDER, {"order_id": order_id})
+
+
+def _load_for_user(conn: Connection, user_id: int, *, token: str | None, order_id: int | None = None) -> Any:
+    """The order behind a token (or, for trusted callers, its internal id), if ``user_id`` may see it
+    (anyone with the token, unless the order names another payer); else 404, the same answer as for a
+    token that does not exist."""
+    row = None
+    if isinstance(token, str) and ORDER_TOKEN_RE.match(token):
+        row = driver.first(conn, _ORDER_BY_TOKEN, {"token": token})
+    elif token is None and isinstance(order_id, int):
+        row = _load(conn, order_id)
+    if row is None or (row.payer_user_id is not None and row.payer_user_id != user_id):
+        raise NotFoundError("no such order")
+    return row
 
 
 def _load_merchant_order(conn: Connection, merchant_id: int, merchant_order_id: str) -> Any:
@@ -237,6 +259,7 @@ def _insert_order(
     source: str,
     now_ns: int,
     ttl_s: int,
+    payer_user_id: int | None,
 ) -> int:
     fee_bps = fee_bps_of(conn, merchant.id)
     try:
@@ -245,7 +268,9 @@ def _insert_order(
                 conn,
                 _INSERT_ORDER,
                 {
+                    "token": secrets.token_urlsafe(ORDER_TOKEN_BYTES),
                     "merchant_id": merchant.id,
+                    "payer_user_id": payer_user_id,
                     "merchant_order_id": merchant_order_id,
                     "amount": amount,
                     "currency": cur.code,
@@ -275,9 +300,11 @@ def create_order(
     amount: int,
     currency_code: str | None = None,
     ttl_s: int = ORDER_TTL_S,
+    payer_user_id: int | None = None,
 ) -> dict[str, Any]:
-    """A merchant presents an order; idempotent on its order id (same body → the same answer)."""
-    request = {"amount": amount, "currency": currency_code, "ttl_s": ttl_s}
+    """A merchant presents an order; idempotent on its order id (same body → the same answer). With
+    ``payer_user_id`` only that user can see and pay it."""
+    request = {"amount": amount, "currency": currency_code, "ttl_s": ttl_s, "payer_user_id": payer_user_id}
     scope = f"pay.order:m{merchant_id}"
     replay = idem.claim(conn, scope, _check_order_id(merchant_order_id), request)
     if replay is not None:
@@ -287,9 +314,19 @@ def create_order(
     check_amount(amount)
     if not isinstance(ttl_s, int) or not ORDER_TTL_MIN_S <= ttl_s <= ORDER_TTL_MAX_S:
         raise InvalidAmountError(f"ttl_s must be {ORDER_TTL_MIN_S}–{ORDER_TTL_MAX_S} seconds")
+    if payer_user_id is not None and not user_exists(conn, payer_user_id):
+        raise NotFoundError(f"no user {payer_user_id}")
     now = ledger.clock.now_ns()
     order_id = _insert_order(
-        conn, merchant, merchant_order_id, amount, cur, source="order", now_ns=now, ttl_s=ttl_s
+        conn,
+        merchant,
+        merchant_order_id,
+        amount,
+        cur,
+        source="order",
+        now_ns=now,
+        ttl_s=ttl_s,
+        payer_user_id=payer_user_id,
     )
     return idem.complete(conn, scope, merchant_order_id, _order_dict(_load(conn, order_id), now))
 
@@ -301,11 +338,12 @@ def merchant_order(
     return _order_dict(_load_merchant_order(conn, merchant_id, merchant_order_id), ledger.clock.now_ns())
 
 
-def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, order_id: int) -> dict[str, Any]:
-    """An order as the user sees it before paying (any user) or after (only the payer)."""
-    row = _load(conn, order_id)
-    if row is None or (row.state != "awaiting_user" and row.user_id != user_id):
-        raise NotFoundError(f"no order {order_id}")
+def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, token: str) -> dict[str, Any]:
+    """An order (by its token) as the user sees it before paying (anyone holding the token, unless the
+    order names its payer) or after (only the payer)."""
+    row = _load_for_user(conn, user_id, token=token)
+    if row.state != "awaiting_user" and row.user_id != user_id:
+        raise NotFoundError("no such order")
     merchant = get_partner(conn, row.merchant_id)
     return {**_order_dict(row, ledger.clock.now_ns()), "merchant_name": merchant.name if merchant else ""}
 
@@ -398,9 +436,8 @@ def _pay(
     outbox.emit(
         conn,
         topic="payment.succeeded",
-        payload={
-            k: answer[k] for k in ("order_id", "merchant_order_id", "amount", "currency", "fee", "source")
-        }
+        payload={k: answer[k] for k in ("merchant_order_id", "amount", "currency", "fee", "source")}
+        | {"order_id": row.token}
         | {"paid_at_ns": now},
         partner_id=row.merchant_id,
     )
@@ -413,18 +450,19 @@ def confirm(
     *,
     idempotency_key: str,
     user_id: int,
-    order_id: int,
+    token: str | None = None,
+    order_id: int | None = None,
     pay_currency: str | None = None,
 ) -> dict[str, Any]:
-    """The user pays an order from its wallet in ``pay_currency`` (default: the order's currency)."""
-    request = {"order_id": order_id, "pay_currency": pay_currency}
+    """The user pays an order from its wallet in ``pay_currency`` (default: the order's currency). Users
+    name the order by its ``token`` (HTTP, the CLI); trusted callers (the demo) may use the internal
+    ``order_id``. An order meant for another payer is a 404, as if it did not exist."""
+    request = {"token": token, "order_id": order_id, "pay_currency": pay_currency}
     scope = f"pay.confirm:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
         return replay
-    row = _load(conn, order_id)
-    if row is None:
-        raise NotFoundError(f"no order {order_id}")
+    row = _load_for_user(conn, user_id, token=token, order_id=order_id)
     pay_cur = require_wallet(conn, user_id, pay_currency or row.currency)
     answer = _pay(conn, ledger, row, user_id, pay_cur, ledger.clock.now_ns())
     return idem.complete(conn, scope, idempotency_key, answer)
@@ -507,7 +545,7 @@ def refund(
         conn,
         topic="payment.refunded",
         payload={
-            "order_id": row.id,
+            "order_id": row.token,
             "merchant_order_id": row.merchant_order_id,
             "refund_id": refund_id,
             "amount": amount,
@@ -621,7 +659,15 @@ def charge_pay_code(
             raise PayCodeUsedError("this pay code was already used; ask the customer for a new one")
         raise PayCodeExpiredError("this pay code has expired; ask the customer for a new one")
     order_id = _insert_order(
-        conn, merchant, merchant_order_id, amount, cur, source="code", now_ns=now, ttl_s=ORDER_TTL_S
+        conn,
+        merchant,
+        merchant_order_id,
+        amount,
+        cur,
+        source="code",
+        now_ns=now,
+        ttl_s=ORDER_TTL_S,
+        payer_user_id=None,  # paid at once below; whoever holds its token sees it as paid (409 to pay)
     )
     conn.execute(update(pay_codes).where(pay_codes.c.id == found.id).values(order_id=order_id))
     pay_cur = require_wallet(conn, found.user_id, found.currency)

@@ -1,5 +1,7 @@
 """Payment tables: merchant fee settings, orders (with their refunds) and one-time pay codes.
 
+An order is known to users by its ``token`` (a random 128-bit id for the QR code and pay link; the serial
+``id`` stays internal) and may name the one user allowed to see and pay it (``payer_user_id``).
 An order moves ``awaiting_user`` → ``paid`` → ``partially_refunded`` → ``refunded`` (or ``expired``);
 every change is one guarded UPDATE. The money is in the ledger; these rows say what it is for.
 """
@@ -34,8 +36,10 @@ merchant_pay_settings = Table(
 pay_orders = Table(
     "pay_orders",
     metadata,
-    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),  # internal; never shown to users
+    Column("token", String(40), nullable=False, unique=True),  # the id users see (QR, pay link): random
     Column("merchant_id", BigInteger, ForeignKey("partners.id"), nullable=False),
+    Column("payer_user_id", BigInteger, ForeignKey("users.id"), nullable=True),  # only this user may pay
     Column("merchant_order_id", String(100), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),

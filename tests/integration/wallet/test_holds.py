@@ -332,6 +332,48 @@ def test_policy_rules(rental: Rental) -> None:
     assert [(p["product"], p["amount"]) for p in listed] == [("sedan", 4_000)]
 
 
+def test_a_request_holds_nothing_expires_unapproved_and_can_be_withdrawn(
+    rental: Rental, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    def request(ref: str) -> dict[str, Any]:
+        return rental.do(  # type: ignore[no-any-return]
+            lambda c: holds.request_hold(
+                c,
+                rental.ledger,
+                idempotency_key=rental.key(),
+                merchant_id=rental.merchant,
+                product="sedan",
+                user_id=rental.driver,
+                currency_code="TWD",
+                ref=ref,
+                approve_within_s=60,
+            )
+        )
+
+    lapsing, withdrawn = request("r-lapse"), request("r-withdraw")
+    released = rental.release(withdrawn["hold_id"])
+    assert (lapsing["state"], lapsing["expires_at_ns"], lapsing["approved_via"]) == ("requested", None, None)
+    assert (released["state"], released["reason"], released["released"]) == ("released", "withdrawn", 0)
+    assert (rental.snapshot()["driver"].available, rental.snapshot()["driver"].held) == (FUNDS, 0)
+    clock.advance(seconds=61)
+    assert rental.hold(lapsing["hold_id"])["state"] == "expired"
+    before = rental.snapshot()
+    with pytest.raises(holds.HoldRequestExpiredError) as raised:
+        rental.do(
+            lambda c: holds.approve(
+                c, ledger, idempotency_key="late", hold_id=lapsing["hold_id"], user_id=rental.driver
+            )
+        )
+    assert (raised.value.status, raised.value.slug) == (409, "hold-request-expired")
+    assert rental.snapshot() == before
+    assert expire_holds(db, ledger) == 1
+    assert expire_holds(db, ledger) == 0
+    assert [(e["topic"], e["reason"]) for e in rental.events()] == [
+        ("hold.released", "withdrawn"),
+        ("hold.declined", "expired"),
+    ]
+
+
 # -- HTTP ----------------------------------------------------------------------------------------------------
 def _client(api: httpx.Client, headers: dict[str, str]) -> httpx.Client:
     return httpx.Client(base_url=str(api.base_url), headers=headers, timeout=30)
@@ -364,6 +406,7 @@ def test_http_hold_lifecycle_and_problem_answers(api: httpx.Client, clock: Manua
         no_key = cars.post("/v1/partner/holds", json=body)
         placed = cars.post("/v1/partner/holds", json=body, headers={"Idempotency-Key": "h1"})
         hold_id = placed.json()["hold_id"]
+        approved = me.post(f"/v1/me/holds/{hold_id}/approve", headers={"Idempotency-Key": "a1"})
         wallet = me.get("/v1/me/wallets/TWD").json()
         mine = me.get("/v1/me/holds").json()
         too_much = cars.post(
@@ -393,6 +436,11 @@ def test_http_hold_lifecycle_and_problem_answers(api: httpx.Client, clock: Manua
     assert no_key.status_code == 422
     assert placed.status_code == 201, placed.text
     assert (placed.json()["amount"], placed.json()["amount_basis"]) == (2_000, "override")
+    assert (placed.json()["state"], approved.status_code, approved.json()["state"]) == (
+        "requested",
+        200,
+        "held",
+    )
     assert (wallet["available"], wallet["held"]) == (FUNDS - 2_000, 2_000)
     assert [h["state"] for h in mine] == ["held"]
     assert too_much.status_code == 422
@@ -419,3 +467,33 @@ def test_cli_hold_commands(rental: Rental, cli: Cli) -> None:
     assert (too_much.returncode, too_much.stdout) == (1, "")
     assert too_much.stderr == f"error: capture of {DEPOSIT + 1} exceeds the {DEPOSIT} held\n"
     assert rental.snapshot() == before
+
+
+def test_cli_decline_and_mandate_commands(rental: Rental, cli: Cli) -> None:
+    requested = rental.do(
+        lambda c: holds.request_hold(
+            c,
+            rental.ledger,
+            idempotency_key="req-1",
+            merchant_id=rental.merchant,
+            product="sedan",
+            user_id=rental.driver,
+            currency_code="TWD",
+            ref="cli-req",
+        )
+    )
+    user = str(rental.driver)
+    # the subprocess runs on the system clock, past this test's manual one: declining needs no deadline
+    declined = cli("holds", "decline", requested["hold_id"], "--user", user, "--key", "d1")
+    granted = cli(
+        "holds", "grant-mandate", str(rental.merchant), "TWD", "5000", "--user", user, "--key", "g1"
+    )
+    assert declined.returncode == 0, declined.stderr
+    assert json.loads(declined.stdout)["state"] == "declined"
+    assert rental.snapshot()["driver"].held == 0
+    assert granted.returncode == 0, granted.stderr
+    mandate_id = json.loads(granted.stdout)["mandate_id"]
+    revoked = cli("holds", "revoke-mandate", mandate_id, "--user", user)
+    listed = cli("holds", "mandates", "--user", user)
+    assert revoked.returncode == 0, revoked.stderr
+    assert [(m["mandate_id"], m["state"]) for m in json.loads(listed.stdout)] == [(mandate_id, "revoked")]

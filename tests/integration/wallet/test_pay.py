@@ -136,7 +136,7 @@ def test_one_cent_payment_pays_no_fee_and_credits_the_merchant(db: Database, led
         (
             merchant_id,
             {
-                "order_id": order["order_id"],
+                "order_id": order["token"],  # what the merchant's API answer calls order_id
                 "merchant_order_id": "penny-1",
                 "amount": 1,
                 "currency": "TWD",
@@ -447,13 +447,13 @@ def _funded_customer_and_shop(
         yield me, merchant, int(key.json()["partner_id"])
 
 
-def _order_over_http(shop: httpx.Client, order_id: str, amount: int = 100) -> int:
+def _order_over_http(shop: httpx.Client, order_id: str, amount: int = 100) -> str:
     order = shop.post("/v1/merchant/orders", json={"order_id": order_id, "amount": amount})
     assert order.status_code == 200, order.text
-    return int(order.json()["order_id"])
+    return str(order.json()["order_id"])
 
 
-def _confirm_over_http(me: httpx.Client, order_id: int, key: str) -> httpx.Response:
+def _confirm_over_http(me: httpx.Client, order_id: str, key: str) -> httpx.Response:
     return me.post(f"/v1/me/orders/{order_id}/confirm", headers={"Idempotency-Key": key})
 
 
@@ -576,7 +576,7 @@ def test_cli_pay_and_fx_commands(db: Database, ledger: LedgerService, cli: Cli) 
         pay.set_fee(conn, merchant_id=merchant_id, fee_bps=0)
     rate = ok("fx", "set-rate", "USD", "TWD", "31.50", "--valid-from-ns", "1")
     order = ok("pay", "create-order", str(merchant_id), "n-1", "3150")
-    paid = ok("pay", "confirm", str(user_id), str(order["order_id"]), "--key", "c-1", "--currency", "USD")
+    paid = ok("pay", "confirm", str(user_id), order["token"], "--key", "c-1", "--currency", "USD")
 
     def refunded() -> tuple[object, ...]:
         with db.uow(write=False) as conn:
