@@ -210,15 +210,19 @@ def _load(conn: Connection, order_id: int) -> Any:
 
 
 def _load_for_user(conn: Connection, user_id: int, *, token: str | None, order_id: int | None = None) -> Any:
-    """The order behind a token (or, for trusted callers, its internal id), if ``user_id`` may see it
-    (anyone with the token, unless the order names another payer); else 404, the same answer as for a
-    token that does not exist."""
+    """The order behind a token (or, for trusted callers, its internal id), if ``user_id`` may see it;
+    else 404, the same answer as for a token that does not exist. By its token an order is seen by
+    anyone holding the token while it awaits payment (unless it names another payer), and by its payer
+    only once paid: a stranger learns nothing of its state."""
     row = None
-    if isinstance(token, str) and ORDER_TOKEN_RE.match(token):
+    by_token = isinstance(token, str) and ORDER_TOKEN_RE.match(token) is not None
+    if by_token:
         row = driver.first(conn, _ORDER_BY_TOKEN, {"token": token})
     elif token is None and isinstance(order_id, int):
         row = _load(conn, order_id)
     if row is None or (row.payer_user_id is not None and row.payer_user_id != user_id):
+        raise NotFoundError("no such order")
+    if by_token and row.state != "awaiting_user" and row.user_id != user_id:
         raise NotFoundError("no such order")
     return row
 
@@ -342,8 +346,6 @@ def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, token: 
     """An order (by its token) as the user sees it before paying (anyone holding the token, unless the
     order names its payer) or after (only the payer)."""
     row = _load_for_user(conn, user_id, token=token)
-    if row.state != "awaiting_user" and row.user_id != user_id:
-        raise NotFoundError("no such order")
     merchant = get_partner(conn, row.merchant_id)
     return {**_order_dict(row, ledger.clock.now_ns()), "merchant_name": merchant.name if merchant else ""}
 

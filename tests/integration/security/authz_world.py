@@ -167,9 +167,16 @@ def _escrow_and_holds(w: World) -> None:
     policy = {"partner_id": w.ids["merchant_id"], "amount": 300}
     w.ok(ADMIN, "PUT", f"/v1/admin/deposit-policies/sedan/{CURRENCY}", json=policy)
     hold = {"product": "sedan", "user_id": w.ids["user_id"], "currency": CURRENCY, "ref": "rental-1"}
+    mandate = {
+        "partner_id": w.ids["merchant_id"],
+        "currency": CURRENCY,
+        "total_limit": 300,
+        "expires_in_s": 86_400,
+    }
     w.ids |= {
         "trade_id": trade_id,
         "hold_id": w.ok(MERCHANT, "POST", "/v1/partner/holds", json=hold)["hold_id"],
+        "mandate_id": w.ok(USER, "POST", "/v1/me/mandates", json=mandate)["mandate_id"],
     }
 
 
