@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted (413 above it); routes may set smaller limits.",
     )
+    max_anonymous_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest body of a request without credentials (no `Authorization` nor `X-Api-Key` "
+        "header; 413 above it), so that nobody can make the server buffer large bodies without a "
+        "credential. Postback receivers keep their own limit (64 KiB).",
+    )
     # Withdrawals (wallet/withdrawals.py)
     payout_provider_url: str | None = Field(
         default=None,

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import problem_responses
+from earnloop.api.types import Id
 from earnloop.tracking import service
 
 router = APIRouter(tags=["tracking"])
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 Provider = Annotated[str, Path(min_length=1, max_length=40)]
 
 

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earnloop.api.deps import Admin, PartnerAuth
 from earnloop.api.problems import problem_responses
+from earnloop.api.types import Id, QueryId
 from earnloop.outbox import service
 from earnloop.wallet.schemas import from_ns
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problem_responses(401, 404, 409, 422))
 
 EventId = Annotated[str, Path(min_length=1, max_length=40)]
-DeliveryId = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
+DeliveryId = Id
 State = Literal["pending", "delivered", "dead"]
 
 
@@ -225,7 +226,7 @@ def partner_replay(event_id: EventId, partner: PartnerAuth) -> list[DeliveryOut]
 @router.get("/admin/webhooks/deliveries", response_model=list[DeliveryOut])
 def admin_deliveries(
     ctx: Admin,
-    partner_id: Annotated[int | None, Query(ge=1)] = None,
+    partner_id: QueryId = None,
     state: State | None = None,
     event_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Limit = 50,

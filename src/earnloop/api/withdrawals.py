@@ -11,13 +11,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, IdempotencyKey, User
 from earnloop.api.problems import ProblemError, problem_responses
+from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
@@ -38,7 +39,6 @@ router = APIRouter(
     prefix="/v1", tags=["withdrawals", "donations"], responses=problem_responses(401, 404, 409, 422)
 )
 FAKE_PAYOUTS_PATH = "/fake-payouts"
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 
 
 def install_payouts(app: FastAPI, settings: Settings) -> None:
