@@ -74,6 +74,7 @@ class EndpointOut(BaseModel):
 class RotateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     grace_seconds: int = Field(
+        strict=True,
         default=service.DEFAULT_GRACE_S,
         ge=0,
         le=service.GRACE_MAX_S,

@@ -7,7 +7,6 @@ Without ``EARNLOOP_PAYOUT_PROVIDER_URL`` the app serves the fake payout provider
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from earnloop import bounds
 from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, IdempotencyKey, User
 from earnloop.api.problems import ProblemError, problem_responses
@@ -255,7 +255,7 @@ async def provider_callback(
     if secret is None or not signature_matches(secret.get_secret_value(), body, signature):
         raise ProblemError(401, "unauthorized", "Invalid callback signature")
     try:
-        parsed = json.loads(body)
+        parsed = bounds.loads(body)
         answer = PayoutAnswer.parse(parsed, str(parsed.get("request_id")))
     except (ValueError, AttributeError, PayoutUnknownError) as exc:
         raise ProblemError(422, "invalid-request", "Unreadable callback") from exc
