@@ -126,7 +126,11 @@ async def import_file(
     return JSONResponse(report)
 
 
-@router.get("/admin/catalog/export", tags=["admin"])
+@router.get(
+    "/admin/catalog/export",
+    tags=["admin"],
+    responses={200: {"description": "The catalog", "content": {"application/json": {}, "text/csv": {}}}},
+)
 def export(
     ctx: Admin,
     format: Annotated[Literal["csv", "json"], Query()] = "json",

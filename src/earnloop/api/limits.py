@@ -7,9 +7,10 @@
   much smaller ``EARNLOOP_MAX_ANONYMOUS_REQUEST_BYTES`` for one that carries none, and the receivers'
   own limit on the paths of provider postbacks (they are anonymous and signed). Routes keep their own,
   smaller limits (reports, imports).
-* **Depth.** A JSON body (``application/json``, ``*+json`` or no content type) nested deeper than
+* **JSON.** A JSON body (``application/json``, ``*+json``) that is not UTF-8 or is nested deeper than
   :data:`earnloop.bounds.JSON_DEPTH_MAX` is refused with 422 problem+json before anything parses it, so
-  no parser in the app can meet a ``RecursionError``.
+  no parser in the app meets a ``RecursionError`` or answers an undocumented 400. (Routes that read
+  JSON whatever its content type parse it with :func:`earnloop.bounds.loads`, which has the same limit.)
 
 A body is buffered here whole (within its limit) and handed to the app in one message; the app never
 buffers more than this reader allowed. Pure ASGI (no Starlette request objects)."""
@@ -63,7 +64,16 @@ def _declared_length(headers: Mapping[bytes, bytes]) -> int | None:
 
 def _is_json(headers: Mapping[bytes, bytes]) -> bool:
     content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-    return content_type in (b"", b"application/json") or content_type.endswith(b"+json")
+    return content_type == b"application/json" or content_type.endswith(b"+json")
+
+
+def _json_problem(body: bytes) -> str | None:
+    """Why a JSON body is refused before any parser sees it (RFC 8259: UTF-8; the nesting limit)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a JSON body must be UTF-8"
+    return depth_message() if too_deep(body) else None
 
 
 async def _read_body(receive: Receive, limit_bytes: int) -> bytes | Message | None:
@@ -107,10 +117,11 @@ class BodyLimitMiddleware:
         if body is None:
             await problem_response(413, SLUG, TITLE, _detail(limit))(scope, receive, send)
             return
-        if isinstance(body, bytes) and _is_json(headers) and too_deep(body):
-            invalid = [InvalidParam(name="body", reason=depth_message())]
+        problem = _json_problem(body) if isinstance(body, bytes) and _is_json(headers) else None
+        if problem is not None:
+            invalid = [InvalidParam(name="body", reason=problem)]
             response = problem_response(
-                422, "validation-error", "Request validation failed", depth_message(), invalid_params=invalid
+                422, "validation-error", "Request validation failed", problem, invalid_params=invalid
             )
             await response(scope, receive, send)
             return

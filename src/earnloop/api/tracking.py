@@ -33,7 +33,7 @@ class LinkIn(BaseModel):
     status_code=302,
     response_class=RedirectResponse,
     responses={
-        **problem_responses(401, 404, 409),
+        **problem_responses(401, 404, 409, 422),
         302: {"description": "To the store (or tracking link) carrying the click id"},
     },
 )
