@@ -38,9 +38,12 @@ def _user(api: httpx.Client, handle: str = "bounds-user") -> tuple[int, str]:
 # -- item 7: integers beyond 64 bits, deep JSON ------------------------------------------------------------
 
 
-def test_an_integer_beyond_64_bits_in_a_body_is_refused_naming_the_field(api: httpx.Client) -> None:
-    response = api.post("/v1/admin/catalog/price", json={"user_id": HUGE, "game_id": 1})
-    _assert_problem(response, 422, "body.user_id")
+@pytest.mark.parametrize("field", ["user_id", "game_id", "merchant_id"])
+def test_an_integer_beyond_64_bits_in_a_body_is_refused_naming_the_field(
+    api: httpx.Client, field: str
+) -> None:
+    body = {"user_id": 1, "game_id": 1, field: HUGE}
+    _assert_problem(api.post("/v1/admin/catalog/price", json=body), 422, f"body.{field}")
 
 
 @pytest.mark.parametrize(
@@ -96,6 +99,13 @@ def test_json_nested_deep_in_a_postback_is_refused(api: httpx.Client) -> None:
         f"{api.base_url}/affiliate/postbacks/1", content=body, headers={"content-type": "application/json"}
     )
     _assert_problem(response, 422)
+
+
+def test_a_json_body_that_is_not_utf8_is_refused_as_documented(api: httpx.Client) -> None:
+    response = api.post(
+        "/v1/users", content=b'{"handle": "\xff\xfe"}', headers={"content-type": "application/json"}
+    )
+    _assert_problem(response, 422)  # was an undocumented 400 (schemathesis found it)
 
 
 # -- item 8: chunked bodies, anonymous bodies -------------------------------------------------------------
