@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted (413 above it); routes may set smaller limits.",
     )
+    max_anonymous_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest body of a request without credentials (no `Authorization` nor `X-Api-Key` "
+        "header; 413 above it), so that nobody can make the server buffer large bodies without a "
+        "credential. Postback receivers keep their own limit (64 KiB).",
+    )
     # Secrets at rest (secretbox.py, ADR 0019)
     secrets_keys: SecretStr | None = Field(
         default=None,

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from earnloop import bounds
 from earnloop.affiliate.conversions import (
     CLOSED,
     FIELDS,
@@ -48,7 +49,7 @@ _REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
 def update_from_body(body: bytes) -> ConversionUpdate:
     """The update a postback body carries, or :class:`PostbackRejected` (malformed / missing field)."""
     try:
-        data = json.loads(body)
+        data = bounds.loads(body)
     except ValueError:
         raise PostbackRejected(ReasonCode.MALFORMED, "body is not JSON") from None
     if not isinstance(data, dict):

@@ -8,7 +8,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -18,9 +18,9 @@ from earnloop.api.context import AppContext
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import ProblemError, problem_responses
+from earnloop.api.types import Id, QueryId
 
 router = APIRouter(tags=["affiliate"])
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 Limit = Annotated[int, Query(ge=1, le=service.LIST_MAX)]
 Status = Literal["pending", "approved", "declined", "reversed"]
 
@@ -146,8 +146,8 @@ async def import_report(merchant_id: Id, request: Request, ctx: Admin) -> JSONRe
 @admin.get("/conversions")
 def get_conversions(
     ctx: Admin,
-    merchant_id: Annotated[int | None, Query(ge=1)] = None,
-    user_id: Annotated[int | None, Query(ge=1)] = None,
+    merchant_id: QueryId = None,
+    user_id: QueryId = None,
     status: Status | None = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
@@ -161,7 +161,7 @@ def get_conversions(
 @admin.get("/requests")
 def get_requests(
     ctx: Admin,
-    merchant_id: Annotated[int | None, Query(ge=1)] = None,
+    merchant_id: QueryId = None,
     outcome: Literal["accepted", "duplicate", "rejected"] | None = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
 from earnloop.api import withdrawals as withdrawals_api
 from earnloop.api.context import AppContext
-from earnloop.api.limits import BodyLimitMiddleware
+from earnloop.api.limits import BodyLimitMiddleware, BodyLimits
 from earnloop.api.problems import install_problem_handlers
 from earnloop.auth.admin_token import resolve_admin_token
 from earnloop.config import Settings, get_settings
@@ -30,6 +30,7 @@ from earnloop.observability import Metrics, RequestContextMiddleware
 from earnloop.outbox.targets import Resolver
 from earnloop.runtime import tune_gc
 from earnloop.secretbox import box_from_settings
+from earnloop.tracking.service import BODY_MAX_BYTES as POSTBACK_MAX_BYTES
 
 # FastAPI's native OpenTelemetry looks up the global providers on every request, even when none is
 # configured; unless the operator asks for it (EARNLOOP_OPENTELEMETRY), it is switched off.
@@ -88,9 +89,15 @@ def create_app(
     withdrawals_api.install_payouts(app, settings)
     webhooks_api.install(app, settings, webhook_resolver)
     einvoice_api.install(app, settings)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits(settings))
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    """The body limits (:mod:`earnloop.api.limits`): postback receivers are anonymous and keep theirs."""
+    receivers = {"/postbacks/": POSTBACK_MAX_BYTES, "/affiliate/postbacks/": POSTBACK_MAX_BYTES}
+    return BodyLimits(settings.max_request_bytes, settings.max_anonymous_request_bytes, receivers)
 
 
 def create_served_app() -> FastAPI:

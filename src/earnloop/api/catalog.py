@@ -6,18 +6,18 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, IdempotencyKey
 from earnloop.api.problems import PROBLEM_MEDIA_TYPE, TYPE_BASE, problem_responses
+from earnloop.api.types import Id
 from earnloop.catalog import importer, pricing, service
 from earnloop.catalog.errors import CatalogNotFoundError, ImportRejectedError
 from earnloop.catalog.schemas import FundIn, PriceIn, UseIn
 
 router = APIRouter(prefix="/v1", tags=["catalog"], responses=problem_responses(401, 404, 409, 422))
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 Doc = Annotated[dict[str, Any], Body()]
 Kind = Literal["games", "merchants"]
 IMPORT_MAX_BYTES = 20 * 1024 * 1024
@@ -126,7 +126,11 @@ async def import_file(
     return JSONResponse(report)
 
 
-@router.get("/admin/catalog/export", tags=["admin"])
+@router.get(
+    "/admin/catalog/export",
+    tags=["admin"],
+    responses={200: {"description": "The catalog", "content": {"application/json": {}, "text/csv": {}}}},
+)
 def export(
     ctx: Admin,
     format: Annotated[Literal["csv", "json"], Query()] = "json",

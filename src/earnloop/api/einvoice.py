@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from earnloop.api.deps import User
 from earnloop.api.problems import problem_response, problem_responses
+from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.einvoice import rewards, service
 from earnloop.einvoice.cipher import CodeCipher, app_key_from_settings, cipher_from_settings
@@ -27,7 +28,6 @@ from earnloop.wallet.schemas import Strict, from_ns
 router = APIRouter(
     prefix="/v1/me/einvoice", tags=["einvoice"], responses=problem_responses(401, 404, 409, 422, 503)
 )
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from earnloop.api.context import AppContext
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
+from earnloop.api.types import CurrencyPath, Id, QueryId
 from earnloop.wallet import escrow, holds
 from earnloop.wallet.escrow import ADMIN, Actor
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns
@@ -32,7 +33,6 @@ holds_router = APIRouter(
 TradeId = Annotated[str, Path(min_length=1, max_length=40)]
 HoldId = Annotated[str, Path(min_length=1, max_length=40)]
 Product = Annotated[str, Path(min_length=1, max_length=holds.PRODUCT_MAX_LEN)]
-CurrencyPath = Annotated[str, Path(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")]
 Limit = Annotated[int, Query(ge=1, le=escrow.LIST_MAX)]
 
 
@@ -337,7 +337,7 @@ def put_policy(product: Product, currency: CurrencyPath, body: PolicyIn, ctx: Ad
 
 
 @holds_router.get("/admin/deposit-policies", response_model=list[PolicyOut])
-def get_policies(ctx: Admin, partner_id: Annotated[int | None, Query(ge=1)] = None) -> list[PolicyOut]:
+def get_policies(ctx: Admin, partner_id: QueryId = None) -> list[PolicyOut]:
     with ctx.db.uow(write=False) as conn:
         return [_policy_out(p) for p in holds.list_policies(conn, partner_id=partner_id)]
 
@@ -348,7 +348,7 @@ def get_policies(ctx: Admin, partner_id: Annotated[int | None, Query(ge=1)] = No
 def put_override(
     product: Product,
     currency: CurrencyPath,
-    user_id: Annotated[int, Path(ge=1)],
+    user_id: Id,
     body: OverrideIn,
     ctx: Admin,
 ) -> OverrideOut:
@@ -366,9 +366,7 @@ def put_override(
 
 
 @holds_router.delete("/admin/deposit-policies/{product}/{currency}/overrides/{user_id}", status_code=204)
-def delete_override(
-    product: Product, currency: CurrencyPath, user_id: Annotated[int, Path(ge=1)], ctx: Admin
-) -> Response:
+def delete_override(product: Product, currency: CurrencyPath, user_id: Id, ctx: Admin) -> Response:
     with ctx.db.uow() as conn:
         holds.delete_override(conn, product=product, currency_code=currency, user_id=user_id)
     return Response(status_code=204)

@@ -24,6 +24,13 @@ from earnloop.ledger.schemas import (
 from earnloop.ledger.types import BATCH_MAX, U128_MAX, AccountFilter, AccountFilterFlags
 
 _ERRORS = problem_responses(401, 404, 422)
+# Ids in a query string: the HTTP server takes a request line of at most ~64 KiB, so a lookup names at most
+# ~1,500 ids (longer lists: several lookups, or POST the accounts/transfers). Digits, commas and spaces.
+IDS_MAX_CHARS = 60_000
+Ids = Annotated[
+    str,
+    Query(max_length=IDS_MAX_CHARS, pattern=r"^[0-9, ]+$", description="Comma-separated decimal u128 ids."),
+]
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=_ERRORS)
 
 
@@ -86,14 +93,14 @@ def create_transfers(batch: TransfersBatch, ctx: Admin) -> CreateResultsOut:
 
 
 @router.get("/accounts", response_model=list[AccountOut])
-def lookup_accounts(ctx: Admin, ids: Annotated[str, Query(max_length=400_000)]) -> list[AccountOut]:
+def lookup_accounts(ctx: Admin, ids: Ids) -> list[AccountOut]:
     """Accounts by comma-separated ids; unknown ids are left out."""
     with ctx.db.uow(write=False) as conn:
         return [AccountOut.of(a) for a in ctx.ledger.lookup_accounts(conn, _ids(ids))]
 
 
 @router.get("/transfers", response_model=list[TransferOut])
-def lookup_transfers(ctx: Admin, ids: Annotated[str, Query(max_length=400_000)]) -> list[TransferOut]:
+def lookup_transfers(ctx: Admin, ids: Ids) -> list[TransferOut]:
     """Transfers by comma-separated ids; unknown ids are left out."""
     with ctx.db.uow(write=False) as conn:
         return [TransferOut.of(t) for t in ctx.ledger.lookup_transfers(conn, _ids(ids))]

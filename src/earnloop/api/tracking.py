@@ -16,11 +16,11 @@ from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import problem_responses
 from earnloop.config import Settings
+from earnloop.api.types import Id
 from earnloop.tracking import service
 from earnloop.tracking.verifiers import Registry, registry
 
 router = APIRouter(tags=["tracking"])
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 Provider = Annotated[str, Path(min_length=1, max_length=40)]
 
 
@@ -38,7 +38,7 @@ class LinkIn(BaseModel):
     status_code=302,
     response_class=RedirectResponse,
     responses={
-        **problem_responses(401, 404, 409),
+        **problem_responses(401, 404, 409, 422),
         302: {"description": "To the store (or tracking link) carrying the click id"},
     },
 )

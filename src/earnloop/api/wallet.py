@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from earnloop.api.deps import Admin, IdempotencyKey, User
 from earnloop.api.problems import problem_responses
+from earnloop.api.types import CurrencyPath, Id
 from earnloop.auth import service as auth
 from earnloop.wallet import cashback, service
 from earnloop.wallet.chart import AccountKind
@@ -27,7 +28,7 @@ from earnloop.wallet.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["wallet"], responses=problem_responses(401, 404, 409, 422))
-Currency = Annotated[str, Path(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")]
+Currency = CurrencyPath
 FUNDING_KINDS = {
     "partner": AccountKind.PARTNER_FUNDING,
     "campaign": AccountKind.CAMPAIGN_BUDGET,
@@ -84,7 +85,7 @@ def wallet_history(
 
 @router.post("/admin/users/{user_id}/wallets/{currency}/adjustments")
 def adjust_wallet(
-    user_id: Annotated[int, Path(ge=1)],
+    user_id: Id,
     currency: Currency,
     body: AdjustmentIn,
     ctx: Admin,

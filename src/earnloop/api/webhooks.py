@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from earnloop.api.deps import Admin, PartnerAuth
 from earnloop.api.problems import problem_responses
 from earnloop.config import Settings
+from earnloop.api.types import Id, QueryId
 from earnloop.outbox import service
 from earnloop.outbox.targets import Resolver, TargetGuard
 from earnloop.wallet.schemas import from_ns
@@ -19,7 +20,7 @@ from earnloop.wallet.schemas import from_ns
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problem_responses(401, 404, 409, 422))
 
 EventId = Annotated[str, Path(min_length=1, max_length=40)]
-DeliveryId = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
+DeliveryId = Id
 State = Literal["pending", "delivered", "dead"]
 
 
@@ -90,6 +91,7 @@ class EndpointOut(BaseModel):
 class RotateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     grace_seconds: int = Field(
+        strict=True,
         default=service.DEFAULT_GRACE_S,
         ge=0,
         le=service.GRACE_MAX_S,
@@ -249,7 +251,7 @@ def partner_replay(event_id: EventId, partner: PartnerAuth) -> list[DeliveryOut]
 @router.get("/admin/webhooks/deliveries", response_model=list[DeliveryOut])
 def admin_deliveries(
     ctx: Admin,
-    partner_id: Annotated[int | None, Query(ge=1)] = None,
+    partner_id: QueryId = None,
     state: State | None = None,
     event_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Limit = 50,

@@ -7,17 +7,18 @@ Without ``EARNLOOP_PAYOUT_PROVIDER_URL`` the app serves the fake payout provider
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from earnloop import bounds
 from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, IdempotencyKey, User
 from earnloop.api.problems import ProblemError, problem_responses
+from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
@@ -38,7 +39,6 @@ router = APIRouter(
     prefix="/v1", tags=["withdrawals", "donations"], responses=problem_responses(401, 404, 409, 422)
 )
 FAKE_PAYOUTS_PATH = "/fake-payouts"
-Id = Annotated[int, Path(ge=1, le=(1 << 63) - 1)]
 
 
 def install_payouts(app: FastAPI, settings: Settings) -> None:
@@ -258,7 +258,7 @@ async def provider_callback(
     if secret is None or not signature_matches(secret.get_secret_value(), body, signature):
         raise ProblemError(401, "unauthorized", "Invalid callback signature")
     try:
-        parsed = json.loads(body)
+        parsed = bounds.loads(body)
         answer = PayoutAnswer.parse(parsed, str(parsed.get("request_id")))
     except (ValueError, AttributeError, PayoutUnknownError) as exc:
         raise ProblemError(422, "invalid-request", "Unreadable callback") from exc

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from earnloop import bounds
 from earnloop.catalog import service
 from earnloop.catalog.errors import CatalogError, ImportRejectedError, RowError
 from earnloop.catalog.validation import GameSpec, MerchantSpec, game_spec, merchant_spec, milestone_spec
@@ -118,7 +119,7 @@ Rows = list[tuple[int, dict[str, Any]]]
 
 def _json_rows(content: str, kind: str | None, errors: list[RowError]) -> tuple[Rows, Rows]:
     try:
-        document = json.loads(content)
+        document = bounds.loads(content)
     except json.JSONDecodeError as exc:
         raise CatalogError(f"invalid JSON: {exc}") from exc
     if isinstance(document, list):

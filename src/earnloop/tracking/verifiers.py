@@ -26,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote_plus
+
+from earnloop import bounds
 
 __all__ = [
     "APPSFLYER_PUSH_NETWORKS",
@@ -342,7 +343,7 @@ class GenericVerifier:
 
     def _claims(self, body: bytes) -> VerifiedPostback:
         try:
-            data = json.loads(body, parse_float=Decimal)
+            data = bounds.loads(body, parse_float=Decimal)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             raise _reject(ReasonCode.MALFORMED, "body is not JSON") from exc
         if not isinstance(data, dict):
@@ -610,7 +611,7 @@ class AppsFlyerPushVerifier:
         if request.method.upper() != "POST":
             raise _reject(ReasonCode.MALFORMED, "Push API messages are POSTed JSON")
         try:
-            data = json.loads(request.body, parse_float=Decimal)
+            data = bounds.loads(request.body, parse_float=Decimal)
         except ValueError as exc:
             raise _reject(ReasonCode.MALFORMED, "body is not JSON") from exc
         if not isinstance(data, dict):

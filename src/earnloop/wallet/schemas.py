@@ -4,15 +4,19 @@ times are RFC 3339 in UTC."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+import annotated_types
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import Strict as StrictType
 
+from earnloop.bounds import AMOUNT_MAX, INT64_MAX, currency_field
 from earnloop.wallet.service import HistoryEntry, WalletView
 
-AMOUNT_MAX = 1 << 62
-Amount = Field(gt=0, le=AMOUNT_MAX, description="Integer minor units (e.g. cents).")
-CurrencyCode = Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$", description="ISO 4217 code.")
+__all__ = ["AMOUNT_MAX", "Amount", "CurrencyCode", "Strict"]
+
+Amount = Field(strict=True, gt=0, le=AMOUNT_MAX, description="Integer minor units (e.g. cents).")
+CurrencyCode = currency_field(description="ISO 4217 code (one of the supported currencies).")
 
 
 def to_ns(moment: datetime) -> int:
@@ -26,7 +30,32 @@ def from_ns(ns: int) -> datetime:
 
 
 class Strict(BaseModel):
+    """Base of the API's request shapes: unknown fields are refused, and every ``int`` field (ids,
+    amounts, counts) is a strict JSON integer (``true``, ``"1"``, ``1.0`` refused) within the signed
+    64-bit range unless the field sets a tighter upper bound — applied to every subclass when it is
+    defined (:mod:`earnloop.bounds`), so that no schema can forget it."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if _bound_int_fields(cls):
+            cls.model_rebuild(force=True)
+
+
+def _bound_int_fields(model: type[BaseModel]) -> bool:
+    changed = False
+    for info in model.model_fields.values():
+        if info.annotation not in (int, int | None):
+            continue
+        if not any(isinstance(m, StrictType) for m in info.metadata):
+            info.metadata.append(StrictType())
+            changed = True
+        if not any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in info.metadata):
+            info.metadata.append(annotated_types.Le(INT64_MAX))
+            changed = True
+    return changed
 
 
 class UserIn(Strict):
