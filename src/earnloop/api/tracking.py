@@ -15,8 +15,8 @@ from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import problem_responses
-from earnloop.config import Settings
 from earnloop.api.types import Id
+from earnloop.config import Settings
 from earnloop.tracking import service
 from earnloop.tracking.verifiers import Registry, registry
 

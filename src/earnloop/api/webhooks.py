@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earnloop.api.deps import Admin, PartnerAuth
 from earnloop.api.problems import problem_responses
-from earnloop.config import Settings
 from earnloop.api.types import Id, QueryId
+from earnloop.config import Settings
 from earnloop.outbox import service
 from earnloop.outbox.targets import Resolver, TargetGuard
 from earnloop.wallet.schemas import from_ns

@@ -310,7 +310,7 @@ class GenericVerifier:
         """The ``click_id`` an (unverified) body names, or ``None``: it chooses whose secrets verify the
         signature (the clicked game's publisher's); the signature then covers that same click id."""
         try:
-            data = json.loads(body, parse_float=Decimal)
+            data = bounds.loads(body, parse_float=Decimal)
         except ValueError:
             return None
         click_id = data.get("click_id") if isinstance(data, dict) else None

@@ -166,7 +166,7 @@ def test_an_anonymous_body_over_the_small_limit_is_refused(small_limits: str) ->
 
 
 def test_postback_receivers_keep_their_own_limit(small_limits: str) -> None:
-    response = httpx.post(f"{small_limits}/postbacks/earnloop", content=b"{}" + b" " * (LIMIT * 2))
+    response = httpx.post(f"{small_limits}/postbacks/tapjoy", content=b"{}" + b" " * (LIMIT * 2))
     assert response.status_code == 503  # judged by the route (no secret configured), not refused at 413
     assert response.json()["reason_code"] == "not_configured"
 
