@@ -5,30 +5,34 @@ and the SQLite file is created 0600."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from earnloop.affiliate.models import affiliate_merchant_secrets
 from earnloop.auth import service as auth
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import ManualClock
 from earnloop.outbox.models import webhook_secrets
 from earnloop.secretbox import SecretBox, SecretBoxError
 from earnloop.tracking.models import tracking_partner_secrets, tracking_provider_secrets
 from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS
 from earnloop.wallet.withdrawal_models import payout_destinations
-from tests.conftest import ADMIN_TOKEN, SECRETS_KEYS, Cli, DbTarget
+from tests.conftest import ADMIN_TOKEN, PG_URL, SECRETS_KEYS, Cli, DbTarget
 from tests.integration.signed_post import post_signed
 from tests.live_server import client, serve
 
@@ -148,6 +152,10 @@ class Shop:
 
 @pytest.fixture
 def shop(db: Database) -> Shop:
+    return _make_shop(db)
+
+
+def _make_shop(db: Database) -> Shop:
     milestones = [{"key": k, "title": k, "reward_amount": 10, "position": n} for n, k in enumerate(AF_EVENTS)]
     game = {"platforms": ["android"], "tags": [], "status": "active", "currency": "TWD"}
     with db.uow() as conn:
@@ -319,3 +327,69 @@ def test_rotation_keeps_postback_secrets_working(
     with _server(db, db_target, clock, new_key) as after:  # the old key dropped
         _postbacks_pay(after, shop, clock, 3)
         assert _set_secrets(after, shop) == first  # still found by its digest after re-encryption
+
+
+# -- rows written before encryption: the migration gives them a digest, `secrets rotate` seals them -------
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbTarget]:
+    """An empty database of its own (migrated by the test, not by the session)."""
+    if request.param == "sqlite":
+        yield DbTarget(f"sqlite:///{tmp_path}/legacy.db", None)
+        return
+    request.getfixturevalue("postgres_target")  # PostgreSQL reachable (else skipped, or failed in CI)
+    schema = f"legacy_{uuid.uuid4().hex[:12]}"
+    admin = make_database(PG_URL, pool_size=1)
+    with admin.uow() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield DbTarget(PG_URL, schema)
+    with admin.uow() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _insert_plaintext(db: Database, shop: Shop) -> None:
+    """The three secrets as the schema before sealing stored them: plaintext, no digest."""
+    owners = (("provider", "appsflyer"), ("partner_id", shop.publisher_id), ("merchant_id", shop.merchant_id))
+    with db.uow() as conn:
+        for (table, plain), (owner, value) in zip(TRACKING_SECRETS, owners, strict=True):
+            conn.execute(
+                text(
+                    f"INSERT INTO {table.name} ({owner}, secret, active, created_at_ns, updated_at_ns)"
+                    " VALUES (:owner, :secret, true, 1, 1)"
+                ),
+                {"owner": value, "secret": plain},
+            )
+
+
+def test_plaintext_rows_from_before_keep_working_and_rotate_seals_them(
+    fresh_target: DbTarget, clock: ManualClock, tmp_path: Path
+) -> None:
+    db = fresh_target.open()
+    try:
+        upgrade(db, "0150")  # the schema before postback secrets were sealed
+        shop = _make_shop(db)
+        _insert_plaintext(db, shop)
+        upgrade(db)
+        legacy_ids = []
+        for table, plain in TRACKING_SECRETS:
+            (row,) = _raw_rows(db, table)
+            assert (row.secret, row.secret_digest) == (plain, hashlib.sha256(plain.encode()).hexdigest())
+            legacy_ids.append(row.id)
+        with _server(db, fresh_target, clock, SECRETS_KEYS) as admin:
+            _postbacks_pay(admin, shop, clock, 0)  # legacy plaintext rows still verify
+            assert _set_secrets(admin, shop) == legacy_ids  # found by the digest the migration computed
+            done = Cli(fresh_target, tmp_path)("secrets", "rotate")
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.startswith("3 plaintext values encrypted, 0 re-encrypted"), done.stdout
+            for table, plain in TRACKING_SECRETS:
+                (row,) = _raw_rows(db, table)
+                assert plain not in row.secret
+                assert SecretBox([SECRETS_KEYS]).open(row.secret) == plain
+            _postbacks_pay(admin, shop, clock, 1)
+    finally:
+        db.dispose()
+
+
+def _raw_rows(db: Database, table: Any) -> list[Any]:
+    with db.uow(write=False) as conn:
+        return list(conn.execute(select(table.c.id, table.c.secret, table.c.secret_digest)).all())
