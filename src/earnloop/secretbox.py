@@ -60,8 +60,9 @@ def dev_secret(path: str, make: str) -> str:
 
 
 def digest(plaintext: str) -> str:
-    """The lookup key of a secret stored sealed: hex SHA-256 (callers hold secrets of ≥ 16 characters
-    from their owners' generators; it identifies a row, it never verifies anything)."""
+    """The lookup key of a secret stored sealed: hex SHA-256, unkeyed so that it survives key rotation
+    and a migration can compute it. It identifies a row and never verifies anything; it suits secrets
+    of ≥ 16 random characters (a guessable secret could be tested against it offline — ADR 0019)."""
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 

@@ -42,7 +42,9 @@ def set_secret(
     (de)activate one; at most two are active (rotation)."""
     catalog.get_merchant(conn, merchant_id)
     if not tracking.secret_fits(secret):
-        raise AffiliateError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters (UTF-8 bytes)")
+        raise AffiliateError(
+            f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters, at most {SECRET_MAX_LEN} bytes in UTF-8"
+        )
     owner = {"merchant_id": merchant_id}
     row = tracking.stored_row(conn, merchant_secrets, owner, secret)
     if active and (row is None or not row.active) and _active_count(conn, merchant_id) >= ACTIVE_SECRETS_MAX:

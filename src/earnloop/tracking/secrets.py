@@ -95,7 +95,9 @@ def secret_fits(secret: str) -> bool:
 
 def _check_length(secret: str) -> None:
     if not secret_fits(secret):
-        raise TrackingError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters (UTF-8 bytes)")
+        raise TrackingError(
+            f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters, at most {SECRET_MAX_LEN} bytes in UTF-8"
+        )
 
 
 def _listed(rows: Any, owner: str) -> list[dict[str, Any]]:

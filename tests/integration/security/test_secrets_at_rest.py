@@ -305,6 +305,24 @@ def test_postback_secrets_are_stored_encrypted_and_still_verify(
             assert len(_raw(db, table.c.secret)) == 1
 
 
+def test_a_postback_secret_longer_than_a_sealed_value_holds_is_refused(
+    db: Database, db_target: DbTarget, clock: ManualClock, shop: Shop
+) -> None:
+    longest, too_long = "s" * 200, "é" * 101  # 200 bytes; 101 characters but 202 bytes
+    with _server(db, db_target, clock, SECRETS_KEYS) as admin:
+        for path, _ in _SECRET_PATHS:
+            url = path.format(publisher_id=shop.publisher_id, merchant_id=shop.merchant_id)
+            refused = admin.put(url, json={"secret": too_long})
+            assert refused.status_code == 422, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert "at most 200 bytes" in refused.json()["detail"]
+            assert too_long not in refused.text
+            assert admin.put(url, json={"secret": longest}).status_code == 200
+    for table, _ in TRACKING_SECRETS:
+        (stored,) = _raw(db, table.c.secret)
+        assert SecretBox([SECRETS_KEYS]).open(stored) == longest
+
+
 def test_rotation_keeps_postback_secrets_working(
     db: Database, db_target: DbTarget, clock: ManualClock, shop: Shop, cli: Cli
 ) -> None:
