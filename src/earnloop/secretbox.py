@@ -44,6 +44,12 @@ class SecretBoxError(Exception):
     """Keys missing or malformed, or a stored value that no configured key can open."""
 
 
+UNOPENED_HINT = (
+    "a stored secret cannot be opened with EARNLOOP_SECRETS_KEYS: add back the key it was sealed with"
+    " (keep it until `earnloop secrets rotate` has run)"
+)
+
+
 def dev_secret(path: str, make: str) -> str:
     """The secret in ``path``, created (mode 0600) with ``make`` if missing — development only."""
     file = Path(path)

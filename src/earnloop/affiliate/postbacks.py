@@ -32,7 +32,7 @@ from earnloop.affiliate.models import affiliate_requests as requests
 from earnloop.affiliate.service import active_secrets
 from earnloop.catalog.models import catalog_merchants as merchants
 from earnloop.ledger.service import LedgerService
-from earnloop.secretbox import SecretBox
+from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking.service import Reply
 from earnloop.tracking.verifiers import (
     GenericVerifier,
@@ -125,6 +125,8 @@ def _verified_outcome(
         VERIFIER.verify(raw, active_secrets(conn, merchant_id, box), now_ns // 10**9)
     except PostbackRejected as exc:
         return rejected(exc.reason_code.value, exc.message), None
+    except SecretBoxError:  # the keys were changed too early: ours to fix, the sender retries
+        return rejected("not_configured", UNOPENED_HINT), None
     except ValueError:  # no active secret: our configuration, not the sender's fault (retryable)
         return rejected(
             "not_configured",

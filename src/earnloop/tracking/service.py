@@ -27,7 +27,7 @@ from earnloop.catalog.errors import CatalogNotFoundError
 from earnloop.catalog.models import catalog_games
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
-from earnloop.secretbox import SecretBox
+from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking import games
 from earnloop.tracking.errors import NoStoreLinkError, TrackingError
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
@@ -324,7 +324,11 @@ def _verified(
 ) -> VerifiedPostback:
     """What the postback claims once authenticated; :class:`PostbackRejected` or :class:`_Refused`."""
     verifier = verifier_for(provider, verifiers)
-    claim = verifier.verify(raw, _secrets_for(conn, provider, raw, box), now_ns // 10**9)
+    try:
+        secrets = _secrets_for(conn, provider, raw, box)
+    except SecretBoxError:  # the keys were changed too early: ours to fix, the sender retries (503)
+        raise _Refused("not_configured", UNOPENED_HINT) from None
+    claim = verifier.verify(raw, secrets, now_ns // 10**9)
     if provider == PER_PARTNER and claim.click_id != GenericVerifier.click_id_hint(raw.body):
         raise _Refused("malformed", "the signed click_id is not the one whose publisher's secret verified")
     return claim

@@ -1,7 +1,8 @@
-"""Secrets at rest (issue 13, item 10), on SQLite and PostgreSQL: webhook signing secrets and payout
-account numbers are not stored in plain text (read from the raw rows), account numbers are shown
-masked, ``earnloop secrets rotate`` re-encrypts every value with a new key (and seals legacy plaintext),
-and the SQLite file is created 0600."""
+"""Secrets at rest (issue 13, item 10), on SQLite and PostgreSQL: webhook signing secrets, payout
+account numbers and postback secrets (tracking providers', game publishers', affiliate merchants') are
+not stored in plain text (read from the raw rows), account numbers are shown masked, ``earnloop secrets
+rotate`` re-encrypts every value with a new key (and seals legacy plaintext) while postbacks keep paying,
+a postback secret set again is found again (by its digest), and the SQLite file is created 0600."""
 
 from __future__ import annotations
 
@@ -321,6 +322,40 @@ def test_a_postback_secret_longer_than_a_sealed_value_holds_is_refused(
     for table, _ in TRACKING_SECRETS:
         (stored,) = _raw(db, table.c.secret)
         assert SecretBox([SECRETS_KEYS]).open(stored) == longest
+
+
+def test_a_postback_whose_secret_no_key_opens_is_refused_503_and_pays_nothing(
+    db: Database, db_target: DbTarget, clock: ManualClock, shop: Shop
+) -> None:
+    with _server(db, db_target, clock, SECRETS_KEYS) as admin:
+        _set_secrets(admin, shop)
+    with _server(db, db_target, clock, Fernet.generate_key().decode()) as admin:  # the old key dropped early
+        el_click = _click(admin, shop, f"/go/{shop.el_game}", "referrer")
+        event = {"transaction_id": "el-0", "click_id": el_click, "event": AF_EVENTS[0]}
+        shop_click = _click(admin, shop, f"/go/shop/{shop.merchant_id}", "sub")
+        order = {
+            "order_id": "o-1",
+            "click_id": shop_click,
+            "status": "pending",
+            "order_amount": 10_000,
+            "currency": "TWD",
+            "event_time": "2026-12-04T10:00:00Z",
+        }
+        answers = [
+            admin.post("/postbacks/appsflyer", json={"af_sub1": "x"}, headers={"Authorization": AF_TOKEN}),
+            post_signed(admin, clock, "/postbacks/earnloop", event, secret=PUBLISHER_SECRET),
+            post_signed(
+                admin, clock, f"/affiliate/postbacks/{shop.merchant_id}", order, secret=MERCHANT_SECRET
+            ),
+        ]
+        for answer in answers:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["reason_code"] == "not_configured"
+            assert "EARNLOOP_SECRETS_KEYS" in answer.json()["detail"]
+        assert _pending(admin, shop) == 0
+        logged = admin.get("/v1/admin/tracking/postbacks").json()
+        assert [(p["outcome"], p["reason_code"]) for p in logged] == [("rejected", "not_configured")] * 2
 
 
 def test_rotation_keeps_postback_secrets_working(
