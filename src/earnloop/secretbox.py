@@ -8,11 +8,16 @@ A stored value without the prefix is a legacy plaintext row: it is still read, a
 keys; development generates ``var/secrets_keys`` (mode 0600).
 
 A column holding such values says so with ``info=SEALED`` in its table definition; the rotate command
-finds every such column in the metadata. This module is a base floor: it imports no domain.
+finds every such column in the metadata. A sealed value is random (a fresh IV each time), so a table
+that must find a row by its secret stores :func:`digest` beside it. A hot path (postback verification)
+opens with :meth:`SecretBox.open_cached`: the plaintext is kept in-process, keyed by the stored value, so
+only the first use of a stored value pays the decryption. This module is a base floor: it imports no
+domain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,10 +36,18 @@ SEALED_LEN = 400  # column width of a sealed value: a plaintext of up to ~200 by
 PLAINTEXT_MAX_BYTES = 200
 KEYS_MAX = 8
 RESEAL_BATCH = 500
+OPEN_CACHE_MAX = 1024  # stored values whose plaintext a box keeps (postback secrets: a few per partner)
+DIGEST_LEN = 64  # hex SHA-256
 
 
 class SecretBoxError(Exception):
     """Keys missing or malformed, or a stored value that no configured key can open."""
+
+
+UNOPENED_HINT = (
+    "a stored secret cannot be opened with EARNLOOP_SECRETS_KEYS: add back the key it was sealed with"
+    " (keep it until `earnloop secrets rotate` has run)"
+)
 
 
 def dev_secret(path: str, make: str) -> str:
@@ -52,6 +65,13 @@ def dev_secret(path: str, make: str) -> str:
     return file.read_text(encoding="utf-8").strip()
 
 
+def digest(plaintext: str) -> str:
+    """The lookup key of a secret stored sealed: hex SHA-256, unkeyed so that it survives key rotation
+    and a migration can compute it. It identifies a row and never verifies anything; it suits secrets
+    of ≥ 16 random characters (a guessable secret could be tested against it offline — ADR 0019)."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
 class SecretBox:
     """Seal (encrypt with the first key) and open (decrypt with any key) secrets stored in columns."""
 
@@ -65,6 +85,8 @@ class SecretBox:
             raise SecretBoxError(
                 "EARNLOOP_SECRETS_KEYS: each key must be a Fernet key (urlsafe base64 of 32 bytes)"
             ) from exc
+        # Keyed by the stored value: a re-encrypted value is a new key, a failure is not cached.
+        self._opened = lru_cache(maxsize=OPEN_CACHE_MAX)(self.open)
 
     @staticmethod
     def is_sealed(stored: str) -> bool:
@@ -83,6 +105,10 @@ class SecretBox:
             return self._fernet.decrypt(stored[len(PREFIX) :].encode("ascii")).decode()
         except (InvalidToken, ValueError) as exc:
             raise SecretBoxError("a stored secret cannot be opened with the configured keys") from exc
+
+    def open_cached(self, stored: str) -> str:
+        """:meth:`open`, remembered for the last :data:`OPEN_CACHE_MAX` stored values (thread-safe)."""
+        return self._opened(stored)
 
     def reseal(self, stored: str) -> str:
         """The value sealed with the first key (plaintext is sealed; a sealed value is re-encrypted)."""

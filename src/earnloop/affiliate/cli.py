@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from earnloop.affiliate import report, service
-from earnloop.cli_support import fail, out, run
+from earnloop.cli_support import fail, out, run, secret_box
 
 affiliate_app = typer.Typer(
     help="Shopping cashback: merchant postback secrets, partner reports, conversions.", no_args_is_help=True
@@ -53,10 +53,11 @@ def set_secret(
     active: Annotated[bool, typer.Option(help="Accept postbacks signed with it.")] = True,
 ) -> None:
     """Add a merchant's postback secret or (de)activate one (two active = rotation); not echoed."""
+    box = secret_box()
     _print(
         run(
             lambda conn, _: service.set_secret(
-                conn, merchant_id=merchant_id, secret=secret, active=active, now_ns=time.time_ns()
+                conn, merchant_id=merchant_id, secret=secret, active=active, now_ns=time.time_ns(), box=box
             )
         )
     )

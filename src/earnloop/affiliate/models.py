@@ -22,20 +22,23 @@ from sqlalchemy import (
 
 from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.secretbox import DIGEST_LEN, SEALED
 
 STATUSES = ("pending", "approved", "declined", "reversed")
 
-# HMAC needs the plaintext secret (like tracking's provider secrets). Never logged nor echoed.
+# HMAC needs the plaintext secret (like tracking's provider secrets): stored sealed (ADR 0019), found by
+# its digest. Never logged nor echoed.
 affiliate_merchant_secrets = Table(
     "affiliate_merchant_secrets",
     metadata,
     Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
     Column("merchant_id", BigInteger, ForeignKey("catalog_merchants.id"), nullable=False),
-    Column("secret", String(500), nullable=False),
+    Column("secret", String(500), nullable=False, info=SEALED),
+    Column("secret_digest", String(DIGEST_LEN), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
-    UniqueConstraint("merchant_id", "secret", name="uq_affiliate_merchant_secrets_merchant_secret"),
+    UniqueConstraint("merchant_id", "secret_digest", name="uq_affiliate_merchant_secrets_merchant_digest"),
 )
 
 # A user's click on a merchant's tracking link: the partner echoes the click id back with the order.

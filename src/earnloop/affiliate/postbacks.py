@@ -33,6 +33,7 @@ from earnloop.affiliate.models import affiliate_requests as requests
 from earnloop.affiliate.service import active_secrets
 from earnloop.catalog.models import catalog_merchants as merchants
 from earnloop.ledger.service import LedgerService
+from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking.service import Reply
 from earnloop.tracking.verifiers import (
     GenericVerifier,
@@ -83,10 +84,17 @@ VERIFIER = AffiliateVerifier()
 
 
 def handle_postback(
-    conn: Connection, ledger: LedgerService, raw: RawPostback, *, merchant_id: int, now_ns: int
+    conn: Connection,
+    ledger: LedgerService,
+    raw: RawPostback,
+    *,
+    merchant_id: int,
+    now_ns: int,
+    box: SecretBox | None = None,
 ) -> Reply:
-    """Verify one postback, apply its update and record the request with its outcome. Never commits."""
-    outcome, change = _verified_outcome(conn, ledger, raw, merchant_id, now_ns)
+    """Verify one postback, apply its update and record the request with its outcome. Never commits.
+    ``box`` opens the merchant's stored secrets (default: the process's)."""
+    outcome, change = _verified_outcome(conn, ledger, raw, merchant_id, now_ns, box)
     headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in raw.headers.items()}
     record(
         conn,
@@ -103,16 +111,23 @@ def handle_postback(
 
 
 def _verified_outcome(
-    conn: Connection, ledger: LedgerService, raw: RawPostback, merchant_id: int, now_ns: int
+    conn: Connection,
+    ledger: LedgerService,
+    raw: RawPostback,
+    merchant_id: int,
+    now_ns: int,
+    box: SecretBox | None,
 ) -> tuple[Outcome, ConversionUpdate | None]:
     if len(raw.body) > BODY_MAX_BYTES:
         return rejected("malformed", f"body larger than {BODY_MAX_BYTES} bytes"), None
     if conn.execute(select(merchants.c.id).where(merchants.c.id == merchant_id)).first() is None:
         return rejected("unknown_merchant", f"no merchant {merchant_id}"), None
     try:
-        VERIFIER.verify(raw, active_secrets(conn, merchant_id), now_ns // 10**9)
+        VERIFIER.verify(raw, active_secrets(conn, merchant_id, box), now_ns // 10**9)
     except PostbackRejected as exc:
         return rejected(exc.reason_code.value, exc.message), None
+    except SecretBoxError:  # the keys were changed too early: ours to fix, the sender retries
+        return rejected("not_configured", UNOPENED_HINT), None
     except ValueError:  # no active secret: our configuration, not the sender's fault (retryable)
         return rejected(
             "not_configured",

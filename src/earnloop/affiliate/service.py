@@ -20,33 +20,40 @@ from earnloop.affiliate.models import affiliate_merchant_secrets as merchant_sec
 from earnloop.affiliate.models import affiliate_requests as requests
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
-from earnloop.tracking.service import store_secret, store_url
+from earnloop.secretbox import SecretBox, process_box
+from earnloop.tracking import service as tracking
 
-SECRET_MIN_LEN, SECRET_MAX_LEN = 16, 500
+SECRET_MIN_LEN, SECRET_MAX_LEN = tracking.SECRET_MIN_LEN, tracking.SECRET_MAX_LEN  # one rule for postbacks
 ACTIVE_SECRETS_MAX = 2  # the current secret and, during a rotation, the next one
 LIST_MAX = 1000
 
 
 # -- secrets ------------------------------------------------------------------------------------------
 def set_secret(
-    conn: Connection, *, merchant_id: int, secret: str, active: bool, now_ns: int
+    conn: Connection,
+    *,
+    merchant_id: int,
+    secret: str,
+    active: bool,
+    now_ns: int,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
-    """Add a postback secret for a merchant or (de)activate one; at most two are active (rotation)."""
+    """Add a postback secret for a merchant (stored sealed with ``box``, default the process's) or
+    (de)activate one; at most two are active (rotation)."""
     catalog.get_merchant(conn, merchant_id)
-    if not SECRET_MIN_LEN <= len(secret) <= SECRET_MAX_LEN:
-        raise AffiliateError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters")
-    where = (merchant_secrets.c.merchant_id == merchant_id, merchant_secrets.c.secret == secret)
-    row = conn.execute(select(merchant_secrets.c.id, merchant_secrets.c.active).where(*where)).first()
-    if (
-        active
-        and (row is None or not row.active)
-        and len(active_secrets(conn, merchant_id)) >= ACTIVE_SECRETS_MAX
-    ):
+    if not tracking.secret_fits(secret):
+        raise AffiliateError(
+            f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters, at most {SECRET_MAX_LEN} bytes in UTF-8"
+        )
+    owner = {"merchant_id": merchant_id}
+    row = tracking.stored_row(conn, merchant_secrets, owner, secret)
+    if active and (row is None or not row.active) and _active_count(conn, merchant_id) >= ACTIVE_SECRETS_MAX:
         raise AffiliateError(
             f"merchant {merchant_id} has {ACTIVE_SECRETS_MAX} active secrets: deactivate one first"
         )
-    owner = {"merchant_id": merchant_id}
-    secret_id = store_secret(conn, merchant_secrets, owner, secret, active=active, now_ns=now_ns)
+    secret_id = tracking.store_secret(
+        conn, merchant_secrets, owner, secret, active=active, now_ns=now_ns, box=box
+    )
     return {"merchant_id": merchant_id, "secret_id": secret_id, "active": active}
 
 
@@ -69,7 +76,7 @@ def list_secrets(conn: Connection, merchant_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def active_secrets(conn: Connection, merchant_id: int) -> list[str]:
+def _active_stored(conn: Connection, merchant_id: int) -> list[str]:
     return list(
         conn.execute(
             select(merchant_secrets.c.secret)
@@ -77,6 +84,17 @@ def active_secrets(conn: Connection, merchant_id: int) -> list[str]:
             .order_by(merchant_secrets.c.id)
         ).scalars()
     )
+
+
+def _active_count(conn: Connection, merchant_id: int) -> int:
+    return len(_active_stored(conn, merchant_id))
+
+
+def active_secrets(conn: Connection, merchant_id: int, box: SecretBox | None = None) -> list[str]:
+    """The merchant's active postback secrets, opened through ``box``'s cache (default: the process's
+    box), so a postback costs no decryption after the first."""
+    opener = box or process_box()
+    return [opener.open_cached(stored) for stored in _active_stored(conn, merchant_id)]
 
 
 # -- clicks -------------------------------------------------------------------------------------------
@@ -102,7 +120,7 @@ def record_click(
     if not template or "{click_id}" not in template:
         raise CatalogNotFoundError(f"merchant {merchant_id} has no active tracking link")
     click_id = token_source.token_urlsafe(16)
-    location = store_url(
+    location = tracking.store_url(
         app_store_id=None, play_package=None, user_agent=user_agent, click_id=click_id, template=template
     )
     assert location is not None  # a template always gives a location

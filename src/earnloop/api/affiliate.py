@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from earnloop.affiliate import postbacks, report, service
-from earnloop.api.context import AppContext
+from earnloop.api.context import AppContext, app_context
 from earnloop.api.deps import Admin, User
 from earnloop.api.inbound import answer_postback, client_ip
 from earnloop.api.problems import ProblemError, problem_responses
@@ -61,10 +61,11 @@ def go_shop(merchant_id: Id, request: Request, user: User) -> RedirectResponse:
 async def postback(merchant_id: Id, request: Request) -> Response:
     """A merchant partner's conversion update, signed with ``Earnloop-Signature`` over the raw body;
     idempotent on (order id, status, amount): a duplicate gets the first reply verbatim."""
+    box = app_context(request).box
     return await answer_postback(
         request,
         lambda conn, ledger, raw, now_ns: postbacks.handle_postback(
-            conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns
+            conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns, box=box
         ),
     )
 
@@ -92,6 +93,7 @@ def put_secret(merchant_id: Id, body: SecretIn, ctx: Admin) -> dict[str, Any]:
             secret=body.secret,
             active=body.active,
             now_ns=ctx.ledger.clock.now_ns(),
+            box=ctx.box,
         )
 
 

@@ -75,11 +75,12 @@ def verifiers_of(settings: Settings) -> Registry:
 
 
 async def _postback(provider: str, request: Request) -> Response:
-    verifiers = verifiers_of(app_context(request).settings)
+    ctx = app_context(request)
+    verifiers, box = verifiers_of(ctx.settings), ctx.box
     return await answer_postback(
         request,
         lambda conn, ledger, raw, now_ns: service.handle_postback(
-            conn, ledger, raw, provider=provider, now_ns=now_ns, verifiers=verifiers
+            conn, ledger, raw, provider=provider, now_ns=now_ns, verifiers=verifiers, box=box
         ),
     )
 
@@ -117,7 +118,12 @@ def put_secret(provider: Provider, body: SecretIn, ctx: Admin) -> dict[str, Any]
     secret is not echoed."""
     with ctx.db.uow() as conn:
         return service.set_provider_secret(
-            conn, provider=provider, secret=body.secret, active=body.active, now_ns=ctx.ledger.clock.now_ns()
+            conn,
+            provider=provider,
+            secret=body.secret,
+            active=body.active,
+            now_ns=ctx.ledger.clock.now_ns(),
+            box=ctx.box,
         )
 
 
@@ -138,6 +144,7 @@ def put_partner_secret(partner_id: Id, body: SecretIn, ctx: Admin) -> dict[str, 
             secret=body.secret,
             active=body.active,
             now_ns=ctx.ledger.clock.now_ns(),
+            box=ctx.box,
         )
 
 

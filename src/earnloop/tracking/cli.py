@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out, run, secret_box
 from earnloop.tracking import secrets
 
 tracking_app = typer.Typer(help="Game postbacks: provider and publisher secrets.", no_args_is_help=True)
@@ -28,10 +28,11 @@ def _print(value: object) -> None:
 def set_secret(provider: Provider, secret: Secret, active: Active = True) -> None:
     """Add a provider's secret (AppsFlyer: its Push API token) or (de)activate one (two active =
     rotation)."""
+    box = secret_box()
     _print(
         run(
             lambda conn, _: secrets.set_provider_secret(
-                conn, provider=provider, secret=secret, active=active, now_ns=time.time_ns()
+                conn, provider=provider, secret=secret, active=active, now_ns=time.time_ns(), box=box
             )
         )
     )
@@ -47,10 +48,11 @@ def provider_secrets(provider: Provider) -> None:
 @tracking_app.command("set-partner-secret")
 def set_partner_secret(partner_id: PartnerId, secret: Secret, active: Active = True) -> None:
     """Add a game publisher's earnloop postback secret or (de)activate one (at most two active)."""
+    box = secret_box()
     _print(
         run(
             lambda conn, _: secrets.set_partner_secret(
-                conn, partner_id=partner_id, secret=secret, active=active, now_ns=time.time_ns()
+                conn, partner_id=partner_id, secret=secret, active=active, now_ns=time.time_ns(), box=box
             )
         )
     )

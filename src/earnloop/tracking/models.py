@@ -21,35 +21,39 @@ from sqlalchemy import (
 
 from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.secretbox import DIGEST_LEN, SEALED
 
 # game_id / milestone_id are catalog ids without foreign keys: the catalog migration is a sibling
 # branch (no guaranteed order between them).
 
-# HMAC needs the plaintext secret (unlike API keys, which are stored as digests). Never logged.
+# HMAC needs the plaintext secret (unlike API keys, which are stored as digests), so it is stored sealed
+# (``secretbox``, ADR 0019) and found by its digest (a sealed value differs each time). Never logged.
 tracking_provider_secrets = Table(
     "tracking_provider_secrets",
     metadata,
     Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
     Column("provider", String(40), nullable=False),
-    Column("secret", String(500), nullable=False),
+    Column("secret", String(500), nullable=False, info=SEALED),
+    Column("secret_digest", String(DIGEST_LEN), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
-    UniqueConstraint("provider", "secret", name="uq_tracking_provider_secrets_provider_secret"),
+    UniqueConstraint("provider", "secret_digest", name="uq_tracking_provider_secrets_provider_digest"),
 )
 
 # The ``earnloop`` scheme's secrets, one set per game publisher (partner): a publisher signs postbacks
-# for its own games only (ADR 0016). Two active = a rotation. Never logged.
+# for its own games only (ADR 0016). Two active = a rotation. Sealed like the providers'. Never logged.
 tracking_partner_secrets = Table(
     "tracking_partner_secrets",
     metadata,
     Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
     Column("partner_id", BigInteger, ForeignKey("partners.id"), nullable=False),
-    Column("secret", String(500), nullable=False),
+    Column("secret", String(500), nullable=False, info=SEALED),
+    Column("secret_digest", String(DIGEST_LEN), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
-    UniqueConstraint("partner_id", "secret", name="uq_tracking_partner_secrets_partner_secret"),
+    UniqueConstraint("partner_id", "secret_digest", name="uq_tracking_partner_secrets_partner_digest"),
 )
 
 # A user's click on a game's link: the click id is what the provider echoes back in its postback.

@@ -2,6 +2,10 @@
 ``earnloop`` scheme's secrets, which belong to each game publisher (ADR 0016): a publisher signs the
 postbacks of its own games only. Two active secrets = a rotation. Values are never returned or logged.
 
+Values are stored sealed (:mod:`earnloop.secretbox`, ADR 0019) beside their digest, by which a row is
+found and kept unique. Reading them for a postback opens them through the box's in-process cache, so a
+postback costs no decryption after the first with the same stored value.
+
 For an ``earnloop`` postback, whose secrets verify it follows from the click id its body names
 (:func:`earnloop_signer`): the clicked game's publisher's. The signature covers that click id, and the
 earn path binds the same click, so a publisher's secret can never pay another publisher's game.
@@ -17,13 +21,14 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 from earnloop.auth.service import get_partner
 from earnloop.catalog.models import catalog_games as games
 from earnloop.db import driver
+from earnloop.secretbox import PLAINTEXT_MAX_BYTES, SecretBox, digest, process_box
 from earnloop.tracking.errors import PartnerNotFoundError, TrackingError
 from earnloop.tracking.models import tracking_clicks as clicks
 from earnloop.tracking.models import tracking_partner_secrets as partner_secrets
 from earnloop.tracking.models import tracking_provider_secrets as provider_secrets
 from earnloop.tracking.verifiers import PROVIDERS
 
-SECRET_MIN_LEN, SECRET_MAX_LEN = 16, 500
+SECRET_MIN_LEN, SECRET_MAX_LEN = 16, PLAINTEXT_MAX_BYTES  # characters; at most that many bytes too
 ACTIVE_SECRETS_MAX = 2  # the current secret and, during a rotation, the next one
 PER_PARTNER = "earnloop"  # the scheme whose secrets belong to game publishers
 PUBLISHER_KIND = "game_publisher"
@@ -42,27 +47,57 @@ def partner_hint(partner_id: int | str) -> str:
     )
 
 
-def store_secret(
-    conn: Connection, table: Table, owner: dict[str, Any], secret: str, *, active: bool, now_ns: int
-) -> int:
-    """Insert the owner's ``secret`` into a secrets table (provider, publisher or merchant postback
-    secrets), or set the ``active`` flag of the row it already has; returns the row's id."""
+def stored_row(conn: Connection, table: Table, owner: dict[str, Any], secret: str) -> Any:
+    """The owner's row (``id``, ``active``) holding ``secret`` in a secrets table, found by its digest;
+    ``None`` if there is none."""
     where = [table.c[column] == value for column, value in owner.items()]
-    row = conn.execute(select(table.c.id).where(*where, table.c.secret == secret)).first()
+    query = select(table.c.id, table.c.active).where(*where, table.c.secret_digest == digest(secret))
+    return conn.execute(query).first()
+
+
+def store_secret(
+    conn: Connection,
+    table: Table,
+    owner: dict[str, Any],
+    secret: str,
+    *,
+    active: bool,
+    now_ns: int,
+    box: SecretBox | None = None,
+) -> int:
+    """Insert the owner's ``secret`` (sealed with ``box``, default the process's, beside its digest) into
+    a secrets table (provider, publisher or merchant postback secrets), or set the ``active`` flag of the
+    row it already has; returns the row's id."""
+    row = stored_row(conn, table, owner, secret)
     if row is not None:
         conn.execute(update(table).where(table.c.id == row.id).values(active=active, updated_at_ns=now_ns))
         return int(row.id)
+    sealed = (box or process_box()).seal(secret)
     stored = conn.execute(
         insert(table)
-        .values(**owner, secret=secret, active=active, created_at_ns=now_ns, updated_at_ns=now_ns)
+        .values(
+            **owner,
+            secret=sealed,
+            secret_digest=digest(secret),
+            active=active,
+            created_at_ns=now_ns,
+            updated_at_ns=now_ns,
+        )
         .returning(table.c.id)
     )
     return int(stored.scalar_one())
 
 
+def secret_fits(secret: str) -> bool:
+    """Whether ``secret`` has an accepted length (characters, and bytes once encoded)."""
+    return len(secret) >= SECRET_MIN_LEN and len(secret.encode()) <= SECRET_MAX_LEN
+
+
 def _check_length(secret: str) -> None:
-    if not SECRET_MIN_LEN <= len(secret) <= SECRET_MAX_LEN:
-        raise TrackingError(f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters")
+    if not secret_fits(secret):
+        raise TrackingError(
+            f"secret: {SECRET_MIN_LEN}–{SECRET_MAX_LEN} characters, at most {SECRET_MAX_LEN} bytes in UTF-8"
+        )
 
 
 def _listed(rows: Any, owner: str) -> list[dict[str, Any]]:
@@ -79,7 +114,13 @@ def _listed(rows: Any, owner: str) -> list[dict[str, Any]]:
 
 # -- providers ----------------------------------------------------------------------------------------
 def set_provider_secret(
-    conn: Connection, *, provider: str, secret: str, active: bool, now_ns: int
+    conn: Connection,
+    *,
+    provider: str,
+    secret: str,
+    active: bool,
+    now_ns: int,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
     """Add a secret (AppsFlyer: the push token) for a provider or (de)activate it; two active secrets =
     a rotation. The ``earnloop`` scheme has no provider-wide secret: see :func:`set_partner_secret`."""
@@ -92,7 +133,7 @@ def set_provider_secret(
         )
     _check_length(secret)
     owner = {"provider": provider}
-    secret_id = store_secret(conn, provider_secrets, owner, secret, active=active, now_ns=now_ns)
+    secret_id = store_secret(conn, provider_secrets, owner, secret, active=active, now_ns=now_ns, box=box)
     return {"provider": provider, "secret_id": secret_id, "active": active}
 
 
@@ -110,8 +151,11 @@ _ACTIVE_SECRETS = (
 )
 
 
-def active_secrets(conn: Connection, provider: str) -> list[str]:
-    return [str(secret) for secret in driver.scalars(conn, _ACTIVE_SECRETS, {"provider": provider})]
+def active_secrets(conn: Connection, provider: str, box: SecretBox | None = None) -> list[str]:
+    """The provider's active secrets, opened (through ``box``'s cache; default the process's box)."""
+    opener = box or process_box()
+    stored = driver.scalars(conn, _ACTIVE_SECRETS, {"provider": provider})
+    return [opener.open_cached(str(value)) for value in stored]
 
 
 # -- game publishers (the earnloop scheme) --------------------------------------------------------------
@@ -122,12 +166,21 @@ _ACTIVE_PARTNER_SECRETS = (
 )
 
 
-def active_partner_secrets(conn: Connection, partner_id: int) -> list[str]:
-    return [str(s) for s in driver.scalars(conn, _ACTIVE_PARTNER_SECRETS, {"partner_id": partner_id})]
+def active_partner_secrets(conn: Connection, partner_id: int, box: SecretBox | None = None) -> list[str]:
+    """The publisher's active ``earnloop`` secrets, opened (default: the process's box)."""
+    opener = box or process_box()
+    stored = driver.scalars(conn, _ACTIVE_PARTNER_SECRETS, {"partner_id": partner_id})
+    return [opener.open_cached(str(value)) for value in stored]
 
 
 def set_partner_secret(
-    conn: Connection, *, partner_id: int, secret: str, active: bool, now_ns: int
+    conn: Connection,
+    *,
+    partner_id: int,
+    secret: str,
+    active: bool,
+    now_ns: int,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
     """Add a game publisher's ``earnloop`` secret or (de)activate one; at most two are active."""
     partner = get_partner(conn, partner_id)
@@ -137,18 +190,18 @@ def set_partner_secret(
         raise TrackingError(f"partner {partner_id} is a {partner.kind}, not a {PUBLISHER_KIND}")
     _check_length(secret)
     owner = {"partner_id": partner_id}
-    row = conn.execute(
-        select(partner_secrets.c.active).where(
-            partner_secrets.c.partner_id == partner_id, partner_secrets.c.secret == secret
-        )
-    ).first()
+    row = stored_row(conn, partner_secrets, owner, secret)
     already_active = row is not None and bool(row.active)
-    if active and not already_active and len(active_partner_secrets(conn, partner_id)) >= ACTIVE_SECRETS_MAX:
+    if active and not already_active and _active_count(conn, partner_id) >= ACTIVE_SECRETS_MAX:
         raise TrackingError(
             f"partner {partner_id} has {ACTIVE_SECRETS_MAX} active secrets: deactivate one first"
         )
-    secret_id = store_secret(conn, partner_secrets, owner, secret, active=active, now_ns=now_ns)
+    secret_id = store_secret(conn, partner_secrets, owner, secret, active=active, now_ns=now_ns, box=box)
     return {"partner_id": partner_id, "secret_id": secret_id, "active": active}
+
+
+def _active_count(conn: Connection, partner_id: int) -> int:
+    return len(driver.scalars(conn, _ACTIVE_PARTNER_SECRETS, {"partner_id": partner_id}))
 
 
 def list_partner_secrets(conn: Connection, partner_id: int) -> list[dict[str, Any]]:
@@ -181,11 +234,14 @@ _SIGNER = (
 )
 
 
-def earnloop_signer(conn: Connection, click_id: str) -> Signer | None:
-    """The publisher who signs for ``click_id``'s game, with its active secrets; ``None``: no such click."""
+def earnloop_signer(conn: Connection, click_id: str, box: SecretBox | None = None) -> Signer | None:
+    """The publisher who signs for ``click_id``'s game, with its active secrets (opened through ``box``'s
+    cache; default the process's box); ``None``: no such click."""
     found = driver.rows(conn, _SIGNER, {"click_id": click_id})
     if not found:
         return None
     first = found[0]
     publisher = None if first.publisher_id is None else int(first.publisher_id)
-    return Signer(str(first.key), publisher, [str(r.secret) for r in found if r.secret is not None])
+    opener = box or process_box()
+    opened = [opener.open_cached(str(r.secret)) for r in found if r.secret is not None]
+    return Signer(str(first.key), publisher, opened)

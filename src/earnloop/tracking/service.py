@@ -27,6 +27,7 @@ from earnloop.catalog.errors import CatalogNotFoundError
 from earnloop.catalog.models import catalog_games
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
+from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking import games
 from earnloop.tracking.errors import NoStoreLinkError, TrackingError
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
@@ -42,9 +43,11 @@ from earnloop.tracking.secrets import (
     list_provider_secrets,
     partner_hint,
     provider_hint,
+    secret_fits,
     set_partner_secret,
     set_provider_secret,
     store_secret,
+    stored_row,
 )
 from earnloop.tracking.verifiers import (
     GenericVerifier,
@@ -68,11 +71,13 @@ __all__ = [
     "list_postbacks",
     "list_provider_secrets",
     "record_click",
+    "secret_fits",
     "set_game_link",
     "set_partner_secret",
     "set_provider_secret",
     "store_secret",
     "store_url",
+    "stored_row",
 ]
 
 BODY_MAX_BYTES = 64 * 1024
@@ -277,11 +282,12 @@ class _Refused(Exception):  # noqa: N818 -- control flow: refused before verific
         self.message = message
 
 
-def _secrets_for(conn: Connection, provider: str, raw: RawPostback) -> list[str]:
+def _secrets_for(conn: Connection, provider: str, raw: RawPostback, box: SecretBox | None) -> list[str]:
     """The active secrets that may have signed ``raw``: the provider's, or for the ``earnloop`` scheme
-    those of the publisher of the game the body's click id was recorded for (ADR 0016)."""
+    those of the publisher of the game the body's click id was recorded for (ADR 0016); opened with
+    ``box`` (its cache: no decryption after the first postback)."""
     if provider != PER_PARTNER:
-        found = active_secrets(conn, provider)
+        found = active_secrets(conn, provider, box)
         if not found:
             raise _Refused(
                 "not_configured", f"no active secret for {provider}: set one with {provider_hint(provider)}"
@@ -290,7 +296,7 @@ def _secrets_for(conn: Connection, provider: str, raw: RawPostback) -> list[str]
     click_id = GenericVerifier.click_id_hint(raw.body)
     if click_id is None:
         raise _Refused("malformed", "the body is not a JSON object naming a click_id")
-    signer = earnloop_signer(conn, click_id)
+    signer = earnloop_signer(conn, click_id, box)
     if signer is None:
         raise _Refused("unknown_click", "no click with this id")
     if signer.publisher_id is None:
@@ -309,11 +315,20 @@ def _secrets_for(conn: Connection, provider: str, raw: RawPostback) -> list[str]
 
 
 def _verified(
-    conn: Connection, raw: RawPostback, provider: str, verifiers: Registry | None, now_ns: int
+    conn: Connection,
+    raw: RawPostback,
+    provider: str,
+    verifiers: Registry | None,
+    now_ns: int,
+    box: SecretBox | None,
 ) -> VerifiedPostback:
     """What the postback claims once authenticated; :class:`PostbackRejected` or :class:`_Refused`."""
     verifier = verifier_for(provider, verifiers)
-    claim = verifier.verify(raw, _secrets_for(conn, provider, raw), now_ns // 10**9)
+    try:
+        secrets = _secrets_for(conn, provider, raw, box)
+    except SecretBoxError:  # the keys were changed too early: ours to fix, the sender retries (503)
+        raise _Refused("not_configured", UNOPENED_HINT) from None
+    claim = verifier.verify(raw, secrets, now_ns // 10**9)
     if provider == PER_PARTNER and claim.click_id != GenericVerifier.click_id_hint(raw.body):
         raise _Refused("malformed", "the signed click_id is not the one whose publisher's secret verified")
     return claim
@@ -334,15 +349,17 @@ def handle_postback(
     provider: str,
     now_ns: int,
     verifiers: Registry | None = None,
+    box: SecretBox | None = None,
 ) -> Reply:
     """Verify, deduplicate, bind and reward one postback (see the module docstring). Never commits.
-    ``verifiers``: the providers' verifiers as the settings configure them (default: published values)."""
+    ``verifiers``: the providers' verifiers as the settings configure them (default: published values);
+    ``box``: opens the stored secrets (default: the process's, from its settings)."""
     redact = _secret_headers(verifiers)
     if len(raw.body) > BODY_MAX_BYTES:
         message = f"body larger than {BODY_MAX_BYTES} bytes"
         return _reject(conn, raw, provider, "malformed", message, now_ns, redact=redact)
     try:
-        claim = _verified(conn, raw, provider, verifiers, now_ns)
+        claim = _verified(conn, raw, provider, verifiers, now_ns, box)
     except PostbackRejected as exc:
         return _reject(conn, raw, provider, exc.reason_code.value, exc.message, now_ns, redact=redact)
     except _Refused as exc:

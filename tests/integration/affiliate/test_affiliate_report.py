@@ -151,4 +151,7 @@ def test_cli_manages_secrets_without_showing_them(
     with db.uow(write=False) as conn:
         assert affiliate.active_secrets(conn, w.merchant_id) == [secret]
     short = cli("affiliate", "set-secret", str(w.merchant_id), "--secret", "short")
-    assert (short.returncode, short.stderr.strip()) == (1, "error: secret: 16–500 characters")
+    assert (short.returncode, short.stderr.strip()) == (
+        1,
+        "error: secret: 16–200 characters, at most 200 bytes in UTF-8",
+    )
