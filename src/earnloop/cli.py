@@ -1,4 +1,5 @@
-"""The ``earnloop`` command: serve, worker, doctor, db, ledger, tracking, demo and bench.
+"""The ``earnloop`` command: serve, worker, doctor, db, ledger, secrets, demo and bench — and every
+domain's sub-commands, wired here (a domain's ``cli.py`` knows only its own domain).
 
 Errors print one line on stderr and exit non-zero; nothing is changed by a command that fails.
 """
@@ -16,16 +17,27 @@ from rich.console import Console
 from rich.table import Table
 
 from earnloop.affiliate import cli as affiliate_cli
+from earnloop.auth import cli as auth_cli
+from earnloop.catalog import cli as catalog_cli
 from earnloop.cli_support import fail, ready_database, secret_box, unit_of_work
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
+from earnloop.einvoice import cli as einvoice_cli
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
+from earnloop.outbox import cli as outbox_cli
 from earnloop.tracking import cli as tracking_cli
 from earnloop.wallet import cli as wallet_cli
+from earnloop.wallet.cashback import cli as cashback_cli
+from earnloop.wallet.donations import cli as donations_cli
+from earnloop.wallet.escrow import cli as escrow_cli
+from earnloop.wallet.fx import cli as fx_cli
+from earnloop.wallet.holds import cli as holds_cli
+from earnloop.wallet.pay import cli as pay_cli
+from earnloop.wallet.withdrawals import cli as withdrawals_cli
 
 app = typer.Typer(
     help="earnloop: cashback, wallet, risk and credit on a double-entry ledger.", no_args_is_help=True
@@ -38,9 +50,24 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
 secrets_app = typer.Typer(help="Secrets stored at rest (EARNLOOP_SECRETS_KEYS).", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
-wallet_cli.register(app)
-affiliate_cli.register(app)
-tracking_cli.register(app)
+# Every domain's sub-commands, in the order `earnloop --help` lists them.
+for domain_cli in (
+    auth_cli,
+    wallet_cli,
+    cashback_cli,
+    escrow_cli,
+    holds_cli,
+    outbox_cli,
+    withdrawals_cli,
+    donations_cli,
+    pay_cli,
+    fx_cli,
+    catalog_cli,
+    einvoice_cli,
+    affiliate_cli,
+    tracking_cli,
+):
+    domain_cli.register(app)
 out = Console()
 
 

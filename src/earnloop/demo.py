@@ -41,9 +41,14 @@ from earnloop.ledger.service import LedgerService
 from earnloop.tracking import service as tracking
 from earnloop.tracking.models import tracking_clicks
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
-from earnloop.wallet import cashback, donations, holds, mandates, pay, service
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.currencies import currency
+from earnloop.wallet.donations import service as donations
+from earnloop.wallet.holds import mandates
+from earnloop.wallet.holds import service as holds
+from earnloop.wallet.pay import service as pay
 from earnloop.worker import confirm_cashback
 
 CURRENCY = "TWD"

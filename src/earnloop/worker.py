@@ -20,9 +20,12 @@ from earnloop.ledger.service import LedgerService
 from earnloop.outbox import delivery as webhook_delivery
 from earnloop.outbox.targets import TargetGuard
 from earnloop.secretbox import SecretBox, box_from_settings
-from earnloop.wallet import cashback, escrow, holds, pay
-from earnloop.wallet import withdrawals as withdrawals_flow
-from earnloop.wallet.payouts import PayoutProvider, provider_from_settings
+from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.escrow import service as escrow
+from earnloop.wallet.holds import service as holds
+from earnloop.wallet.pay import service as pay
+from earnloop.wallet.withdrawals import service as withdrawals_flow
+from earnloop.wallet.withdrawals.payouts import PayoutProvider, provider_from_settings
 
 log = structlog.get_logger("earnloop.worker")
 

@@ -170,7 +170,7 @@ def test_doctor_reports_a_healthy_redis(tmp_path: Path, redis_url: str) -> None:
 
 def test_production_refuses_the_fake_payout_provider(tmp_path: Path) -> None:
     from earnloop.db.migrate import upgrade
-    from earnloop.wallet.payouts import PayoutConfigError
+    from earnloop.wallet.withdrawals.payouts import PayoutConfigError
 
     url = f"sqlite:///{tmp_path / 'prod.db'}"
     db = make_database(url)

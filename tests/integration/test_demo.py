@@ -20,7 +20,7 @@ from earnloop.ledger.models import transfers
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking.models import tracking_clicks, tracking_postbacks
 from earnloop.wallet import service
-from earnloop.wallet.models import cashback_entries
+from earnloop.wallet.cashback.models import cashback_entries
 
 
 def _count(conn: Connection, table: Any, *where: Any) -> int:

@@ -44,7 +44,7 @@ from earnloop.ledger.service import LedgerService
 from earnloop.risk import screening as risk
 from earnloop.risk.screening import screen
 from earnloop.tracking.service import Reply
-from earnloop.wallet import cashback
+from earnloop.wallet.cashback import service as cashback
 
 SOURCE = "shopping"
 DAY_NS = 86_400 * 10**9

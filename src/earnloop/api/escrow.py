@@ -21,8 +21,9 @@ from earnloop.api.context import AppContext
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
 from earnloop.api.types import CurrencyPath, Id, QueryId
-from earnloop.wallet import escrow, holds
-from earnloop.wallet.escrow import ADMIN, Actor
+from earnloop.wallet.escrow import service as escrow
+from earnloop.wallet.escrow.service import ADMIN, Actor
+from earnloop.wallet.holds import service as holds
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns
 
 escrow_router = APIRouter(prefix="/v1", tags=["escrow"], responses=problem_responses(401, 403, 404, 409, 422))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from earnloop.api.deps import IdempotencyKey, User
 from earnloop.api.problems import problem_responses
-from earnloop.wallet import mandates
+from earnloop.wallet.holds import mandates
 from earnloop.wallet.schemas import AMOUNT_MAX, Amount, CurrencyCode, Strict, from_ns
 
 router = APIRouter(prefix="/v1", tags=["deposit holds"], responses=problem_responses(401, 403, 404, 409, 422))

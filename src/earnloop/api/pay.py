@@ -12,7 +12,8 @@ from pydantic import Field
 from earnloop.api.context import run_write
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
-from earnloop.wallet import fx, pay
+from earnloop.wallet.fx import service as fx
+from earnloop.wallet.pay import service as pay
 from earnloop.wallet.schemas import AMOUNT_MAX, Amount, CurrencyCode, Strict, from_ns, to_ns
 
 router = APIRouter(prefix="/v1", tags=["pay"], responses=problem_responses(401, 403, 404, 409, 422))

@@ -11,7 +11,8 @@ from earnloop.api.deps import Admin, IdempotencyKey, User
 from earnloop.api.problems import problem_responses
 from earnloop.api.types import CurrencyPath, Id
 from earnloop.auth import service as auth
-from earnloop.wallet import cashback, service
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.schemas import (
     AdjustmentIn,

@@ -22,9 +22,11 @@ from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import donations, withdrawals
-from earnloop.wallet.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
-from earnloop.wallet.payouts import (
+from earnloop.wallet.donations import service as donations
+from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns, to_ns
+from earnloop.wallet.withdrawals import service as withdrawals
+from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
+from earnloop.wallet.withdrawals.payouts import (
     SIGNATURE_HEADER,
     HttpPayoutProvider,
     PayoutAnswer,
@@ -33,7 +35,6 @@ from earnloop.wallet.payouts import (
     require_real_provider,
     signature_matches,
 )
-from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns, to_ns
 
 router = APIRouter(
     prefix="/v1", tags=["withdrawals", "donations"], responses=problem_responses(401, 404, 409, 422)

@@ -54,7 +54,7 @@ from earnloop.ledger.service import LedgerService
 from earnloop.observability import configure_logging
 from earnloop.tracking import service as tracking
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
-from earnloop.wallet.models import cashback_entries
+from earnloop.wallet.cashback.models import cashback_entries
 
 BENCH = "postback"
 PROVIDER = "earnloop"

@@ -25,7 +25,7 @@ from earnloop.catalog.errors import CapReachedError
 from earnloop.catalog.pricing import BonusPart, reprice_bonus
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback
+from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.errors import InsufficientFundsError
 
 BONUS_ATTEMPTS = 3

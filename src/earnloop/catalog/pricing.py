@@ -33,7 +33,7 @@ from earnloop.catalog.models import catalog_merchant_rates as rates
 from earnloop.catalog.models import catalog_merchants as merchants
 from earnloop.catalog.validation import AMOUNT_MAX, TWO_X_BPS
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet.cashback import Funding
+from earnloop.wallet.cashback.service import Funding
 from earnloop.wallet.chart import AccountKind
 
 DEFAULT_RATE_CATEGORY = "default"

@@ -10,16 +10,26 @@ from earnloop.ledger import models as ledger_models
 from earnloop.outbox import models as outbox_models
 from earnloop.risk import models as risk_models
 from earnloop.tracking import models as tracking_models
-from earnloop.wallet import escrow_models as escrow_models
-from earnloop.wallet import fx_models as fx_models
 from earnloop.wallet import models as wallet_models
-from earnloop.wallet import pay_models as pay_models
-from earnloop.wallet import withdrawal_models as withdrawal_models
+from earnloop.wallet.cashback import models as cashback_models
+from earnloop.wallet.donations import models as donation_models
+from earnloop.wallet.escrow import models as escrow_models
+from earnloop.wallet.fx import models as fx_models
+from earnloop.wallet.holds import models as hold_models
+from earnloop.wallet.pay import models as pay_models
+from earnloop.wallet.withdrawals import models as withdrawal_models
 
-MODEL_MODULES = [auth_models, idempotency_models, ledger_models, outbox_models, wallet_models]
-MODEL_MODULES.append(escrow_models)
+MODEL_MODULES = [
+    auth_models,
+    idempotency_models,
+    ledger_models,
+    outbox_models,
+    wallet_models,
+    cashback_models,
+]
+MODEL_MODULES.extend([escrow_models, hold_models])
 MODEL_MODULES.extend([fx_models, pay_models])
-MODEL_MODULES.append(withdrawal_models)
+MODEL_MODULES.extend([withdrawal_models, donation_models])
 MODEL_MODULES.append(einvoice_models)
 MODEL_MODULES.append(catalog_models)
 MODEL_MODULES.append(tracking_models)

@@ -27,7 +27,7 @@ from earnloop.catalog.errors import CatalogError
 from earnloop.catalog.pricing import price_reward
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.screening import screen
-from earnloop.wallet import cashback
+from earnloop.wallet.cashback import service as cashback
 
 SOURCE = "einvoice"
 DAY_NS = 86_400 * 1_000_000_000

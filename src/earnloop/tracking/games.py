@@ -50,7 +50,7 @@ from earnloop.ledger.service import LedgerService
 from earnloop.risk.screening import screen
 from earnloop.tracking.models import tracking_clicks, tracking_conversions
 from earnloop.tracking.verifiers import VerifiedPostback
-from earnloop.wallet import cashback
+from earnloop.wallet.cashback import service as cashback
 
 DAY_NS = 86_400 * 10**9
 SOURCE = "game"

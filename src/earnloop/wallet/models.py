@@ -1,4 +1,5 @@
-"""Wallet tables (the money itself lives in the ledger; these rows say what it is for)."""
+"""Wallet-core tables: the wallets opened (one per user and currency) and operators' adjustments. The money
+itself lives in the ledger; these rows say what it is for. Each sub-domain keeps its own tables."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
-    Index,
     LargeBinary,
     String,
     Table,
-    UniqueConstraint,
 )
 
 from earnloop.auth.models import SERIAL_ID
@@ -23,32 +22,6 @@ wallets = Table(
     Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True),
     Column("currency", String(3), primary_key=True),
     Column("opened_at_ns", BigInteger, nullable=False),
-)
-
-# One row per cashback reward: pending until release_at, then confirmed; or reversed / clawed back.
-cashback_entries = Table(
-    "cashback_entries",
-    metadata,
-    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
-    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("source", String(32), nullable=False),
-    Column("ref", String(200), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("funding_kind", BigInteger, nullable=False),
-    Column("funding_owner", BigInteger, nullable=False),
-    Column("pending_transfer_id", LargeBinary(16), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),
-    Column("release_at_ns", BigInteger, nullable=False),
-    Column("created_at_ns", BigInteger, nullable=False),
-    Column("updated_at_ns", BigInteger, nullable=False),
-    Column("clawed_back", BigInteger, nullable=False, default=0),
-    Column("debt_recorded", BigInteger, nullable=False, default=0),
-    UniqueConstraint("source", "ref", name="uq_cashback_entries_source_ref"),
-    CheckConstraint("amount > 0", name="amount_positive"),
-    CheckConstraint("status IN ('pending', 'confirmed', 'reversed', 'clawed_back')", name="status_known"),
-    Index("ix_cashback_entries_due", "status", "release_at_ns"),
-    Index("ix_cashback_entries_user", "user_id", "created_at_ns"),
 )
 
 # Manual adjustments by an operator, with the reason and who made them.

@@ -15,11 +15,12 @@ from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import enc128
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AccountFilter, AccountFilterFlags, Transfer, TransferFlags
+from earnloop.wallet.cashback.models import cashback_entries
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, describe, transfer_id
 from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
-from earnloop.wallet.models import adjustments, cashback_entries, wallets
+from earnloop.wallet.models import adjustments, wallets
 
 HISTORY_PAGE_MAX = 200
 REASON_MAX_LEN = 500

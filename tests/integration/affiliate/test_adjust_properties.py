@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from earnloop.auth.service import create_user
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback
 from earnloop.wallet import service as wallet
-from earnloop.wallet.cashback import Funding
+from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.cashback.service import Funding
 from earnloop.wallet.chart import AccountKind
 from tests.integration.ledger_invariants import check_ledger_invariants
 

@@ -21,7 +21,7 @@ from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet.models import cashback_entries
+from earnloop.wallet.cashback.models import cashback_entries
 from earnloop.worker import confirm_cashback
 from tests.integration.affiliate.support import (
     DAY_S,

@@ -16,7 +16,7 @@ from earnloop.catalog.models import catalog_usage_refs
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback
+from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
 from tests.integration.tracking.support import DAY_NS
 

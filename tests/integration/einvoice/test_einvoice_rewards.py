@@ -20,8 +20,9 @@ from earnloop.einvoice.source import HttpEInvoiceSource
 from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback, service
-from earnloop.wallet.cashback import Funding
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.cashback.service import Funding
 from earnloop.wallet.chart import AccountKind
 from tests.integration.einvoice.test_einvoice import NOW_NS, TODAY, _bind, _invoice, _sync, _user
 

@@ -22,7 +22,8 @@ from earnloop.einvoice.source import HttpEInvoiceSource
 from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback, service
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
 from tests.conftest import DbTarget, reset_ledger
 from tests.integration.einvoice.test_einvoice import BARCODE, CODE, NOW_NS, _bind, _invoice, _sync, _user
 from tests.integration.einvoice.test_einvoice_rewards import PARTNER_TAX_ID, _campaign, _partner_store

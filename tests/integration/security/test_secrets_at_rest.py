@@ -32,7 +32,7 @@ from earnloop.outbox.models import webhook_secrets
 from earnloop.secretbox import SecretBox, SecretBoxError
 from earnloop.tracking.models import tracking_partner_secrets, tracking_provider_secrets
 from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS
-from earnloop.wallet.withdrawal_models import payout_destinations
+from earnloop.wallet.withdrawals.models import payout_destinations
 from tests.conftest import ADMIN_TOKEN, PG_URL, SECRETS_KEYS, Cli, DbTarget
 from tests.integration.signed_post import post_signed
 from tests.live_server import client, serve

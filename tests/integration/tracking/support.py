@@ -16,7 +16,7 @@ from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet import service as wallet
-from earnloop.wallet.models import cashback_entries
+from earnloop.wallet.cashback.models import cashback_entries
 from tests.integration.signed_post import post_signed
 
 SECRET = "earnloop-test-secret-0123456789"

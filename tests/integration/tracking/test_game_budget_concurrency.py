@@ -22,8 +22,8 @@ from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking.models import tracking_conversions
+from earnloop.wallet.cashback.models import cashback_entries
 from earnloop.wallet.ledger_ops import balance_of
-from earnloop.wallet.models import cashback_entries
 from tests.integration.tracking.support import click, event, make_world, postback, register_secret
 
 USERS = 32

@@ -17,8 +17,8 @@ from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.models import risk_decisions
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_postbacks
-from earnloop.wallet import cashback
-from earnloop.wallet.models import cashback_entries
+from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.cashback.models import cashback_entries
 from tests.integration.tracking.support import (
     DAY_S,
     World,

@@ -17,7 +17,7 @@ from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.models import transfers as ledger_transfers
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking.models import tracking_postbacks
-from earnloop.wallet.models import cashback_entries
+from earnloop.wallet.cashback.models import cashback_entries
 from tests.integration.tracking.support import (
     World,
     click,

@@ -11,7 +11,8 @@ from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback, service
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
 
 NS = 1_000_000_000

@@ -15,7 +15,8 @@ from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import donations, service
+from earnloop.wallet import service
+from earnloop.wallet.donations import service as donations
 from earnloop.wallet.errors import (
     InsufficientFundsError,
     InvalidAmountError,

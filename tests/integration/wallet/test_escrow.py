@@ -17,7 +17,7 @@ from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
-from earnloop.wallet import escrow, service
+from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
 from earnloop.wallet.currencies import UnknownCurrencyError, currency
 from earnloop.wallet.errors import (
@@ -27,8 +27,9 @@ from earnloop.wallet.errors import (
     StateConflictError,
     WalletError,
 )
-from earnloop.wallet.escrow import ADMIN, Actor, DuplicateRefError, ForbiddenError
-from earnloop.wallet.escrow_models import escrow_trades
+from earnloop.wallet.escrow import service as escrow
+from earnloop.wallet.escrow.models import escrow_trades
+from earnloop.wallet.escrow.service import ADMIN, Actor, DuplicateRefError, ForbiddenError
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.worker import escrow_timeouts, sweep_once
 from tests.conftest import Cli

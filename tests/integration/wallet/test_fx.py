@@ -16,7 +16,7 @@ from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import fx, pay, service
+from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
 from earnloop.wallet.currencies import UnknownCurrencyError, currency
 from earnloop.wallet.errors import (
@@ -25,9 +25,11 @@ from earnloop.wallet.errors import (
     NotFoundError,
     StateConflictError,
 )
-from earnloop.wallet.fx_models import fx_conversions, fx_rates
+from earnloop.wallet.fx import service as fx
+from earnloop.wallet.fx.models import fx_conversions, fx_rates
 from earnloop.wallet.ledger_ops import balance_of
-from earnloop.wallet.pay_models import pay_orders
+from earnloop.wallet.pay import service as pay
+from earnloop.wallet.pay.models import pay_orders
 from tests.integration.wallet.test_pay import _fund
 
 USD, TWD = currency("USD"), currency("TWD")

@@ -16,7 +16,7 @@ from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
-from earnloop.wallet import holds, service
+from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
@@ -25,9 +25,10 @@ from earnloop.wallet.errors import (
     NotFoundError,
     StateConflictError,
 )
-from earnloop.wallet.escrow import Actor, DuplicateRefError, ForbiddenError
-from earnloop.wallet.escrow_models import deposit_holds
-from earnloop.wallet.holds import ExceedsHoldError, HoldExpiredError
+from earnloop.wallet.escrow.service import Actor, DuplicateRefError, ForbiddenError
+from earnloop.wallet.holds import service as holds
+from earnloop.wallet.holds.models import deposit_holds
+from earnloop.wallet.holds.service import ExceedsHoldError, HoldExpiredError
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.worker import expire_holds, sweep_once
 from tests.conftest import Cli

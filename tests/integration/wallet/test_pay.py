@@ -22,7 +22,7 @@ from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
-from earnloop.wallet import pay, service
+from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
@@ -32,7 +32,8 @@ from earnloop.wallet.errors import (
     StateConflictError,
 )
 from earnloop.wallet.ledger_ops import balance_of
-from earnloop.wallet.pay_models import pay_codes, pay_orders, pay_refunds
+from earnloop.wallet.pay import service as pay
+from earnloop.wallet.pay.models import pay_codes, pay_orders, pay_refunds
 from tests.conftest import Cli
 from tests.integration.sql_budget import statements
 from tests.integration.sqlite_lock import write_lock_held_elsewhere

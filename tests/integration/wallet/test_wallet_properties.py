@@ -41,10 +41,12 @@ from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.wallet import cashback, donations, escrow, fx, holds, pay, service, withdrawals
-from earnloop.wallet.cashback import Funding
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.cashback.service import Funding
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.currencies import currency
+from earnloop.wallet.donations import service as donations
 from earnloop.wallet.errors import (
     FrozenError,
     InsufficientFundsError,
@@ -54,15 +56,20 @@ from earnloop.wallet.errors import (
     StateConflictError,
     WalletError,
 )
-from earnloop.wallet.escrow import ADMIN, Actor, ForbiddenError
-from earnloop.wallet.holds import ExceedsHoldError, HoldExpiredError
-from earnloop.wallet.pay import (
+from earnloop.wallet.escrow import service as escrow
+from earnloop.wallet.escrow.service import ADMIN, Actor, ForbiddenError
+from earnloop.wallet.fx import service as fx
+from earnloop.wallet.holds import service as holds
+from earnloop.wallet.holds.service import ExceedsHoldError, HoldExpiredError
+from earnloop.wallet.pay import service as pay
+from earnloop.wallet.pay.service import (
     OrderExpiredError,
     PayCodeExpiredError,
     PayCodeUsedError,
     RefundExceedsPaymentError,
 )
-from earnloop.wallet.payout_fake import DirectPayoutProvider, FakeBank
+from earnloop.wallet.withdrawals import service as withdrawals
+from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank
 from earnloop.worker import escrow_timeouts, expire_holds, sweep_once
 from tests.conftest import DbTarget, reset_ledger
 from tests.integration.ledger_invariants import LedgerSnapshot, check_ledger_invariants

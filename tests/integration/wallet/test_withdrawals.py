@@ -19,9 +19,11 @@ from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
-from earnloop.wallet import cashback, donations, service, withdrawals
+from earnloop.wallet import service
+from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
 from earnloop.wallet.currencies import currency
+from earnloop.wallet.donations import service as donations
 from earnloop.wallet.errors import (
     FrozenError,
     InsufficientFundsError,
@@ -30,9 +32,10 @@ from earnloop.wallet.errors import (
     NotFoundError,
 )
 from earnloop.wallet.ledger_ops import balance_of
-from earnloop.wallet.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
-from earnloop.wallet.payouts import HttpPayoutProvider, PayoutAnswer, sign
-from earnloop.wallet.withdrawal_models import withdrawals as withdrawals_table
+from earnloop.wallet.withdrawals import service as withdrawals
+from earnloop.wallet.withdrawals.models import withdrawals as withdrawals_table
+from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
+from earnloop.wallet.withdrawals.payouts import HttpPayoutProvider, PayoutAnswer, sign
 from tests.conftest import ADMIN_TOKEN, Cli, DbTarget
 from tests.live_server import serve
 

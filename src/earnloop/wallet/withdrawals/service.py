@@ -50,11 +50,16 @@ from earnloop.wallet.errors import (
 )
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.models import wallets
-from earnloop.wallet.payouts import PayoutAnswer, PayoutProvider, PayoutRequest, PayoutUnknownError
 from earnloop.wallet.service import check_amount, debt_account, require_wallet, system_account, user_account
-from earnloop.wallet.withdrawal_models import OPEN_STATES
-from earnloop.wallet.withdrawal_models import payout_destinations as destinations
-from earnloop.wallet.withdrawal_models import withdrawals as w
+from earnloop.wallet.withdrawals.models import OPEN_STATES
+from earnloop.wallet.withdrawals.models import payout_destinations as destinations
+from earnloop.wallet.withdrawals.models import withdrawals as w
+from earnloop.wallet.withdrawals.payouts import (
+    PayoutAnswer,
+    PayoutProvider,
+    PayoutRequest,
+    PayoutUnknownError,
+)
 
 log = structlog.get_logger("earnloop.withdrawals")
 

@@ -22,11 +22,11 @@ from earnloop.ledger.types import Transfer
 from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
+from earnloop.wallet.donations.models import charity_campaigns as campaigns
+from earnloop.wallet.donations.models import donations
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.service import check_amount, require_wallet, user_account
-from earnloop.wallet.withdrawal_models import charity_campaigns as campaigns
-from earnloop.wallet.withdrawal_models import donations
 
 STATEMENT_PAGE_MAX = 200
 

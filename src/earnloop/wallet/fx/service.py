@@ -26,7 +26,7 @@ from earnloop.ledger.types import Transfer, TransferFlags
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
 from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, StateConflictError, WalletError
-from earnloop.wallet.fx_models import fx_conversions, fx_rates
+from earnloop.wallet.fx.models import fx_conversions, fx_rates
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import (
     check_amount,

@@ -38,7 +38,6 @@ from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags
 from earnloop.outbox import service as outbox
-from earnloop.wallet import mandates
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
@@ -48,7 +47,7 @@ from earnloop.wallet.errors import (
     StateConflictError,
     WalletError,
 )
-from earnloop.wallet.escrow import (
+from earnloop.wallet.escrow.service import (
     ADMIN,
     Actor,
     DuplicateRefError,
@@ -57,18 +56,19 @@ from earnloop.wallet.escrow import (
     now_of,
     require_merchant,
 )
-from earnloop.wallet.escrow_models import deposit_holds as holds
+from earnloop.wallet.holds import mandates
+from earnloop.wallet.holds.models import deposit_holds as holds
 
 # The deposit policies and per-user overrides, part of the holds API (callers use ``holds.set_policy`` …).
-from earnloop.wallet.hold_policies import CREDIT_SCORE_MAX as CREDIT_SCORE_MAX
-from earnloop.wallet.hold_policies import PRODUCT_MAX_LEN as PRODUCT_MAX_LEN
-from earnloop.wallet.hold_policies import check_product
-from earnloop.wallet.hold_policies import delete_override as delete_override
-from earnloop.wallet.hold_policies import deposit_amount as deposit_amount
-from earnloop.wallet.hold_policies import list_policies as list_policies
-from earnloop.wallet.hold_policies import policy_dict as policy_dict
-from earnloop.wallet.hold_policies import set_override as set_override
-from earnloop.wallet.hold_policies import set_policy as set_policy
+from earnloop.wallet.holds.policies import CREDIT_SCORE_MAX as CREDIT_SCORE_MAX
+from earnloop.wallet.holds.policies import PRODUCT_MAX_LEN as PRODUCT_MAX_LEN
+from earnloop.wallet.holds.policies import check_product
+from earnloop.wallet.holds.policies import delete_override as delete_override
+from earnloop.wallet.holds.policies import deposit_amount as deposit_amount
+from earnloop.wallet.holds.policies import list_policies as list_policies
+from earnloop.wallet.holds.policies import policy_dict as policy_dict
+from earnloop.wallet.holds.policies import set_override as set_override
+from earnloop.wallet.holds.policies import set_policy as set_policy
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import REASON_MAX_LEN, check_amount, require_wallet, system_account, user_account
 

@@ -30,7 +30,13 @@ from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from earnloop.wallet.payouts import SIGNATURE_HEADER, PayoutAnswer, PayoutRequest, PayoutUnknownError, sign
+from earnloop.wallet.withdrawals.payouts import (
+    SIGNATURE_HEADER,
+    PayoutAnswer,
+    PayoutRequest,
+    PayoutUnknownError,
+    sign,
+)
 
 Mode = Literal["ok", "fail", "timeout", "timeout_declined", "lost", "error", "duplicate", "late"]
 MODES: frozenset[str] = frozenset(Mode.__args__)  # type: ignore[attr-defined]

@@ -19,8 +19,8 @@ from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import NS_PER_S
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, WalletError
-from earnloop.wallet.escrow import now_of, require_merchant
-from earnloop.wallet.escrow_models import deposit_mandates as mandates
+from earnloop.wallet.escrow.service import now_of, require_merchant
+from earnloop.wallet.holds.models import deposit_mandates as mandates
 from earnloop.wallet.service import check_amount, require_wallet
 
 TTL_MIN_S = 60

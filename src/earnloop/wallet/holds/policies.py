@@ -13,9 +13,9 @@ from earnloop.auth.service import user_exists
 from earnloop.db.upsert import dialect_insert
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
-from earnloop.wallet.escrow import require_merchant
-from earnloop.wallet.escrow_models import deposit_policies as policies
-from earnloop.wallet.escrow_models import deposit_policy_overrides as overrides
+from earnloop.wallet.escrow.service import require_merchant
+from earnloop.wallet.holds.models import deposit_policies as policies
+from earnloop.wallet.holds.models import deposit_policy_overrides as overrides
 from earnloop.wallet.service import REASON_MAX_LEN, check_amount
 
 PRODUCT_MAX_LEN = 64

@@ -47,7 +47,7 @@ from earnloop.wallet.errors import (
     StateConflictError,
     WalletError,
 )
-from earnloop.wallet.escrow_models import escrow_trades as trades
+from earnloop.wallet.escrow.models import escrow_trades as trades
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import check_amount, require_wallet, user_account
 

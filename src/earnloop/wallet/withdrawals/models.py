@@ -1,4 +1,4 @@
-"""Tables of withdrawals (payout destinations, withdrawals) and donations (charity campaigns, donations).
+"""Tables of withdrawals: payout destinations and withdrawals.
 
 The money lives in the ledger; these rows say what it is for and where a payout stands.
 """
@@ -65,41 +65,4 @@ withdrawals = Table(
     CheckConstraint(f"state IN ({', '.join(repr(s) for s in WITHDRAWAL_STATES)})", name="state_known"),
     Index("ix_withdrawals_user_day", "user_id", "currency", "created_at_ns"),
     Index("ix_withdrawals_open", "state", "updated_at_ns"),
-)
-
-# A charity's fundraising campaign (the charity is a partner of kind "charity"). ``raised`` and
-# ``donations_count`` are counters kept in the donation's transaction, so progress is one row read.
-charity_campaigns = Table(
-    "charity_campaigns",
-    metadata,
-    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
-    Column("charity_id", BigInteger, ForeignKey("partners.id"), nullable=False),
-    Column("name", String(120), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("goal", BigInteger, nullable=False),
-    Column("starts_at_ns", BigInteger, nullable=False),
-    Column("ends_at_ns", BigInteger, nullable=False),
-    Column("raised", BigInteger, nullable=False, default=0),
-    Column("donations_count", BigInteger, nullable=False, default=0),
-    Column("created_at_ns", BigInteger, nullable=False),
-    CheckConstraint("goal > 0", name="goal_positive"),
-    CheckConstraint("ends_at_ns > starts_at_ns", name="window_valid"),
-    CheckConstraint("raised >= 0 AND donations_count >= 0", name="counters_non_negative"),
-    Index("ix_charity_campaigns_charity", "charity_id"),
-)
-
-donations = Table(
-    "donations",
-    metadata,
-    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
-    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
-    Column("charity_id", BigInteger, ForeignKey("partners.id"), nullable=False),
-    Column("campaign_id", BigInteger, ForeignKey("charity_campaigns.id"), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("transfer_id", LargeBinary(16), nullable=False, unique=True),
-    Column("created_at_ns", BigInteger, nullable=False),
-    CheckConstraint("amount > 0", name="amount_positive"),
-    Index("ix_donations_charity", "charity_id", "currency", "id"),
-    Index("ix_donations_user", "user_id", "created_at_ns"),
 )

@@ -37,12 +37,12 @@ from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer, TransferFlags
 from earnloop.outbox import service as outbox
-from earnloop.wallet import fx
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError, WalletError
+from earnloop.wallet.fx import service as fx
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
-from earnloop.wallet.pay_models import merchant_pay_settings, pay_codes, pay_orders, pay_refunds
+from earnloop.wallet.pay.models import merchant_pay_settings, pay_codes, pay_orders, pay_refunds
 from earnloop.wallet.service import check_amount, require_wallet, system_account, user_account
 
 BPS = 10_000

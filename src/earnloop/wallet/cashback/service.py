@@ -25,11 +25,11 @@ from earnloop.idempotency import service as idem
 from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.wallet.cashback.models import cashback_entries as entries
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
-from earnloop.wallet.models import cashback_entries as entries
 from earnloop.wallet.service import check_amount, debt_account, open_wallet, user_account
 
 SOURCES = frozenset({"game", "shopping", "einvoice", "promotion", "manual"})

@@ -1,0 +1,36 @@
+"""``earnloop users …``: users and partners from the command line (operators and scripts); their secrets
+are printed once, at creation."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from earnloop.auth import service as auth
+from earnloop.cli_support import out, run
+
+users_app = typer.Typer(help="Users and partners.", no_args_is_help=True)
+
+
+@users_app.command("create")
+def create_user(handle: Annotated[str, typer.Argument(help="Unique handle (a-z 0-9 _ . -).")]) -> None:
+    """Create a user and print its id and API token (shown once)."""
+    created = run(lambda conn, _: auth.create_user(conn, handle))
+    out.print(json.dumps({"user_id": created.id, "token": created.secret}))
+
+
+@users_app.command("create-partner")
+def create_partner(
+    name: str,
+    kind: Annotated[str, typer.Option(help="merchant, charity, game_publisher, affiliate_network, payout")],
+    currency: Annotated[str, typer.Option(help="Settlement currency.")] = "TWD",
+) -> None:
+    """Create a partner and print its id and API key (shown once)."""
+    created = run(lambda conn, _: auth.create_partner(conn, name, kind, currency.upper()))
+    out.print(json.dumps({"partner_id": created.id, "api_key": created.secret}))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")

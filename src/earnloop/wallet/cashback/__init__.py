@@ -1,0 +1,1 @@
+"""Cashback: rewards credited pending, confirmed after their lock period, reversed or clawed back."""

@@ -1,0 +1,1 @@
+"""Donations: charity campaigns, donations and public statements that reconcile to the ledger."""

@@ -1,0 +1,1 @@
+"""FX: exchange rates (exact decimals) and users' conversions between their wallets."""

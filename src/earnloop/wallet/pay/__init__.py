@@ -1,0 +1,1 @@
+"""Merchant payments: orders, pay codes, refunds and the merchant fee."""

@@ -1,0 +1,1 @@
+"""Withdrawals: payout destinations, withdrawals through a payout provider, inquiry of unknowns."""
