@@ -22,7 +22,7 @@ from earnloop.outbox.targets import TargetGuard
 from earnloop.secretbox import SecretBox, box_from_settings
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.escrow import service as escrow
-from earnloop.wallet.holds import service as holds
+from earnloop.wallet.holds import expiry as hold_expiry
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.withdrawals import service as withdrawals_flow
 from earnloop.wallet.withdrawals.payouts import PayoutProvider, provider_from_settings
@@ -68,7 +68,7 @@ def expire_holds(db: Database, ledger: LedgerService) -> int:
     total = 0
     while True:
         with db.uow() as conn:
-            expired = holds.mark_expired(conn, ledger, ledger.clock.now_ns())
+            expired = hold_expiry.mark_expired(conn, ledger, ledger.clock.now_ns())
         total += expired
         if expired == 0:
             return total

@@ -22,8 +22,10 @@ from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
 from earnloop.api.types import CurrencyPath, Id, QueryId
 from earnloop.wallet.escrow import service as escrow
+from earnloop.wallet.escrow.schemas import TradeOut
 from earnloop.wallet.escrow.service import ADMIN, Actor
 from earnloop.wallet.holds import service as holds
+from earnloop.wallet.holds.schemas import HoldOut
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns
 
 escrow_router = APIRouter(prefix="/v1", tags=["escrow"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -35,10 +37,6 @@ TradeId = Annotated[str, Path(min_length=1, max_length=40)]
 HoldId = Annotated[str, Path(min_length=1, max_length=40)]
 Product = Annotated[str, Path(min_length=1, max_length=holds.PRODUCT_MAX_LEN)]
 Limit = Annotated[int, Query(ge=1, le=escrow.LIST_MAX)]
-
-
-def _at(ns: int | None) -> datetime | None:
-    return None if ns is None else from_ns(ns)
 
 
 # -- escrow shapes ---------------------------------------------------------------------------------
@@ -59,42 +57,6 @@ class TradeIn(Strict):
 
 class CancelIn(Strict):
     reason: str = Field(default="cancelled", min_length=1, max_length=32)
-
-
-class TradeOut(BaseModel):
-    trade_id: str
-    partner_id: int
-    trade_ref: str
-    buyer_user_id: int | None
-    currency: str
-    amount: int
-    state: str = Field(
-        description="WAIT_BUYER_PAY, WAIT_SELLER_SEND, WAIT_BUYER_CONFIRM, TRADE_FINISHED, TRADE_CLOSED"
-    )
-    pay_deadline: datetime
-    confirm_timeout_s: int
-    confirm_deadline: datetime | None
-    close_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, t: dict[str, Any]) -> TradeOut:
-        return cls(
-            trade_id=t["trade_id"],
-            partner_id=t["partner_id"],
-            trade_ref=t["trade_ref"],
-            buyer_user_id=t["buyer_user_id"],
-            currency=t["currency"],
-            amount=t["amount"],
-            state=t["state"],
-            pay_deadline=from_ns(t["pay_deadline_ns"]),
-            confirm_timeout_s=t["confirm_timeout_s"],
-            confirm_deadline=_at(t["confirm_deadline_ns"]),
-            close_reason=t["close_reason"],
-            created_at=from_ns(t["created_at_ns"]),
-            updated_at=from_ns(t["updated_at_ns"]),
-        )
 
 
 # -- escrow: merchant ------------------------------------------------------------------------------
@@ -280,39 +242,6 @@ class HoldIn(AdminHoldIn):
 class CaptureIn(Strict):
     amount: int = Field(gt=0, le=1 << 62, description="Minor units to charge (≤ held); the rest is released.")
     reason: str = Field(min_length=1, max_length=500)
-
-
-class HoldOut(BaseModel):
-    hold_id: str
-    partner_id: int
-    ref: str
-    user_id: int
-    product: str
-    currency: str
-    amount: int
-    amount_basis: str = Field(description="`policy` or `override` (a per-user amount).")
-    captured: int
-    released: int
-    state: str = Field(description="requested, held, captured, released, expired or declined")
-    approved_via: str | None = Field(description="user, mandate or operator; null until it takes effect.")
-    mandate_id: str | None
-    approve_by: datetime | None = Field(description="When an unapproved request expires.")
-    expires_in_s: int
-    expires_at: datetime | None = Field(description="When the held money is released; null until held.")
-    reason: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, h: dict[str, Any]) -> HoldOut:
-        fields = {k: v for k, v in h.items() if not k.endswith("_ns")}
-        return cls(
-            **fields,
-            approve_by=_at(h["approve_by_ns"]),
-            expires_at=_at(h["expires_at_ns"]),
-            created_at=from_ns(h["created_at_ns"]),
-            updated_at=from_ns(h["updated_at_ns"]),
-        )
 
 
 def _policy_out(p: dict[str, Any]) -> PolicyOut:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
@@ -78,8 +79,11 @@ def claim(conn: Connection, scope: str, key: str, request: dict[str, Any]) -> di
     return stored
 
 
-def complete(conn: Connection, scope: str, key: str, response: dict[str, Any]) -> dict[str, Any]:
-    """Store the answer for the claimed key; returns it unchanged."""
+Answer = TypeVar("Answer", bound=Mapping[str, Any])
+
+
+def complete(conn: Connection, scope: str, key: str, response: Answer) -> Answer:
+    """Store the answer for the claimed key; returns it unchanged (a dict, or a ``TypedDict``)."""
     driver.execute(
         conn,
         _COMPLETE,

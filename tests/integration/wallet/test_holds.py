@@ -27,8 +27,8 @@ from earnloop.wallet.errors import (
 )
 from earnloop.wallet.escrow.service import Actor, DuplicateRefError, ForbiddenError
 from earnloop.wallet.holds import service as holds
+from earnloop.wallet.holds.errors import ExceedsHoldError, HoldExpiredError
 from earnloop.wallet.holds.models import deposit_holds
-from earnloop.wallet.holds.service import ExceedsHoldError, HoldExpiredError
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.worker import expire_holds, sweep_once
 from tests.conftest import Cli

@@ -60,7 +60,7 @@ from earnloop.wallet.escrow import service as escrow
 from earnloop.wallet.escrow.service import ADMIN, Actor, ForbiddenError
 from earnloop.wallet.fx import service as fx
 from earnloop.wallet.holds import service as holds
-from earnloop.wallet.holds.service import ExceedsHoldError, HoldExpiredError
+from earnloop.wallet.holds.errors import ExceedsHoldError, HoldExpiredError
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.pay.service import (
     OrderExpiredError,

@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,9 +45,11 @@ from earnloop.wallet.errors import (
     InvalidAmountError,
     NotFoundError,
     StateConflictError,
-    WalletError,
 )
+from earnloop.wallet.escrow.errors import DuplicateRefError as DuplicateRefError
+from earnloop.wallet.escrow.errors import ForbiddenError as ForbiddenError
 from earnloop.wallet.escrow.models import escrow_trades as trades
+from earnloop.wallet.escrow.schemas import Trade
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import check_amount, require_wallet, user_account
 
@@ -66,22 +68,6 @@ TIMEOUT_MAX_S = 90 * DAY_S
 REF_MAX_LEN = 200
 SWEEP_BATCH_MAX = 500
 LIST_MAX = 200
-
-
-class ForbiddenError(WalletError):
-    """The caller may not do this (e.g. a non-merchant partner opening a trade)."""
-
-    status = 403
-    slug = "forbidden"
-    title = "Not allowed for this caller"
-
-
-class DuplicateRefError(WalletError):
-    """The partner's own reference was used already, under another idempotency key."""
-
-    status = 409
-    slug = "duplicate-ref"
-    title = "Reference already used"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +114,7 @@ def check_ref(ref: str) -> str:
     return ref
 
 
-def trade_dict(row: Any) -> dict[str, Any]:
+def trade_dict(row: Any) -> Trade:
     return {
         "trade_id": row.trade_id,
         "partner_id": row.partner_id,
@@ -162,11 +148,11 @@ def _visible(conn: Connection, trade_id: str, actor: Actor) -> Any:
     return row
 
 
-def get_trade(conn: Connection, trade_id: str, *, actor: Actor = ADMIN) -> dict[str, Any]:
+def get_trade(conn: Connection, trade_id: str, *, actor: Actor = ADMIN) -> Trade:
     return trade_dict(_visible(conn, trade_id, actor))
 
 
-def list_buyer_trades(conn: Connection, user_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+def list_buyer_trades(conn: Connection, user_id: int, *, limit: int = 50) -> list[Trade]:
     rows = conn.execute(
         select(trades)
         .where(trades.c.buyer_user_id == user_id)
@@ -185,7 +171,7 @@ def _transition(
     allowed_from: tuple[str, ...],
     reason: str | None = None,
     **values: Any,
-) -> dict[str, Any]:
+) -> Trade:
     """Guarded state change + outbox event; raises 409 when the trade is not in an allowed state or was
     changed concurrently. Returns the updated trade."""
     if row.state not in allowed_from:
@@ -234,7 +220,7 @@ def create_trade(
     amount: int,
     pay_timeout_s: int = PAY_TIMEOUT_DEFAULT_S,
     confirm_timeout_s: int = CONFIRM_TIMEOUT_DEFAULT_S,
-) -> dict[str, Any]:
+) -> Trade:
     """The merchant opens a trade in ``WAIT_BUYER_PAY`` (no money moves yet)."""
     request = {
         "trade_ref": trade_ref,
@@ -246,7 +232,7 @@ def create_trade(
     scope = f"escrow.create:merchant:{partner_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Trade, replay)
     require_merchant(conn, partner_id)
     cur = currency(currency_code)
     check_amount(amount)
@@ -279,12 +265,12 @@ def create_trade(
 
 def pay(
     conn: Connection, ledger: LedgerService, *, idempotency_key: str, trade_id: str, user_id: int
-) -> dict[str, Any]:
+) -> Trade:
     """The buyer pays: a pending transfer buyer → seller settlement holds the money."""
     scope = f"escrow.pay:buyer:{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, {"trade_id": trade_id})
     if replay is not None:
-        return replay
+        return cast(Trade, replay)
     if not user_exists(conn, user_id):
         raise NotFoundError(f"no user {user_id}")
     row = _visible(conn, trade_id, Actor("buyer", user_id))
@@ -323,12 +309,12 @@ def pay(
 
 def mark_sent(
     conn: Connection, ledger: LedgerService, *, idempotency_key: str, trade_id: str, partner_id: int
-) -> dict[str, Any]:
+) -> Trade:
     """The merchant has sent the goods: the buyer's confirm window starts."""
     scope = f"escrow.ship:merchant:{partner_id}"
     replay = idem.claim(conn, scope, idempotency_key, {"trade_id": trade_id})
     if replay is not None:
-        return replay
+        return cast(Trade, replay)
     row = _visible(conn, trade_id, Actor("merchant", partner_id))
     answer = _transition(
         conn,
@@ -343,12 +329,12 @@ def mark_sent(
 
 def confirm(
     conn: Connection, ledger: LedgerService, *, idempotency_key: str, trade_id: str, user_id: int
-) -> dict[str, Any]:
+) -> Trade:
     """The buyer confirms receipt: the held money is released (posted) to the seller."""
     scope = f"escrow.confirm:buyer:{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, {"trade_id": trade_id})
     if replay is not None:
-        return replay
+        return cast(Trade, replay)
     row = _visible(conn, trade_id, Actor("buyer", user_id))
     if row.buyer_user_id is None:
         raise StateConflictError(f"trade {trade_id} is {row.state}; cannot move to {TRADE_FINISHED}")
@@ -356,7 +342,7 @@ def confirm(
     return idem.complete(conn, scope, idempotency_key, answer)
 
 
-def _release(conn: Connection, ledger: LedgerService, row: Any, *, reason: str) -> dict[str, Any]:
+def _release(conn: Connection, ledger: LedgerService, row: Any, *, reason: str) -> Trade:
     answer = _transition(conn, ledger, row, TRADE_FINISHED, allowed_from=(WAIT_BUYER_CONFIRM,), reason=reason)
     pending_id = dec128(row.hold_transfer_id)
     submit(
@@ -382,12 +368,12 @@ def cancel(
     trade_id: str,
     actor: Actor,
     reason: str = "cancelled",
-) -> dict[str, Any]:
+) -> Trade:
     """Close a trade before release: unpaid → closed; paid → the hold is voided (refund) → closed."""
     scope = f"escrow.cancel:{actor.tag}"
     replay = idem.claim(conn, scope, idempotency_key, {"trade_id": trade_id, "reason": reason})
     if replay is not None:
-        return replay
+        return cast(Trade, replay)
     if not isinstance(reason, str) or not 0 < len(reason) <= 32:
         raise InvalidAmountError("reason must be 1–32 characters")
     row = _visible(conn, trade_id, actor)
@@ -398,7 +384,7 @@ def cancel(
 
 def _close(
     conn: Connection, ledger: LedgerService, row: Any, *, allowed_from: tuple[str, ...], reason: str
-) -> dict[str, Any]:
+) -> Trade:
     answer = _transition(conn, ledger, row, TRADE_CLOSED, allowed_from=allowed_from, reason=reason)
     if row.hold_transfer_id is not None:
         submit(

@@ -11,7 +11,7 @@ import typer
 
 from earnloop.cli_support import out, run
 from earnloop.wallet.escrow.service import ADMIN
-from earnloop.wallet.holds import mandates
+from earnloop.wallet.holds import expiry, mandates
 from earnloop.wallet.holds import service as holds
 
 holds_app = typer.Typer(
@@ -212,7 +212,7 @@ def revoke_mandate(
 @holds_app.command("sweep")
 def sweep_holds() -> None:
     """Record expired holds now (the worker does this continuously)."""
-    count = run(lambda conn, ledger: holds.mark_expired(conn, ledger, ledger.clock.now_ns()))
+    count = run(lambda conn, ledger: expiry.mark_expired(conn, ledger, ledger.clock.now_ns()))
     out.print(f"{count} holds expired")
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import NS_PER_S
-from earnloop.wallet.errors import InvalidAmountError, NotFoundError, WalletError
+from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.escrow.service import now_of, require_merchant
+from earnloop.wallet.holds.errors import MandateLimitError, NoMandateError
 from earnloop.wallet.holds.models import deposit_mandates as mandates
 from earnloop.wallet.service import check_amount, require_wallet
 
@@ -27,18 +28,6 @@ TTL_MIN_S = 60
 TTL_MAX_S = 365 * 86_400
 ACTIVE_PER_USER_MAX = 100
 LIST_MAX = 200
-
-
-class NoMandateError(WalletError):
-    status = 403
-    slug = "no-mandate"
-    title = "The user has granted you no active mandate in this currency"
-
-
-class MandateLimitError(WalletError):
-    status = 422
-    slug = "mandate-limit-exceeded"
-    title = "The hold exceeds what the user's mandate allows"
 
 
 def _state(row: Any, now_ns: int) -> str:

@@ -14,7 +14,7 @@ capture part or all of it (damage, fees) and release the rest — or release it 
   no deposit" rule and is not applied yet.
 - Taking effect submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
   the ledger releases it by itself when it expires (state ``expired`` once seen — by the worker's
-  :func:`mark_expired`, or on read).
+  :func:`earnloop.wallet.holds.expiry.mark_expired`, or on read).
 - ``capture`` posts ``amount ≤ held`` (a partial post releases the rest); ``release`` voids. After the
   expiry both answer 409 ``hold-expired``; more than held is 422 ``exceeds-hold``.
 - Captured money sits in ``DEPOSITS`` awaiting settlement to the merchant (a later flow).
@@ -26,7 +26,7 @@ capture part or all of it (damage, fees) and release the rest — or release it 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +45,6 @@ from earnloop.wallet.errors import (
     LedgerRejectedError,
     NotFoundError,
     StateConflictError,
-    WalletError,
 )
 from earnloop.wallet.escrow.service import (
     ADMIN,
@@ -57,6 +56,8 @@ from earnloop.wallet.escrow.service import (
     require_merchant,
 )
 from earnloop.wallet.holds import mandates
+from earnloop.wallet.holds.errors import ExceedsHoldError, HoldExpiredError
+from earnloop.wallet.holds.errors import HoldRequestExpiredError as HoldRequestExpiredError
 from earnloop.wallet.holds.models import deposit_holds as holds
 
 # The deposit policies and per-user overrides, part of the holds API (callers use ``holds.set_policy`` …).
@@ -69,6 +70,7 @@ from earnloop.wallet.holds.policies import list_policies as list_policies
 from earnloop.wallet.holds.policies import policy_dict as policy_dict
 from earnloop.wallet.holds.policies import set_override as set_override
 from earnloop.wallet.holds.policies import set_policy as set_policy
+from earnloop.wallet.holds.schemas import Hold
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import REASON_MAX_LEN, check_amount, require_wallet, system_account, user_account
 
@@ -82,26 +84,8 @@ SWEEP_BATCH_MAX = 500
 LIST_MAX = 200
 
 
-class HoldExpiredError(WalletError):
-    status = 409
-    slug = "hold-expired"
-    title = "The hold has expired and its money was released"
-
-
-class HoldRequestExpiredError(WalletError):
-    status = 409
-    slug = "hold-request-expired"
-    title = "The hold request was not approved in time"
-
-
-class ExceedsHoldError(WalletError):
-    status = 422
-    slug = "exceeds-hold"
-    title = "Capture exceeds the held amount"
-
-
 # -- holds ---------------------------------------------------------------------------------------------
-def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
+def hold_dict(row: Any, now_ns: int | None = None) -> Hold:
     """A hold as callers see it; a ``held`` hold past its expiry shows as ``expired`` (it is, in the
     ledger, from that instant on)."""
     state = row.state
@@ -133,12 +117,12 @@ def hold_dict(row: Any, now_ns: int | None = None) -> dict[str, Any]:
     }
 
 
-def _load(conn: Connection, hold_id: str) -> Any:
+def load(conn: Connection, hold_id: str) -> Any:
     return conn.execute(select(holds).where(holds.c.hold_id == hold_id)).first()
 
 
 def _visible(conn: Connection, hold_id: str, actor: Actor) -> Any:
-    row = _load(conn, hold_id) if isinstance(hold_id, str) else None
+    row = load(conn, hold_id) if isinstance(hold_id, str) else None
     if (
         row is None
         or (actor.kind == "merchant" and row.partner_id != actor.id)
@@ -148,15 +132,11 @@ def _visible(conn: Connection, hold_id: str, actor: Actor) -> Any:
     return row
 
 
-def get_hold(
-    conn: Connection, ledger: LedgerService, hold_id: str, *, actor: Actor = ADMIN
-) -> dict[str, Any]:
+def get_hold(conn: Connection, ledger: LedgerService, hold_id: str, *, actor: Actor = ADMIN) -> Hold:
     return hold_dict(_visible(conn, hold_id, actor), now_of(ledger))
 
 
-def list_user_holds(
-    conn: Connection, ledger: LedgerService, user_id: int, *, limit: int = 50
-) -> list[dict[str, Any]]:
+def list_user_holds(conn: Connection, ledger: LedgerService, user_id: int, *, limit: int = 50) -> list[Hold]:
     rows = conn.execute(
         select(holds)
         .where(holds.c.user_id == user_id)
@@ -183,7 +163,7 @@ def place_hold(
     currency_code: str,
     ref: str,
     expires_in_s: int = EXPIRY_DEFAULT_S,
-) -> dict[str, Any]:
+) -> Hold:
     """Hold the policy's (or the user's override) deposit at once, without asking the user, until
     ``expires_in_s`` from now: for operators only (the admin routes and the CLI; ``actor`` is an operator,
     or the merchant an operator acts for). A merchant's own holds go through :func:`request_hold`."""
@@ -199,10 +179,10 @@ def place_hold(
     scope = f"hold.place:{actor.tag}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Hold, replay)
     hold_id = _insert_request(conn, ledger, actor, request, approve_by_ns=None)
     _take_effect(conn, ledger, hold_id, via="operator")
-    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now_of(ledger)))
+    return idem.complete(conn, scope, idempotency_key, hold_dict(load(conn, hold_id), now_of(ledger)))
 
 
 def request_hold(
@@ -218,7 +198,7 @@ def request_hold(
     expires_in_s: int = EXPIRY_DEFAULT_S,
     approve_within_s: int = APPROVE_WITHIN_DEFAULT_S,
     use_mandate: bool = False,
-) -> dict[str, Any]:
+) -> Hold:
     """A merchant asks to hold its product's deposit for ``expires_in_s`` from when the hold takes
     effect: when the user approves it (within ``approve_within_s``; until then nothing moves), or at
     once under the user's mandate to this merchant (``use_mandate``: refused without one with room)."""
@@ -234,7 +214,7 @@ def request_hold(
     scope = f"hold.request:m{merchant_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Hold, replay)
     _check_seconds("approve_within_s", approve_within_s, APPROVE_WITHIN_MIN_S, APPROVE_WITHIN_MAX_S)
     now = now_of(ledger)
     approve_by_ns = now + approve_within_s * NS_PER_S
@@ -242,7 +222,7 @@ def request_hold(
         conn, ledger, Actor("merchant", merchant_id), request, approve_by_ns=approve_by_ns
     )
     if use_mandate:
-        row = _load(conn, hold_id)
+        row = load(conn, hold_id)
         mandate_id = mandates.reserve(
             conn,
             user_id=user_id,
@@ -252,7 +232,7 @@ def request_hold(
             now_ns=now,
         )
         _take_effect(conn, ledger, hold_id, via="mandate", mandate_id=mandate_id)
-    return idem.complete(conn, scope, idempotency_key, hold_dict(_load(conn, hold_id), now))
+    return idem.complete(conn, scope, idempotency_key, hold_dict(load(conn, hold_id), now))
 
 
 def _insert_request(
@@ -323,7 +303,7 @@ def _take_effect(
             updated_at_ns=now,
         )
     ).rowcount
-    row = _load(conn, hold_id)
+    row = load(conn, hold_id)
     if changed != 1:
         if row.state == "requested":
             raise HoldRequestExpiredError(f"hold {hold_id} was not approved in time")
@@ -353,28 +333,28 @@ def _take_effect(
 
 def approve(
     conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, user_id: int
-) -> dict[str, Any]:
+) -> Hold:
     """The user approves a merchant's hold request: its deposit is held from now on."""
     scope = f"hold.approve:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
     if replay is not None:
-        return replay
+        return cast(Hold, replay)
     row = _visible(conn, hold_id, Actor("buyer", user_id))
     _take_effect(conn, ledger, row.hold_id, via="user")
     now = now_of(ledger)
-    answer = hold_dict(_load(conn, row.hold_id), now)
+    answer = hold_dict(load(conn, row.hold_id), now)
     outbox.emit(conn, topic="hold.approved", partner_id=row.partner_id, payload={**answer, "at_ns": now})
     return idem.complete(conn, scope, idempotency_key, answer)
 
 
 def decline(
     conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, user_id: int
-) -> dict[str, Any]:
+) -> Hold:
     """The user declines a merchant's hold request (nothing was held; nothing will be)."""
     scope = f"hold.decline:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
     if replay is not None:
-        return replay
+        return cast(Hold, replay)
     row = _visible(conn, hold_id, Actor("buyer", user_id))
     now = now_of(ledger)
     changed = conn.execute(
@@ -384,7 +364,7 @@ def decline(
     ).rowcount
     if changed != 1:
         raise StateConflictError(f"hold {hold_id} is {row.state}")
-    answer = hold_dict(_load(conn, row.hold_id), now)
+    answer = hold_dict(load(conn, row.hold_id), now)
     outbox.emit(conn, topic="hold.declined", partner_id=row.partner_id, payload={**answer, "at_ns": now})
     return idem.complete(conn, scope, idempotency_key, answer)
 
@@ -408,7 +388,7 @@ def _finish(
     captured: int,
     reason: str,
     topic: str,
-) -> dict[str, Any]:
+) -> Hold:
     if row.pending_transfer_id is None:  # nothing was ever held
         if row.state == "requested":
             raise StateConflictError(f"hold {row.hold_id} is requested: the user has not approved it")
@@ -425,7 +405,7 @@ def _finish(
     ).rowcount
     if changed != 1:
         raise StateConflictError(f"hold {row.hold_id} changed concurrently")
-    answer = hold_dict(_load(conn, row.hold_id), now)
+    answer = hold_dict(load(conn, row.hold_id), now)
     outbox.emit(conn, topic=topic, partner_id=row.partner_id, payload={**answer, "at_ns": now})
     return answer
 
@@ -439,13 +419,13 @@ def capture(
     actor: Actor,
     amount: int,
     reason: str,
-) -> dict[str, Any]:
+) -> Hold:
     """Charge ``amount`` (≤ held) of the deposit; the rest goes back to the user at once."""
     scope = f"hold.capture:{actor.tag}"
     request = {"hold_id": hold_id, "amount": amount, "reason": reason}
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Hold, replay)
     row = _visible(conn, hold_id, actor)
     check_amount(amount)
     if not isinstance(reason, str) or not 0 < len(reason.strip()) <= REASON_MAX_LEN:
@@ -467,12 +447,12 @@ def capture(
 
 def release(
     conn: Connection, ledger: LedgerService, *, idempotency_key: str, hold_id: str, actor: Actor
-) -> dict[str, Any]:
+) -> Hold:
     """Give the whole deposit back (void the pending transfer)."""
     scope = f"hold.release:{actor.tag}"
     replay = idem.claim(conn, scope, idempotency_key, {"hold_id": hold_id})
     if replay is not None:
-        return replay
+        return cast(Hold, replay)
     row = _visible(conn, hold_id, actor)
     if row.state == "requested":
         return idem.complete(conn, scope, idempotency_key, _withdraw(conn, ledger, row))
@@ -486,7 +466,7 @@ def release(
     return idem.complete(conn, scope, idempotency_key, answer)
 
 
-def _withdraw(conn: Connection, ledger: LedgerService, row: Any) -> dict[str, Any]:
+def _withdraw(conn: Connection, ledger: LedgerService, row: Any) -> Hold:
     """The merchant withdraws a request the user has not approved (nothing was held)."""
     now = now_of(ledger)
     changed = conn.execute(
@@ -496,59 +476,6 @@ def _withdraw(conn: Connection, ledger: LedgerService, row: Any) -> dict[str, An
     ).rowcount
     if changed != 1:
         raise StateConflictError(f"hold {row.hold_id} changed concurrently")
-    answer = hold_dict(_load(conn, row.hold_id), now)
+    answer = hold_dict(load(conn, row.hold_id), now)
     outbox.emit(conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now})
     return answer
-
-
-def _expire_requests(conn: Connection, now_ns: int) -> int:
-    """Record ``expired`` on requests the user did not approve in time; tell the merchant."""
-    rows = conn.execute(
-        select(holds.c.hold_id, holds.c.partner_id)
-        .where(holds.c.state == "requested", holds.c.approve_by_ns <= now_ns)
-        .order_by(holds.c.approve_by_ns, holds.c.hold_id)
-        .limit(SWEEP_BATCH_MAX)
-    ).all()
-    count = 0
-    for row in rows:
-        changed = conn.execute(
-            update(holds)
-            .where(holds.c.hold_id == row.hold_id, holds.c.state == "requested")
-            .values(state="expired", reason="expired", updated_at_ns=now_ns)
-        ).rowcount
-        if changed == 1:
-            answer = hold_dict(_load(conn, row.hold_id), now_ns)
-            outbox.emit(
-                conn, topic="hold.declined", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
-            )
-            count += 1
-    return count
-
-
-def mark_expired(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
-    """Record ``expired`` on holds whose expiry has passed (the ledger released their money) and tell the
-    merchant (``hold.released``, reason ``expired``); requests not approved in time become ``expired``
-    too (``hold.declined``, reason ``expired``). Up to one batch of each; returns how many."""
-    rows = conn.execute(
-        select(holds)
-        .where(holds.c.state == "held", holds.c.expires_at_ns <= now_ns)
-        .order_by(holds.c.expires_at_ns, holds.c.hold_id)
-        .limit(SWEEP_BATCH_MAX)
-    ).all()
-    if rows:  # make sure the ledger has released them (it would at its next write anyway)
-        ledger.expire_pending_transfers(conn)
-    count = 0
-    for row in rows:
-        changed = conn.execute(
-            update(holds)
-            .where(holds.c.hold_id == row.hold_id, holds.c.state == "held")
-            .values(state="expired", reason="expired", updated_at_ns=now_ns)
-        ).rowcount
-        if changed != 1:
-            continue  # captured or released concurrently (before the expiry)
-        answer = hold_dict(_load(conn, row.hold_id), now_ns)
-        outbox.emit(
-            conn, topic="hold.released", partner_id=row.partner_id, payload={**answer, "at_ns": now_ns}
-        )
-        count += 1
-    return count + _expire_requests(conn, now_ns)
