@@ -100,32 +100,12 @@ def credit_pending(
     replay = idem.claim(conn, scope, f"{source}:{ref}", request)
     if replay is not None:
         return replay
-    if source not in SOURCES:
-        raise InvalidAmountError(f"source must be one of {', '.join(sorted(SOURCES))}")
-    if funding.kind not in FUNDING_KINDS:
-        raise InvalidAmountError("funding must be a partner, campaign or operator account")
-    check_amount(amount)
-    if not isinstance(release_at_ns, int) or not 0 <= release_at_ns <= TIMESTAMP_MAX_NS:
-        raise InvalidAmountError("release_at_ns must be a Unix time in nanoseconds")
+    _check_reward(source, funding, amount, release_at_ns)
     cur = open_wallet(conn, ledger, user_id, currency_code)
     funding_ref = AccountRef(funding.kind, funding.owner, cur)
     ensure_accounts(conn, ledger, [funding_ref])
     pending_id = transfer_id(scope, source, ref)
-    submit(
-        conn,
-        ledger,
-        [
-            Transfer(
-                id=pending_id,
-                debit_account_id=funding_ref.id,
-                credit_account_id=user_account(user_id, cur).id,
-                amount=amount,
-                ledger=cur.ledger,
-                code=int(TransferKind.CASHBACK_PENDING),
-                flags=TransferFlags.PENDING,
-            )
-        ],
-    )
+    _submit_pending(conn, ledger, pending_id, funding_ref, user_account(user_id, cur), amount)
     now = time.time_ns()
     row = driver.first(
         conn,
@@ -148,6 +128,42 @@ def credit_pending(
         },
     )
     return idem.complete(conn, scope, f"{source}:{ref}", _entry_dict(row))
+
+
+def _check_reward(source: str, funding: Funding, amount: int, release_at_ns: int) -> None:
+    if source not in SOURCES:
+        raise InvalidAmountError(f"source must be one of {', '.join(sorted(SOURCES))}")
+    if funding.kind not in FUNDING_KINDS:
+        raise InvalidAmountError("funding must be a partner, campaign or operator account")
+    check_amount(amount)
+    if not isinstance(release_at_ns, int) or not 0 <= release_at_ns <= TIMESTAMP_MAX_NS:
+        raise InvalidAmountError("release_at_ns must be a Unix time in nanoseconds")
+
+
+def _submit_pending(
+    conn: Connection,
+    ledger: LedgerService,
+    pending_id: int,
+    funding: AccountRef,
+    user: AccountRef,
+    amount: int,
+) -> None:
+    """The reward's pending transfer funding → the user (posted on release, voided on reversal)."""
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=pending_id,
+                debit_account_id=funding.id,
+                credit_account_id=user.id,
+                amount=amount,
+                ledger=user.ledger,
+                code=int(TransferKind.CASHBACK_PENDING),
+                flags=TransferFlags.PENDING,
+            )
+        ],
+    )
 
 
 def confirm_due(conn: Connection, ledger: LedgerService, now_ns: int) -> int:

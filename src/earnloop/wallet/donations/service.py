@@ -131,49 +131,12 @@ def donate(
     if replay is not None:
         return replay
     check_amount(amount)
-    campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
-    if campaign is None:
-        raise NotFoundError(f"no campaign {campaign_id}")
     now = ledger.clock.now_ns()
-    if not campaign.starts_at_ns <= now < campaign.ends_at_ns:
-        raise StateConflictError(f"campaign {campaign_id} is not accepting donations now")
+    campaign = _open_campaign(conn, campaign_id, now)
     cur = require_wallet(conn, user_id, campaign.currency)
-    charity = charity_account(campaign.charity_id, cur.code)
-    ensure_accounts(conn, ledger, [charity])
     xfer_id = transfer_id(scope, idempotency_key, "donate")
-    submit(
-        conn,
-        ledger,
-        [
-            Transfer(
-                id=xfer_id,
-                debit_account_id=user_account(user_id, cur).id,
-                credit_account_id=charity.id,
-                amount=amount,
-                ledger=cur.ledger,
-                code=int(TransferKind.DONATION),
-                user_data_64=campaign_id,
-            )
-        ],
-    )
-    donation_id = conn.execute(
-        insert(donations)
-        .values(
-            user_id=user_id,
-            charity_id=campaign.charity_id,
-            campaign_id=campaign_id,
-            currency=cur.code,
-            amount=amount,
-            transfer_id=enc128(xfer_id),
-            created_at_ns=now,
-        )
-        .returning(donations.c.id)
-    ).scalar_one()
-    conn.execute(
-        update(campaigns)
-        .where(campaigns.c.id == campaign_id)
-        .values(raised=campaigns.c.raised + amount, donations_count=campaigns.c.donations_count + 1)
-    )
+    _give(conn, ledger, xfer_id, user_account(user_id, cur), campaign, amount)
+    donation_id = _record(conn, user_id, campaign, cur.code, amount, xfer_id, now)
     answer = {
         "donation_id": int(donation_id),
         "campaign_id": campaign_id,
@@ -190,6 +153,64 @@ def donate(
         partner_id=campaign.charity_id,
     )
     return idem.complete(conn, scope, idempotency_key, answer)
+
+
+def _open_campaign(conn: Connection, campaign_id: int, now_ns: int) -> Any:
+    """The campaign, if it accepts donations at ``now_ns``."""
+    campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+    if campaign is None:
+        raise NotFoundError(f"no campaign {campaign_id}")
+    if not campaign.starts_at_ns <= now_ns < campaign.ends_at_ns:
+        raise StateConflictError(f"campaign {campaign_id} is not accepting donations now")
+    return campaign
+
+
+def _give(
+    conn: Connection, ledger: LedgerService, xfer_id: int, user: AccountRef, campaign: Any, amount: int
+) -> None:
+    """The donation's transfer: the user's wallet → the charity's account (in the campaign's currency)."""
+    charity = charity_account(campaign.charity_id, user.currency.code)
+    ensure_accounts(conn, ledger, [charity])
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=xfer_id,
+                debit_account_id=user.id,
+                credit_account_id=charity.id,
+                amount=amount,
+                ledger=user.ledger,
+                code=int(TransferKind.DONATION),
+                user_data_64=campaign.id,
+            )
+        ],
+    )
+
+
+def _record(
+    conn: Connection, user_id: int, campaign: Any, currency_code: str, amount: int, xfer_id: int, now_ns: int
+) -> int:
+    """The donation row, and the campaign's counters (raised, donations) moved in the same transaction."""
+    donation_id = conn.execute(
+        insert(donations)
+        .values(
+            user_id=user_id,
+            charity_id=campaign.charity_id,
+            campaign_id=campaign.id,
+            currency=currency_code,
+            amount=amount,
+            transfer_id=enc128(xfer_id),
+            created_at_ns=now_ns,
+        )
+        .returning(donations.c.id)
+    ).scalar_one()
+    conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign.id)
+        .values(raised=campaigns.c.raised + amount, donations_count=campaigns.c.donations_count + 1)
+    )
+    return int(donation_id)
 
 
 def mask_handle(handle: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer, TransferFlags
-from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
+from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, StateConflictError, WalletError
 from earnloop.wallet.fx.models import fx_conversions, fx_rates
@@ -251,34 +251,9 @@ def convert(
     q = current_quote(conn, source, target, ledger.clock.now_ns())
     received = _in_range(q.receive(amount), "the converted amount")
     open_wallet(conn, ledger, user_id, target.code)
-    user_from, user_to = user_account(user_id, source), user_account(user_id, target)
-    position_from = system_account(AccountKind.FX_POSITION, source)
-    position_to = system_account(AccountKind.FX_POSITION, target)
-    ensure_accounts(conn, ledger, [position_from, position_to])
-    submit(
-        conn,
-        ledger,
-        [
-            Transfer(
-                id=transfer_id(scope, idempotency_key, "out"),
-                debit_account_id=user_from.id,
-                credit_account_id=position_from.id,
-                amount=amount,
-                ledger=source.ledger,
-                code=int(TransferKind.FX_OUT),
-                flags=TransferFlags.LINKED,
-                user_data_64=q.rate_id,
-            ),
-            Transfer(
-                id=transfer_id(scope, idempotency_key, "in"),
-                debit_account_id=position_to.id,
-                credit_account_id=user_to.id,
-                amount=received,
-                ledger=target.ledger,
-                code=int(TransferKind.FX_IN),
-                user_data_64=q.rate_id,
-            ),
-        ],
+    step = (scope, idempotency_key)
+    _exchange(
+        conn, ledger, step, user_account(user_id, source), user_account(user_id, target), q, amount, received
     )
     conversion_id = conn.execute(
         insert(fx_conversions)
@@ -306,3 +281,46 @@ def convert(
         "spread_bps": q.spread_bps,
     }
     return idem.complete(conn, scope, idempotency_key, answer)
+
+
+def _exchange(
+    conn: Connection,
+    ledger: LedgerService,
+    step: tuple[str, str],
+    user_from: AccountRef,
+    user_to: AccountRef,
+    q: Quote,
+    amount: int,
+    received: int,
+) -> None:
+    """The conversion's linked pair: the user's ``amount`` out to the platform's FX position in the source
+    currency, ``received`` in from its position in the target currency — both or neither."""
+    source, target = user_from.currency, user_to.currency
+    position_from = system_account(AccountKind.FX_POSITION, source)
+    position_to = system_account(AccountKind.FX_POSITION, target)
+    ensure_accounts(conn, ledger, [position_from, position_to])
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=transfer_id(*step, "out"),
+                debit_account_id=user_from.id,
+                credit_account_id=position_from.id,
+                amount=amount,
+                ledger=source.ledger,
+                code=int(TransferKind.FX_OUT),
+                flags=TransferFlags.LINKED,
+                user_data_64=q.rate_id,
+            ),
+            Transfer(
+                id=transfer_id(*step, "in"),
+                debit_account_id=position_to.id,
+                credit_account_id=user_to.id,
+                amount=received,
+                ledger=target.ledger,
+                code=int(TransferKind.FX_IN),
+                user_data_64=q.rate_id,
+            ),
+        ],
+    )

@@ -17,6 +17,9 @@
 
 Every state change is one guarded UPDATE taken before any ledger write (so row locks always come before
 the ledger lock), and every failure rolls the whole unit of work back.
+
+This module holds the use cases; the order rows are read and written in :mod:`.orders`, the ledger legs
+built in :mod:`.legs`, and the errors (re-exported here) live in :mod:`.errors`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ concurrent answer (callback, inquiry, response) cannot post twice, and a contrad
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +39,10 @@ from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
 from earnloop.outbox import service as outbox
 from earnloop.secretbox import SecretBox, process_box
-from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
+from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
+from earnloop.wallet.currencies import Currency
 from earnloop.wallet.errors import (
     FrozenError,
-    InvalidAmountError,
     LimitExceededError,
     NotFoundError,
     StateConflictError,
@@ -51,8 +50,12 @@ from earnloop.wallet.errors import (
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.models import wallets
 from earnloop.wallet.service import check_amount, debt_account, require_wallet, system_account, user_account
+from earnloop.wallet.withdrawals.destinations import add_destination as add_destination
+from earnloop.wallet.withdrawals.destinations import list_destinations as list_destinations
+from earnloop.wallet.withdrawals.destinations import load_destination
+from earnloop.wallet.withdrawals.destinations import mask as mask
+from earnloop.wallet.withdrawals.destinations import remove_destination as remove_destination
 from earnloop.wallet.withdrawals.models import OPEN_STATES
-from earnloop.wallet.withdrawals.models import payout_destinations as destinations
 from earnloop.wallet.withdrawals.models import withdrawals as w
 from earnloop.wallet.withdrawals.payouts import (
     PayoutAnswer,
@@ -65,8 +68,6 @@ log = structlog.get_logger("earnloop.withdrawals")
 
 NS_PER_S = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_S
-DESTINATION_KINDS = frozenset({"bank", "ewallet"})
-ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9]{6,34}$")
 RESOLVE_BATCH_MAX = 200
 LIST_MAX = 200
 
@@ -81,92 +82,6 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(settings.withdrawal_min_amount, settings.withdrawal_daily_limit)
-
-
-# -- destinations -------------------------------------------------------------------------------------
-def mask(account_number: str) -> str:
-    """What answers and logs show of an account number: its last four characters."""
-    return "****" + account_number[-4:]
-
-
-def _destination_dict(row: Any) -> dict[str, Any]:
-    return {
-        "destination_id": row.id,
-        "kind": row.kind,
-        "institution": row.institution,
-        "holder_name": row.holder_name,
-        "account_masked": row.account_masked,
-        "active": bool(row.active),
-    }
-
-
-def add_destination(
-    conn: Connection,
-    *,
-    user_id: int,
-    kind: str,
-    institution: str,
-    holder_name: str,
-    account_number: str,
-    now_ns: int,
-    box: SecretBox | None = None,
-) -> dict[str, Any]:
-    """Register a payout destination. The account number is stored sealed (the provider needs it;
-    ``box`` defaults to the process's) and only its masked form (last four) is ever returned."""
-    number = re.sub(r"[\s-]", "", account_number)
-    if kind not in DESTINATION_KINDS:
-        raise InvalidAmountError("kind must be 'bank' or 'ewallet'")
-    if not ACCOUNT_NUMBER_RE.match(number):
-        raise InvalidAmountError("account number: 6–34 letters or digits")
-    if not 0 < len(institution.strip()) <= 64 or not 0 < len(holder_name.strip()) <= 120:
-        raise InvalidAmountError("institution (1–64) and holder name (1–120 characters) are required")
-    values = {
-        "user_id": user_id,
-        "kind": kind,
-        "institution": institution.strip(),
-        "holder_name": holder_name.strip(),
-        "account_number": (box or process_box()).seal(number),
-        "account_masked": mask(number),
-        "active": True,
-        "created_at_ns": now_ns,
-    }
-    new_id = conn.execute(insert(destinations).values(**values).returning(destinations.c.id)).scalar_one()
-    return _destination_dict(_destination(conn, user_id, int(new_id), active_only=False))
-
-
-def list_destinations(conn: Connection, user_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(destinations)
-        .where(destinations.c.user_id == user_id, destinations.c.active.is_(True))
-        .order_by(destinations.c.id)
-        .limit(LIST_MAX)
-    )
-    return [_destination_dict(r) for r in rows]
-
-
-def remove_destination(conn: Connection, *, user_id: int, destination_id: int) -> None:
-    """Deactivate (rows stay: past withdrawals refer to them)."""
-    changed = conn.execute(
-        update(destinations)
-        .where(
-            destinations.c.id == destination_id,
-            destinations.c.user_id == user_id,
-            destinations.c.active.is_(True),
-        )
-        .values(active=False)
-    ).rowcount
-    if changed != 1:
-        raise NotFoundError(f"no active payout destination {destination_id}")
-
-
-def _destination(conn: Connection, user_id: int, destination_id: int, *, active_only: bool = True) -> Any:
-    query = select(destinations).where(destinations.c.id == destination_id, destinations.c.user_id == user_id)
-    if active_only:
-        query = query.where(destinations.c.active.is_(True))
-    row = conn.execute(query).first()
-    if row is None:
-        raise NotFoundError(f"no active payout destination {destination_id}")
-    return row
 
 
 # -- withdrawals ----------------------------------------------------------------------------------------
@@ -240,43 +155,10 @@ def hold(
         return replay
     cur = require_wallet(conn, user_id, currency_code)
     check_amount(amount, minimum=limits.min_amount)
-    # Serialise this user's withdrawals in this currency (PostgreSQL; SQLite writers are serial already),
-    # so two concurrent requests cannot both pass the daily limit.
-    conn.execute(
-        select(wallets.c.user_id)
-        .where(wallets.c.user_id == user_id, wallets.c.currency == cur.code)
-        .with_for_update()
-    )
-    _destination(conn, user_id, destination_id)
-    debt = balance_of(conn, ledger, debt_account(user_id, cur))
-    owed = 0 if debt is None else debt.debits_posted - debt.credits_posted
-    if owed > 0:
-        raise FrozenError(f"withdrawals are frozen until the open debt of {owed} {cur.code} is repaid")
     now = ledger.clock.now_ns()
-    used = used_today(conn, user_id, cur.code, now)
-    if used + amount > limits.daily_limit:
-        raise LimitExceededError(
-            f"daily withdrawal limit is {limits.daily_limit} {cur.code}; "
-            f"{max(0, limits.daily_limit - used)} left today"
-        )
-    payouts = system_account(AccountKind.PAYOUTS, cur)
-    ensure_accounts(conn, ledger, [payouts])
+    _check_allowed(conn, ledger, user_id, cur, destination_id, amount, limits, now)
     hold_id = transfer_id(scope, idempotency_key, "hold")
-    submit(
-        conn,
-        ledger,
-        [
-            Transfer(
-                id=hold_id,
-                debit_account_id=user_account(user_id, cur).id,
-                credit_account_id=payouts.id,
-                amount=amount,
-                ledger=cur.ledger,
-                code=int(TransferKind.WITHDRAWAL_HOLD),
-                flags=TransferFlags.PENDING,  # no timeout: only the provider's answer may release it
-            )
-        ],
-    )
+    _reserve(conn, ledger, hold_id, user_account(user_id, cur), amount)
     new_id = conn.execute(
         insert(w)
         .values(
@@ -296,8 +178,60 @@ def hold(
     return idem.complete(conn, scope, idempotency_key, _dict(_load(conn, int(new_id))))
 
 
+def _check_allowed(
+    conn: Connection,
+    ledger: LedgerService,
+    user_id: int,
+    cur: Currency,
+    destination_id: int,
+    amount: int,
+    limits: Limits,
+    now_ns: int,
+) -> None:
+    """The destination is the user's and active, no debt is open, and the daily limit holds."""
+    # Serialise this user's withdrawals in this currency (PostgreSQL; SQLite writers are serial already),
+    # so two concurrent requests cannot both pass the daily limit.
+    conn.execute(
+        select(wallets.c.user_id)
+        .where(wallets.c.user_id == user_id, wallets.c.currency == cur.code)
+        .with_for_update()
+    )
+    load_destination(conn, user_id, destination_id)
+    debt = balance_of(conn, ledger, debt_account(user_id, cur))
+    owed = 0 if debt is None else debt.debits_posted - debt.credits_posted
+    if owed > 0:
+        raise FrozenError(f"withdrawals are frozen until the open debt of {owed} {cur.code} is repaid")
+    used = used_today(conn, user_id, cur.code, now_ns)
+    if used + amount > limits.daily_limit:
+        raise LimitExceededError(
+            f"daily withdrawal limit is {limits.daily_limit} {cur.code}; "
+            f"{max(0, limits.daily_limit - used)} left today"
+        )
+
+
+def _reserve(conn: Connection, ledger: LedgerService, hold_id: int, user: AccountRef, amount: int) -> None:
+    """The pending transfer user → ``PAYOUTS`` that holds the money while the payout is in flight."""
+    payouts = system_account(AccountKind.PAYOUTS, user.currency)
+    ensure_accounts(conn, ledger, [payouts])
+    submit(
+        conn,
+        ledger,
+        [
+            Transfer(
+                id=hold_id,
+                debit_account_id=user.id,
+                credit_account_id=payouts.id,
+                amount=amount,
+                ledger=user.ledger,
+                code=int(TransferKind.WITHDRAWAL_HOLD),
+                flags=TransferFlags.PENDING,  # no timeout: only the provider's answer may release it
+            )
+        ],
+    )
+
+
 def _payout_request(conn: Connection, row: Any, box: SecretBox) -> PayoutRequest:
-    dest = _destination(conn, row.user_id, row.destination_id, active_only=False)
+    dest = load_destination(conn, row.user_id, row.destination_id, active_only=False)
     return PayoutRequest(
         request_id=row.request_id,
         amount=row.amount,
