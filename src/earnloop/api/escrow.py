@@ -1,9 +1,9 @@
 """``/v1`` escrow (guaranteed trades) and deposit holds.
 
 Escrow: the merchant (``X-Api-Key``) opens a trade, the buyer (user token) pays and confirms, the merchant
-marks it sent; either may cancel within the rules of :mod:`earnloop.wallet.escrow`; an operator resolves
-disputes. Holds: the merchant requests, captures and releases deposits whose amounts come from policies
-that an operator manages; a request holds money only once the user approves it (or at once under the
+marks it sent; either may cancel within the rules of :mod:`earnloop.wallet.escrow.service`; an operator
+resolves disputes. Holds: the merchant requests, captures and releases deposits whose amounts come from
+policies that an operator manages; a request holds money only once the user approves it (or at once under the
 user's mandate, ``use_mandate``: see :mod:`earnloop.api.mandates`); users list, approve and decline
 their holds (their wallets show held money as ``held``). Operators (``/v1/admin/holds``) place holds
 directly, without the user's approval: they are the operator.

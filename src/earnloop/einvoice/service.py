@@ -14,7 +14,7 @@ is recorded on the carrier (``last_sync_status = error``, ``last_error``) and re
 
 Rewards are not paid here: :func:`sync_carrier` returns the receipts that became ``issued`` (``new``)
 and those that turned ``voided`` / ``returned`` (``reversed``) so the caller can match seller tax ids to
-partner merchants and call ``wallet.cashback.credit_pending`` / ``reverse`` (source ``einvoice``, ref
+partner merchants and call ``wallet.cashback.service.credit_pending`` / ``reverse`` (source ``einvoice``, ref
 ``<invoice number>:<yyyymmdd>``).
 """
 

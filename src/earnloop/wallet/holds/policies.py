@@ -1,6 +1,7 @@
 """Deposit policies: the deposit amount of a merchant's product per currency (admin-managed), and
 per-user overrides of it. ``min_credit_score`` is stored for the coming "score ≥ threshold → no
-deposit" rule and is not applied yet. :mod:`earnloop.wallet.holds` holds the amounts these decide."""
+deposit" rule and is not applied yet. :mod:`earnloop.wallet.holds.service` holds the amounts these
+decide."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ capture part or all of it (damage, fees) and release the rest — or release it 
 - **Consent.** A merchant's hold is a *request* (``requested``): no money moves until the user approves
   it (``approve``, before ``approve_by``) — the way a user confirms a merchant's order — or declines it.
   Or it takes effect at once under a standing **mandate** the user granted that merchant
-  (``use_mandate``; :mod:`earnloop.wallet.mandates`: limits, expiry, revocation). Operators (admin
+  (``use_mandate``; :mod:`earnloop.wallet.holds.mandates`: limits, expiry, revocation). Operators (admin
   routes, the CLI) place holds directly: they are the operator. A capture never exceeds the amount the
   user approved (the hold's amount). A request not approved in time expires; the merchant may withdraw
   it (``release``).
