@@ -1,6 +1,6 @@
 """``earnloop holds …``: deposit policies, holds and users' mandates from the command line (operators and
-scripts). Commands that act for a merchant or a user say so with ``--partner`` /
-``--user``; the others act as an operator. Every money-moving command takes ``--key``."""
+scripts). Commands that act for a merchant or a user say so with ``--partner`` / ``--user``; the others
+act as an operator. Every money-moving command takes ``--key``."""
 
 from __future__ import annotations
 
