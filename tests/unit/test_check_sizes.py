@@ -33,8 +33,8 @@ def test_function_over_the_limit_fails_with_its_location(tmp_path: Path) -> None
     planted.write_text('"""Doc."""\n\n' + _function("fits", 70) + "\n\n" + _function("too_long", 71))
     result = _check(tmp_path)
     assert result.returncode == 1
-    too_long_line = 2 + 70 + 2 + 1
-    assert result.stdout.splitlines() == [f"{planted}:{too_long_line}: function too_long is 71 lines (max 70)"]
+    line = 2 + 70 + 2 + 1
+    assert result.stdout.splitlines() == [f"{planted}:{line}: function too_long is 71 lines (max 70)"]
 
 
 def test_nested_and_async_functions_and_methods_are_measured(tmp_path: Path) -> None:
