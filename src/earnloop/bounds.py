@@ -10,7 +10,8 @@ place so that every schema and parser applies the same ones (issue 13, items 7 a
   signed 64-bit range *before* anything recursive touches them; :func:`too_deep` is the same depth check
   for the body reader of the HTTP stack (:mod:`earnloop.api.limits`).
 
-Domains import these; the HTTP layer adds its Path/Query forms (:mod:`earnloop.api.types`)."""
+Request shapes derive from :class:`Strict` (unknown fields refused, every ``int`` field a strict 64-bit
+integer). Domains import these; the HTTP layer adds its Path/Query forms (:mod:`earnloop.api.types`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+import annotated_types
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import Strict as StrictType
 
 from earnloop.wallet.currencies import CODES, UnknownCurrencyError, currency
 
@@ -117,3 +120,32 @@ def loads(data: str | bytes, **kwargs: Any) -> Any:
         text = data if isinstance(data, str) else data.decode("utf-8", "replace")
         raise JSONTooDeepError(depth_message(), text, 0)
     return json.loads(data, parse_int=_bounded_int, **kwargs)
+
+
+class Strict(BaseModel):
+    """Base of the API's request shapes: unknown fields are refused, and every ``int`` field (ids,
+    amounts, counts) is a strict JSON integer (``true``, ``"1"``, ``1.0`` refused) within the signed
+    64-bit range unless the field sets a tighter upper bound — applied to every subclass when it is
+    defined, so that no schema can forget it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if _bound_int_fields(cls):
+            cls.model_rebuild(force=True)
+
+
+def _bound_int_fields(model: type[BaseModel]) -> bool:
+    changed = False
+    for info in model.model_fields.values():
+        if info.annotation not in (int, int | None):
+            continue
+        if not any(isinstance(m, StrictType) for m in info.metadata):
+            info.metadata.append(StrictType())
+            changed = True
+        if not any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in info.metadata):
+            info.metadata.append(annotated_types.Le(INT64_MAX))
+            changed = True
+    return changed

@@ -14,7 +14,8 @@ twice changes nothing. Secrets of what it creates for people to use (user tokens
 are written once, one file each under ``var/demo/`` (mode 0600), never printed. The simulated players'
 tokens and the other partners' keys are not kept (the database holds only their digests). Each game
 publisher signs its own games' ``earnloop`` postbacks with a random secret of its own that lives in the
-database only, like any postback secret (ADR 0016).
+database only, like any postback secret (ADR 0016). The catalog it seeds is data in
+``earnloop.demo_catalog``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import random
 import secrets as token_source
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -36,6 +36,7 @@ from earnloop.auth.service import create_partner, create_user
 from earnloop.catalog import service as catalog
 from earnloop.config import Settings
 from earnloop.db.engine import Database
+from earnloop.demo_catalog import GAMES, MERCHANT, MERCHANTS, TWO_X_FUNDING, TWO_X_ZONE
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking import service as tracking
@@ -54,130 +55,9 @@ from earnloop.worker import confirm_cashback
 CURRENCY = "TWD"
 DAY_NS = 86_400 * 1_000_000_000
 USERS = {"alice": 50_000, "bob": 20_000}
-MERCHANT, CHARITY = "Good Neighbour Store", "Harbour Food Bank"
-PUBLISHER = "Pixel Harbor Studios"
+CHARITY = "Harbour Food Bank"
 HOUSE_PUBLISHER = "Lantern Games"  # publishes the demo games that name no other publisher
 
-# -- the catalog --------------------------------------------------------------------------------------
-# Partner name → merchant entry. Tax ids are made up but pass the 統一編號 checksum.
-MERCHANTS: dict[str, dict[str, Any]] = {
-    MERCHANT: {
-        "key": "good-neighbour",
-        "tracking_template": "https://good-neighbour.example/r?click_id={click_id}",
-        "category": "grocery",
-        "tax_ids": ["24680132"],
-        "rates": {"grocery": 200, "default": 100},
-        "lock_period_days": 7,
-    },
-    "Formosa Travel": {
-        "key": "formosa-travel",
-        "tracking_template": "https://formosa-travel.example/r?click_id={click_id}",
-        "category": "travel",
-        "tax_ids": ["53170422", "80246152"],
-        "rates": {"travel": 500, "hotel": 800},
-        "lock_period_days": 30,
-    },
-    "Night Market Eats": {
-        "key": "night-market-eats",
-        "tracking_template": "https://night-market-eats.example/r?click_id={click_id}",
-        "category": "food",
-        "tax_ids": ["61503980"],
-        "rates": {"food": 300},
-        "lock_period_days": 14,
-    },
-    "Pixel Gadgets": {
-        "key": "pixel-gadgets",
-        "tracking_template": "https://pixel-gadgets.example/r?click_id={click_id}",
-        "category": "electronics",
-        "tax_ids": ["42970313"],
-        "rates": {"electronics": 150, "accessories": 400},
-        "lock_period_days": 45,
-    },
-}
-
-
-def _milestones(*steps: tuple[str, str, int, int]) -> list[dict[str, Any]]:
-    return [
-        {"key": key, "title": title, "reward_amount": reward, "within_days": days, "position": position}
-        for position, (key, title, reward, days) in enumerate(steps, start=1)
-    ]
-
-
-GAMES: tuple[dict[str, Any], ...] = (
-    {
-        "key": "dragon-realm",
-        "title": "Dragon Realm",
-        "platforms": ["ios", "android"],
-        "app_store_id": "1660000001",
-        "play_package": "dev.earnloop.demo.dragonrealm",
-        "tags": ["rpg"],
-        "milestones": _milestones(
-            ("lv5", "Reach level 5", 100, 7),
-            ("lv10", "Reach level 10", 300, 14),
-            ("lv20", "Reach level 20", 600, 30),
-        ),
-    },
-    {
-        "key": "tile-tea-party",
-        "title": "Tile Tea Party",
-        "platforms": ["android"],
-        "play_package": "dev.earnloop.demo.tileteaparty",
-        "tags": ["puzzle", "casual"],
-        "milestones": _milestones(
-            ("stage10", "Clear stage 10", 50, 7),
-            ("stage50", "Clear stage 50", 200, 30),
-            ("stage100", "Clear stage 100", 500, 60),
-        ),
-    },
-    {
-        "key": "harbor-tycoon",
-        "title": "Harbor Tycoon",
-        "platforms": ["ios", "android"],
-        "app_store_id": "1660000003",
-        "play_package": "dev.earnloop.demo.harbortycoon",
-        "tags": ["strategy"],
-        "publisher": PUBLISHER,
-        "milestones": _milestones(
-            ("hq3", "Upgrade the harbour office to 3", 150, 7),
-            ("hq6", "Upgrade the harbour office to 6", 400, 21),
-            ("hq9", "Upgrade the harbour office to 9", 900, 45),
-        ),
-    },
-    {
-        "key": "neon-racer",
-        "title": "Neon Racer",
-        "platforms": ["ios"],
-        "app_store_id": "1660000004",
-        "tags": ["racing"],
-        "publisher": PUBLISHER,
-        "milestones": _milestones(
-            ("race5", "Finish 5 races", 80, 7), ("gold", "Reach the gold league", 350, 30)
-        ),
-    },
-    {
-        "key": "boba-merge",
-        "title": "Boba Merge",
-        "platforms": ["ios", "android"],
-        "app_store_id": "1660000005",
-        "play_package": "dev.earnloop.demo.bobamerge",
-        "tags": ["casual"],
-        "milestones": _milestones(
-            ("merge50", "Merge 50 cups", 60, 7),
-            ("shop", "Open the second shop", 150, 14),
-            ("star", "Earn a star chef badge", 450, 30),
-        ),
-    },
-)
-TWO_X_ZONE = {
-    "key": "2x-zone",
-    "name": "2x zone",
-    "multiplier_bps": 20_000,
-    "budget_total": 200_000,
-    "budget_mode": "pay_partial",
-    "games": ["dragon-realm", "boba-merge"],
-    "merchants": ["formosa-travel"],
-}
-TWO_X_FUNDING = 100_000
 
 # -- the simulated population -------------------------------------------------------------------------
 POPULATION = 50

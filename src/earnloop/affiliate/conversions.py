@@ -35,11 +35,10 @@ from earnloop.affiliate.models import affiliate_conversions as conversions
 from earnloop.affiliate.models import affiliate_reward_parts as parts
 from earnloop.affiliate.models import affiliate_updates as claims
 from earnloop.catalog import service as catalog
-from earnloop.catalog.bonuses import RewardTarget, bonus_ref, pay_bonus
 from earnloop.catalog.errors import CatalogError
-from earnloop.catalog.pricing import Pricing, price_reward
-from earnloop.catalog.validation import AMOUNT_MAX
+from earnloop.catalog.service import AMOUNT_MAX, Pricing, price_reward
 from earnloop.db.upsert import dialect_insert
+from earnloop.earn.bonuses import RewardTarget, bonus_ref, pay_bonus
 from earnloop.ledger.service import LedgerService
 from earnloop.risk import screening as risk
 from earnloop.risk.screening import screen

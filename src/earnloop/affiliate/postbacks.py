@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from earnloop import bounds
 from earnloop.affiliate.conversions import (
@@ -31,7 +31,7 @@ from earnloop.affiliate.conversions import (
 from earnloop.affiliate.errors import UpdateRejected
 from earnloop.affiliate.models import affiliate_requests as requests
 from earnloop.affiliate.service import active_secrets
-from earnloop.catalog.models import catalog_merchants as merchants
+from earnloop.catalog import service as catalog
 from earnloop.ledger.service import LedgerService
 from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking.service import Reply
@@ -120,7 +120,7 @@ def _verified_outcome(
 ) -> tuple[Outcome, ConversionUpdate | None]:
     if len(raw.body) > BODY_MAX_BYTES:
         return rejected("malformed", f"body larger than {BODY_MAX_BYTES} bytes"), None
-    if conn.execute(select(merchants.c.id).where(merchants.c.id == merchant_id)).first() is None:
+    if not catalog.merchant_exists(conn, merchant_id):
         return rejected("unknown_merchant", f"no merchant {merchant_id}"), None
     try:
         VERIFIER.verify(raw, active_secrets(conn, merchant_id, box), now_ns // 10**9)

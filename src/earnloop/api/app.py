@@ -11,6 +11,7 @@ from earnloop.api import catalog as catalog_api
 from earnloop.api import einvoice as einvoice_api
 from earnloop.api import escrow as escrow_api
 from earnloop.api import health, ledger, wallet
+from earnloop.api import holds as holds_api
 from earnloop.api import mandates as mandates_api
 from earnloop.api import pay as pay_api
 from earnloop.api import tracking as tracking_api
@@ -79,7 +80,7 @@ def create_app(
     app.include_router(wallet.router)
     app.include_router(pay_api.router)
     app.include_router(escrow_api.escrow_router)
-    app.include_router(escrow_api.holds_router)
+    app.include_router(holds_api.holds_router)
     app.include_router(mandates_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(withdrawals_api.router)

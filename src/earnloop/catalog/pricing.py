@@ -12,7 +12,7 @@ Split of the money (what the earn engine pays, and from which ledger account):
   is left of the budget: ``pay_partial`` pays what is left (``partial``), ``all_or_nothing`` pays nothing
   (``budget_exhausted``).
 
-Pricing only reads. The earn engine then calls :func:`earnloop.catalog.service.record_use` for the
+Pricing only reads. The earn engine then calls :func:`earnloop.catalog.usage.record_use` for the
 milestone and each paid campaign (guarded by the caps), and creates the pending transfers; if a budget
 ran out meanwhile the ledger refuses the transfer (``exceeds_credits``) and the engine re-prices that
 bonus with :func:`reprice_bonus` (same rules, the budget left now).
@@ -25,12 +25,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from earnloop.catalog import service
+from earnloop.catalog.campaigns import budget_remaining, campaigns_targeting
 from earnloop.catalog.errors import CapReachedError, CatalogConflictError, CatalogError, CatalogNotFoundError
+from earnloop.catalog.games import get_milestone
 from earnloop.catalog.models import catalog_campaigns as campaigns
 from earnloop.catalog.models import catalog_games as games
 from earnloop.catalog.models import catalog_merchant_rates as rates
 from earnloop.catalog.models import catalog_merchants as merchants
+from earnloop.catalog.usage import used as uses_of
 from earnloop.catalog.validation import AMOUNT_MAX, TWO_X_BPS
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet.cashback.service import Funding
@@ -110,13 +112,13 @@ def price_reward(
             "price either a milestone (milestone_id) or a purchase (merchant_id + base_amount)"
         )
     if milestone_id is not None:
-        milestone = service.get_milestone(conn, milestone_id)
+        milestone = get_milestone(conn, milestone_id)
         if game_id is not None and milestone.game_id != game_id:
             raise CatalogNotFoundError(f"milestone {milestone_id} is not part of game {game_id}")
         game = conn.execute(select(games).where(games.c.id == milestone.game_id)).one()
         if game.status != "active":
             raise CatalogConflictError(f"game {game.key!r} is {game.status}, not active")
-        used = service.used(conn, "milestone", milestone.id, user_id)
+        used = uses_of(conn, "milestone", milestone.id, user_id)
         if used >= milestone.per_user_limit:
             raise CapReachedError(
                 f"user {user_id} already earned milestone {milestone.key!r} {used} time(s) (limit)"
@@ -172,12 +174,12 @@ def _bonuses(
     base: int,
 ) -> list[BonusPart]:
     parts: list[BonusPart] = []
-    for c in service.campaigns_targeting(conn, at_ns, target_kind, target_id):
+    for c in campaigns_targeting(conn, at_ns, target_kind, target_id):
         if c.currency != currency_code:
             continue
         wanted = base * (c.multiplier_bps - 10_000) // 10_000 + c.fixed_bonus
-        used = service.used(conn, "campaign", c.id, user_id)
-        remaining = service.budget_remaining(conn, ledger, c.id, c.currency)
+        used = uses_of(conn, "campaign", c.id, user_id)
+        remaining = budget_remaining(conn, ledger, c.id, c.currency)
         amount, status = _settle(wanted, remaining, c.budget_mode, used, c.per_user_cap)
         parts.append(
             BonusPart(
@@ -215,6 +217,6 @@ def reprice_bonus(conn: Connection, ledger: LedgerService, part: BonusPart) -> B
     currency_code = conn.execute(
         select(campaigns.c.currency).where(campaigns.c.id == part.campaign_id)
     ).scalar_one()
-    remaining = service.budget_remaining(conn, ledger, part.campaign_id, currency_code)
+    remaining = budget_remaining(conn, ledger, part.campaign_id, currency_code)
     amount, status = _settle(part.wanted, remaining, part.budget_mode, part.used, part.cap)
     return replace(part, amount=amount, status=status, budget_remaining=remaining)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from earnloop.wallet.schemas import AMOUNT_MAX, Strict
+from earnloop.bounds import AMOUNT_MAX, Strict
 
 
 class FundIn(Strict):

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from earnloop.catalog.errors import CatalogError
 from earnloop.wallet.currencies import UnknownCurrencyError, currency
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -24,6 +25,11 @@ MULTIPLIER_MIN_BPS, MULTIPLIER_MAX_BPS = 10_000, 100_000
 TWO_X_BPS = 20_000
 LOCK_PERIOD_MAX_DAYS = 365
 Problems = list[tuple[str, str]]
+
+
+def invalid(problems: Problems) -> CatalogError:
+    """One error naming every problem (``field: message; …``)."""
+    return CatalogError("; ".join(f"{name}: {message}" for name, message in problems))
 
 
 def valid_tax_id(value: str) -> bool:

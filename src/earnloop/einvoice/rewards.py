@@ -9,7 +9,7 @@ campaign (2x zones, fixed bonuses, per-user caps, budgets), each a pending cashb
 merchant's lock period has passed. References: ``<invoice number>:<yyyymmdd>`` for the base part and
 ``<ref>:bonus:<campaign id>`` for each bonus (also the campaign use counted by ``record_use``).
 
-Bonuses are paid by :func:`earnloop.catalog.bonuses.pay_bonus` (re-priced when a concurrent reward used
+Bonuses are paid by :func:`earnloop.earn.bonuses.pay_bonus` (re-priced when a concurrent reward used
 the budget since pricing; skipped when the per-user cap is used up): neither fails the sync nor the base
 reward. Every rewarded receipt is screened by the risk engine first.
 """
@@ -22,9 +22,9 @@ import structlog
 from sqlalchemy import Connection
 
 from earnloop.catalog import service as catalog
-from earnloop.catalog.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.catalog.errors import CatalogError
-from earnloop.catalog.pricing import price_reward
+from earnloop.catalog.service import price_reward
+from earnloop.earn.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.screening import screen
 from earnloop.wallet.cashback import service as cashback

@@ -10,7 +10,7 @@ the app (AppsFlyer's ``app_id``), the app is the game's: its App Store id, with 
 amount is never used for money), record a risk decision, count the milestone use against its limit and
 credit the base reward as pending cashback, released after the game's ``lock_period_days``.
 
-**Campaign bonuses** are paid by :func:`earnloop.catalog.bonuses.pay_bonus` (each in a savepoint,
+**Campaign bonuses** are paid by :func:`earnloop.earn.bonuses.pay_bonus` (each in a savepoint,
 re-priced when a concurrent reward used the budget since pricing). The base reward is always paid, so
 the provider always gets its success reply; caps count exactly the bonuses paid, with the amount paid.
 
@@ -41,11 +41,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from earnloop.catalog import service as catalog
-from earnloop.catalog.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.catalog.errors import CapReachedError
-from earnloop.catalog.models import catalog_games as games
-from earnloop.catalog.pricing import price_milestone
+from earnloop.catalog.service import price_milestone
 from earnloop.db import driver
+from earnloop.earn.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.screening import screen
 from earnloop.tracking.models import tracking_clicks, tracking_conversions
@@ -105,7 +104,6 @@ def settle(
 
 # -- earning ------------------------------------------------------------------------------------------
 _CLICK = select(tracking_clicks).where(tracking_clicks.c.click_id == bindparam("click_id"))
-_GAME = select(games).where(games.c.id == bindparam("game_id"))
 
 
 def _milestone(conn: Connection, game: Any, click: Any, event_key: str, now_ns: int) -> Any:
@@ -140,7 +138,7 @@ def bind(conn: Connection, provider: str, claim: VerifiedPostback) -> tuple[Any,
     click = driver.first(conn, _CLICK, {"click_id": claim.click_id})
     if click is None:
         raise Rejected("unknown_click", "no click with this id")
-    game = driver.first(conn, _GAME, {"game_id": click.game_id})
+    game = catalog.game_row(conn, click.game_id)
     if game.tracking_provider != provider:
         raise Rejected(
             "provider_mismatch", f"game {game.key!r} is tracked by {game.tracking_provider}, not {provider}"

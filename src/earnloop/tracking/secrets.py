@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 
 from earnloop.auth.service import get_partner
-from earnloop.catalog.models import catalog_games as games
+from earnloop.catalog import service as catalog
 from earnloop.db import driver
 from earnloop.secretbox import PLAINTEXT_MAX_BYTES, SecretBox, digest, process_box
 from earnloop.tracking.errors import PartnerNotFoundError, TrackingError
@@ -220,13 +220,15 @@ class Signer:
     secrets: list[str]
 
 
-# The click's game, its publisher and the publisher's active secrets, in one statement.
+# The click's game, its publisher and the publisher's active secrets, in one statement (the catalog's
+# games joined through the selectable it publishes for that).
+_games = catalog.game_publishers()
 _SIGNER = (
-    select(games.c.key, games.c.publisher_id, partner_secrets.c.secret)
+    select(_games.c.key, _games.c.publisher_id, partner_secrets.c.secret)
     .select_from(
-        clicks.join(games, games.c.id == clicks.c.game_id).outerjoin(
+        clicks.join(_games, _games.c.id == clicks.c.game_id).outerjoin(
             partner_secrets,
-            and_(partner_secrets.c.partner_id == games.c.publisher_id, partner_secrets.c.active.is_(True)),
+            and_(partner_secrets.c.partner_id == _games.c.publisher_id, partner_secrets.c.active.is_(True)),
         )
     )
     .where(clicks.c.click_id == bindparam("click_id"))

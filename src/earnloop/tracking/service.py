@@ -24,7 +24,6 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text, upda
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
-from earnloop.catalog.models import catalog_games
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
 from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
@@ -151,7 +150,7 @@ def record_click(
     conn: Connection, *, user_id: int, game_id: int, user_agent: str, client_ip: str, now_ns: int
 ) -> dict[str, Any]:
     """Record a user's click on an active game and return its id and destination."""
-    game = conn.execute(select(catalog_games).where(catalog_games.c.id == game_id)).first()
+    game = catalog.game_row(conn, game_id)
     if game is None or game.status != "active":
         raise CatalogNotFoundError(f"no active game {game_id}")
     template = conn.execute(

@@ -4,13 +4,11 @@ times are RFC 3339 in UTC."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
-import annotated_types
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from pydantic import Strict as StrictType
+from pydantic import AwareDatetime, BaseModel, Field
 
-from earnloop.bounds import AMOUNT_MAX, INT64_MAX, currency_field
+from earnloop.bounds import AMOUNT_MAX, Strict, currency_field
 from earnloop.wallet.service import HistoryEntry, WalletView
 
 __all__ = ["AMOUNT_MAX", "Amount", "CurrencyCode", "Strict"]
@@ -27,35 +25,6 @@ def from_ns(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(
         microsecond=(ns % 1_000_000_000) // 1_000
     )
-
-
-class Strict(BaseModel):
-    """Base of the API's request shapes: unknown fields are refused, and every ``int`` field (ids,
-    amounts, counts) is a strict JSON integer (``true``, ``"1"``, ``1.0`` refused) within the signed
-    64-bit range unless the field sets a tighter upper bound — applied to every subclass when it is
-    defined (:mod:`earnloop.bounds`), so that no schema can forget it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        if _bound_int_fields(cls):
-            cls.model_rebuild(force=True)
-
-
-def _bound_int_fields(model: type[BaseModel]) -> bool:
-    changed = False
-    for info in model.model_fields.values():
-        if info.annotation not in (int, int | None):
-            continue
-        if not any(isinstance(m, StrictType) for m in info.metadata):
-            info.metadata.append(StrictType())
-            changed = True
-        if not any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in info.metadata):
-            info.metadata.append(annotated_types.Le(INT64_MAX))
-            changed = True
-    return changed
 
 
 class UserIn(Strict):

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from earnloop.auth.service import create_user
 from earnloop.catalog import pricing
 from earnloop.catalog import service as catalog
-from earnloop.catalog.bonuses import RewardTarget, bonus_ref, pay_bonus
 from earnloop.catalog.models import catalog_usage_refs
 from earnloop.db.engine import Database
+from earnloop.earn.bonuses import RewardTarget, bonus_ref, pay_bonus
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet.cashback import service as cashback

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from earnloop.catalog import service as catalog
-from earnloop.catalog.bonuses import bonus_ref
 from earnloop.db.engine import Database
+from earnloop.earn.bonuses import bonus_ref
 from earnloop.einvoice import service as einvoice
 from earnloop.einvoice.cipher import FernetCodeCipher
 from earnloop.einvoice.fake_api import FakeInvoice, FakePlatform

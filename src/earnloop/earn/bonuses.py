@@ -1,7 +1,8 @@
-"""Paying the campaign bonuses of a priced reward, and finding them again to reverse them.
+"""Paying the campaign bonuses of a priced reward, and finding them again to reverse them: the earn
+paths' money movement for campaign bonuses (the catalog only prices them and counts their uses).
 
 Every earn path (game milestones, shopping conversions, e-invoice receipts) prices a reward with
-:func:`~earnloop.catalog.pricing.price_reward` and credits its base part itself; the bonus parts go
+:func:`~earnloop.catalog.service.price_reward` and credits its base part itself; the bonus parts go
 through :func:`pay_bonus`. A bonus of the reward ``ref`` is the cashback entry *and* the campaign use
 (``count_use``, guarded by the per-user cap) named ``<ref>:bonus:<campaign id>``.
 
@@ -22,7 +23,7 @@ from sqlalchemy import Connection
 
 from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CapReachedError
-from earnloop.catalog.pricing import BonusPart, reprice_bonus
+from earnloop.catalog.service import BonusPart
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet.cashback import service as cashback
@@ -30,7 +31,7 @@ from earnloop.wallet.errors import InsufficientFundsError
 
 BONUS_ATTEMPTS = 3
 
-log = structlog.get_logger("earnloop.catalog")
+log = structlog.get_logger("earnloop.catalog")  # the name its events carried before the move
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def pay_bonus(conn: Connection, ledger: LedgerService, target: RewardTarget, par
         except CapReachedError:  # a concurrent reward of this user took the last use
             return 0
         except InsufficientFundsError:  # the budget was used since pricing: what is left now?
-            part = reprice_bonus(conn, ledger, part)
+            part = catalog.reprice_bonus(conn, ledger, part)
             log.info("bonus_repriced", ref=ref, amount=part.amount, status=part.status)
             continue
         return part.amount
