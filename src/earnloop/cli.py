@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from earnloop.affiliate import cli as affiliate_cli
-from earnloop.cli_support import fail, ready_database, secret_box, unit_of_work
+from earnloop.cli_support import fail, ready_database, secret_box
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
+from earnloop.ledger.cli import unit_of_work
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService

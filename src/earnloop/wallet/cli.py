@@ -10,8 +10,9 @@ from rich.table import Table
 
 from earnloop.auth import service as auth
 from earnloop.catalog import cli as catalog_cli
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out
 from earnloop.einvoice import cli as einvoice_cli
+from earnloop.ledger.cli import run
 from earnloop.outbox import cli as outbox_cli
 from earnloop.wallet import cashback, cli_escrow, cli_pay, cli_withdrawals, service
 from earnloop.wallet.chart import AccountKind

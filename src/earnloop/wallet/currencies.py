@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import iso4217
 
+from earnloop.errors import DomainError
+
 
 @dataclass(frozen=True, slots=True)
 class Currency:
@@ -48,8 +50,12 @@ CURRENCIES: dict[str, Currency] = _load()
 CODES: tuple[str, ...] = tuple(CURRENCIES)
 
 
-class UnknownCurrencyError(ValueError):
+class UnknownCurrencyError(DomainError, ValueError):
     """Not a currency this platform keeps."""
+
+    status = 422
+    slug = "invalid-request"
+    title = "Invalid request"
 
 
 def currency(code: str) -> Currency:
