@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -21,39 +20,22 @@ from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 
 from earnloop.db import driver
 from earnloop.ledger import models
-from earnloop.ledger.types import Account, AccountBalance, AccountFilter, AccountFilterFlags, Transfer
+from earnloop.ledger.types import (
+    STATUS_PENDING,
+    Account,
+    AccountBalance,
+    AccountDelta,
+    AccountFilter,
+    AccountFilterFlags,
+    PendingInfo,
+    Transfer,
+    dec64,
+    dec128,
+    enc64,
+    enc128,
+)
 
 IN_CHUNK = 4000
-
-STATUS_PENDING = 1
-STATUS_POSTED = 2
-STATUS_VOIDED = 3
-STATUS_EXPIRED = 4
-
-
-def enc128(value: int) -> bytes:
-    return value.to_bytes(16, "big")
-
-
-def dec128(value: bytes) -> int:
-    return int.from_bytes(value, "big")
-
-
-def enc64(value: int) -> int:
-    """Unsigned 64-bit → signed BIGINT (two's complement), so every u64 fits."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def dec64(value: int) -> int:
-    return value + (1 << 64) if value < 0 else value
-
-
-@dataclass(slots=True)
-class PendingInfo:
-    """Status of a pending transfer: 1 pending, 2 posted, 3 voided, 4 expired."""
-
-    status: int
-    expires_at: int | None
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -403,16 +385,6 @@ _APPLY_DELTAS_PG = """
       AND ((a.flags & 4) = 0
            OR a.credits_pending + d.d_cp + a.credits_posted + d.d_cpo <= a.debits_posted + d.d_dpo)
     """
-
-
-@dataclass(frozen=True, slots=True)
-class AccountDelta:
-    account_id: int
-    debits_pending: int
-    debits_posted: int
-    credits_pending: int
-    credits_posted: int
-    closed: bool
 
 
 def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> None:

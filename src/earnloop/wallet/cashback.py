@@ -22,9 +22,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from earnloop.db import driver
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError

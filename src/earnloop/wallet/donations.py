@@ -16,9 +16,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from earnloop.auth.models import partners, users
 from earnloop.auth.service import get_partner
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import Transfer
+from earnloop.ledger.types import Transfer, enc128
 from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.currencies import currency

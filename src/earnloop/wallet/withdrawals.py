@@ -35,9 +35,8 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
 from earnloop.outbox import service as outbox
 from earnloop.secretbox import SecretBox, process_box
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
