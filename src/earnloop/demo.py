@@ -35,6 +35,7 @@ from earnloop.auth.models import partners, users
 from earnloop.auth.service import create_partner, create_user
 from earnloop.catalog import service as catalog
 from earnloop.config import Settings
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
@@ -43,7 +44,6 @@ from earnloop.tracking.models import tracking_clicks
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
 from earnloop.wallet import cashback, donations, holds, mandates, pay, service
 from earnloop.wallet.chart import AccountKind
-from earnloop.wallet.currencies import currency
 from earnloop.worker import confirm_cashback
 
 CURRENCY = "TWD"

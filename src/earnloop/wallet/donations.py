@@ -15,12 +15,12 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from earnloop.auth.models import partners, users
 from earnloop.auth.service import get_partner
+from earnloop.currencies import currency
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer, enc128
 from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.service import check_amount, require_wallet, user_account

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import user_exists
+from earnloop.currencies import currency
 from earnloop.idempotency import service as idem
 from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
@@ -39,7 +40,6 @@ from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags, dec128, enc
 from earnloop.outbox import service as outbox
 from earnloop.wallet import mandates
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
     InvalidAmountError,
     LedgerRejectedError,

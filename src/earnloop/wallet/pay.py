@@ -31,6 +31,7 @@ from sqlalchemy import Connection, bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import Partner, get_partner, user_exists
+from earnloop.currencies import Currency, currency
 from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
@@ -39,7 +40,6 @@ from earnloop.ledger.types import Transfer, TransferFlags
 from earnloop.outbox import service as outbox
 from earnloop.wallet import fx
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError, WalletError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.pay_models import merchant_pay_settings, pay_codes, pay_orders, pay_refunds

@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from sqlalchemy import Connection
 
 from earnloop.auth.service import create_partner, create_user
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
@@ -44,7 +45,6 @@ from earnloop.ledger.service import LedgerService
 from earnloop.wallet import cashback, donations, escrow, fx, holds, pay, service, withdrawals
 from earnloop.wallet.cashback import Funding
 from earnloop.wallet.chart import AccountKind
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
     FrozenError,
     InsufficientFundsError,
