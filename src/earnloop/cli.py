@@ -124,7 +124,7 @@ def _doctor_redis(settings: Settings) -> bool:
 def secrets_rotate() -> None:
     """Re-encrypt every stored secret with the first key of EARNLOOP_SECRETS_KEYS, and encrypt values
     still stored in plain text (rows from before encryption). Afterwards the other keys can go."""
-    import earnloop.db.registry  # noqa: F401  (every table, so every sealed column is known)
+    import earnloop.tables  # noqa: F401  (every table, so every sealed column is known)
     from earnloop.db.metadata import metadata
     from earnloop.secretbox import reseal_columns, sealed_columns
 
