@@ -35,6 +35,7 @@ lint: install
 	$(RUN) ruff check src tests
 	$(RUN) ruff format --check src tests
 	$(RUN) mypy
+	$(RUN) lint-imports --no-logo
 
 format: install
 	$(RUN) ruff check --fix src tests
