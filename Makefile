@@ -36,6 +36,7 @@ lint: install
 	$(RUN) ruff format --check src tests
 	$(RUN) mypy
 	$(RUN) python scripts/check_sizes.py src
+	$(RUN) lint-imports --no-logo
 
 format: install
 	$(RUN) ruff check --fix src tests

@@ -60,7 +60,7 @@ class DbTarget:
 
 
 def _all_tables() -> list[str]:
-    import earnloop.db.registry  # noqa: F401
+    import earnloop.tables  # noqa: F401
     from earnloop.db.metadata import metadata
 
     return [t.name for t in reversed(metadata.sorted_tables) if t.name != "ledger_clock"]

@@ -4,7 +4,7 @@ place so that every schema and parser applies the same ones (issue 13, items 7 a
 * integers: ids are 1..2^63-1 (a signed 64-bit column), amounts 1..``AMOUNT_MAX`` minor units, and in
   JSON both are *strict* integers — ``true``, ``"1"`` and ``1.0`` are refused, never coerced. (The
   ledger's 128-bit ids travel as decimal strings and keep their own schemas.)
-* currencies: the supported ISO 4217 codes (:mod:`earnloop.wallet.currencies`), stated as an ``enum`` in
+* currencies: the supported ISO 4217 codes (:mod:`earnloop.currencies`), stated as an ``enum`` in
   the OpenAPI document so that a request valid by the schema is not refused for its currency.
 * JSON documents: :func:`loads` refuses nesting deeper than ``JSON_DEPTH_MAX`` and integers outside the
   signed 64-bit range *before* anything recursive touches them; :func:`too_deep` is the same depth check
@@ -23,7 +23,7 @@ import annotated_types
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic import Strict as StrictType
 
-from earnloop.wallet.currencies import CODES, UnknownCurrencyError, currency
+from earnloop.currencies import CODES, UnknownCurrencyError, currency
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 ID_MAX = INT64_MAX

@@ -19,11 +19,12 @@ from rich.table import Table
 from earnloop.affiliate import cli as affiliate_cli
 from earnloop.auth import cli as auth_cli
 from earnloop.catalog import cli as catalog_cli
-from earnloop.cli_support import fail, ready_database, secret_box, unit_of_work
+from earnloop.cli_support import fail, ready_database, secret_box
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
 from earnloop.einvoice import cli as einvoice_cli
+from earnloop.ledger.cli import unit_of_work
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
@@ -150,7 +151,7 @@ def _doctor_redis(settings: Settings) -> bool:
 def secrets_rotate() -> None:
     """Re-encrypt every stored secret with the first key of EARNLOOP_SECRETS_KEYS, and encrypt values
     still stored in plain text (rows from before encryption). Afterwards the other keys can go."""
-    import earnloop.db.registry  # noqa: F401  (every table, so every sealed column is known)
+    import earnloop.tables  # noqa: F401  (every table, so every sealed column is known)
     from earnloop.db.metadata import metadata
     from earnloop.secretbox import reseal_columns, sealed_columns
 

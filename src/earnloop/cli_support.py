@@ -1,30 +1,27 @@
-"""What every ``earnloop`` sub-command shares: one-line errors, the migrated database, the services."""
+"""What every ``earnloop`` sub-command shares: one-line errors, the migrated database, a transaction.
+
+A base module (ADR 0022): it knows domain errors only as :class:`earnloop.errors.DomainError` and imports
+no domain. Commands that move money take their ledger from :mod:`earnloop.ledger.cli`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from sqlalchemy import Connection
 
-from earnloop.auth.service import AuthError
 from earnloop.config import Settings, get_settings
 from earnloop.db.engine import Database, database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema
-from earnloop.idempotency.service import IdempotencyError
-from earnloop.ledger.clock import SystemClock
-from earnloop.ledger.service import LedgerService
+from earnloop.errors import DomainError
 from earnloop.secretbox import SecretBox, SecretBoxError, box_from_settings
-from earnloop.wallet.currencies import UnknownCurrencyError
-from earnloop.wallet.errors import WalletError
 
 out = Console()
-T = TypeVar("T")
-# Domain errors a command reports as one line (exit 1) rather than a traceback.
-EXPECTED_ERRORS = (WalletError, IdempotencyError, AuthError, UnknownCurrencyError, SecretBoxError)
+# Errors a command reports as one line (exit 1) rather than a traceback: every domain's, and a bad key.
+EXPECTED_ERRORS = (DomainError, SecretBoxError)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -56,18 +53,13 @@ def ready_database() -> Database:
 
 
 @contextmanager
-def unit_of_work(*, write: bool = True) -> Iterator[tuple[Connection, LedgerService]]:
-    """A transaction on the ready database plus a ledger on the system clock; domain errors → one line."""
+def transaction(*, write: bool = True) -> Iterator[Connection]:
+    """A transaction on the ready database; domain errors → one line (exit 1), nothing committed."""
     db = ready_database()
     try:
         with db.uow(write=write) as conn:
-            yield conn, LedgerService(SystemClock())
+            yield conn
     except EXPECTED_ERRORS as exc:
         fail(str(exc))
     finally:
         db.dispose()
-
-
-def run(action: Callable[[Connection, LedgerService], T], *, write: bool = True) -> T:
-    with unit_of_work(write=write) as (conn, ledger):
-        return action(conn, ledger)

@@ -12,8 +12,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS, APPSFLYER_TOKEN_HEADER
-
 DEFAULT_DATABASE_URL = "sqlite:///var/earnloop.db"
 
 
@@ -92,13 +90,14 @@ class Settings(BaseSettings):
         "addresses (development and tests only). Off: refused at registration and at every delivery.",
     )
     # Postbacks (tracking/)
-    appsflyer_push_networks: list[str] = Field(
-        default=list(APPSFLYER_PUSH_NETWORKS),
+    appsflyer_push_networks: list[str] | None = Field(
+        default=None,
         description="CIDR blocks AppsFlyer Push API messages may come from (a second check after the "
-        "push token; default: AppsFlyer's published blocks). JSON list in the environment.",
+        "push token). Unset: AppsFlyer's published blocks, as tracking/verifiers.py keeps them. JSON list "
+        "in the environment.",
     )
     appsflyer_token_header: str = Field(
-        default=APPSFLYER_TOKEN_HEADER,
+        default="Authorization",  # AppsFlyer's default token name
         pattern=r"^(Authorization|X-[A-Za-z0-9_-]{1,28})$",
         description="Header carrying the Push API authentication token, as set in AppsFlyer (its "
         "token_name: Authorization, or a name starting with X-, at most 30 characters).",
@@ -149,7 +148,9 @@ class Settings(BaseSettings):
 
     @field_validator("appsflyer_push_networks")
     @classmethod
-    def _cidr_blocks(cls, value: list[str]) -> list[str]:
+    def _cidr_blocks(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
         if not 1 <= len(value) <= 64:
             raise ValueError("1 to 64 CIDR blocks")
         for block in value:

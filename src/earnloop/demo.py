@@ -35,6 +35,7 @@ from earnloop.auth.models import partners, users
 from earnloop.auth.service import create_partner, create_user
 from earnloop.catalog import service as catalog
 from earnloop.config import Settings
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.demo_catalog import GAMES, MERCHANT, MERCHANTS, TWO_X_FUNDING, TWO_X_ZONE
 from earnloop.ledger.clock import SystemClock
@@ -45,7 +46,6 @@ from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, s
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.donations import service as donations
 from earnloop.wallet.holds import mandates
 from earnloop.wallet.holds import service as holds

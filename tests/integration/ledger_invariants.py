@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from earnloop.db.engine import Database
-from earnloop.ledger.repository import STATUS_EXPIRED, STATUS_PENDING, STATUS_POSTED, STATUS_VOIDED, dec128
-from earnloop.ledger.types import AccountFlags, TransferFlags
+from earnloop.ledger.types import (
+    STATUS_EXPIRED,
+    STATUS_PENDING,
+    STATUS_POSTED,
+    STATUS_VOIDED,
+    AccountFlags,
+    TransferFlags,
+    dec128,
+)
 
 _PENDING = int(TransferFlags.PENDING)
 _POST = int(TransferFlags.POST_PENDING_TRANSFER)

@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import SystemClock
-from earnloop.ledger.repository import enc128
 from earnloop.ledger.results import CreateAccountStatus, CreateTransferStatus
 from earnloop.ledger.service import LedgerService
+from earnloop.ledger.types import enc128
 from tests.conftest import DbTarget, reset_ledger
 from tests.integration.ledger_crash_child import (
     ID_STRIDE,

@@ -19,13 +19,16 @@ from sqlalchemy import text
 
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
-from earnloop.ledger.repository import STATUS_EXPIRED, STATUS_PENDING, STATUS_POSTED, STATUS_VOIDED
 from earnloop.ledger.results import TRANSIENT_TRANSFER_STATUSES, CreateAccountStatus, CreateTransferStatus
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import (
     AMOUNT_MAX,
     BATCH_MAX,
     NS_PER_S,
+    STATUS_EXPIRED,
+    STATUS_PENDING,
+    STATUS_POSTED,
+    STATUS_VOIDED,
     Account,
     AccountFlags,
     Transfer,

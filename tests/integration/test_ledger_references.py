@@ -19,7 +19,7 @@ from earnloop.ledger import models
 from earnloop.ledger import repository as repo
 from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import DECIDE_CHUNK, LedgerService, chain_aligned_chunks
-from earnloop.ledger.types import Account, Transfer, TransferFlags
+from earnloop.ledger.types import Account, Transfer, TransferFlags, dec128, enc128
 
 UNKNOWN_ACCOUNT = 999
 REFUSED_ROW = r"(?i)foreign key|unknown ledger account"  # SQLite's message | the trigger's
@@ -79,15 +79,15 @@ def test_an_account_with_transfers_cannot_be_deleted_or_renumbered(
         "UPDATE ledger_accounts SET id = :other WHERE id = :id",
     ):
         with pytest.raises(DBAPIError, match=REFUSED_CHANGE), db.uow() as conn:
-            conn.execute(text(statement), {"id": repo.enc128(1), "other": repo.enc128(77)})
+            conn.execute(text(statement), {"id": enc128(1), "other": enc128(77)})
 
     with db.uow(write=False) as conn:
-        ids = {repo.dec128(r[0]) for r in conn.execute(select(models.accounts.c.id))}
+        ids = {dec128(r[0]) for r in conn.execute(select(models.accounts.c.id))}
     assert ids == {1, 2, 3}
     assert _transfer_count(db) == 1
 
     with db.uow() as conn:  # an account nobody references can still go (as with a foreign key)
-        conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"), {"id": repo.enc128(3)})
+        conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"), {"id": enc128(3)})
     with db.uow(write=False) as conn:
         assert conn.execute(select(func.count()).select_from(models.accounts)).scalar_one() == 2
 

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from earnloop import bounds
 from earnloop.api.app import create_app
 from earnloop.config import Settings
-from earnloop.wallet.currencies import CURRENCIES, currency
+from earnloop.currencies import CURRENCIES, currency
 
 INT64_MAX = (1 << 63) - 1
 

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from earnloop.affiliate import report, service
-from earnloop.cli_support import fail, out, run, secret_box
+from earnloop.cli_support import fail, out, secret_box
+from earnloop.ledger.cli import run
 
 affiliate_app = typer.Typer(
     help="Shopping cashback: merchant postback secrets, partner reports, conversions.", no_args_is_help=True

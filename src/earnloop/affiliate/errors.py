@@ -1,12 +1,12 @@
-"""Affiliate errors: wallet-style errors (HTTP status + problem slug) for the API and the CLI, and the
+"""Affiliate errors: domain errors (HTTP status + problem slug) for the API and the CLI, and the
 internal rejection of one conversion update (a stable reason code, answered in the reply)."""
 
 from __future__ import annotations
 
-from earnloop.wallet.errors import WalletError
+from earnloop.errors import DomainError
 
 
-class AffiliateError(WalletError):
+class AffiliateError(DomainError):
     status = 422
     slug = "affiliate-invalid"
     title = "Invalid affiliate request"

@@ -20,8 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 from earnloop.secretbox import DIGEST_LEN, SEALED
 
 STATUSES = ("pending", "approved", "declined", "reversed")

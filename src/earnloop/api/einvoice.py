@@ -11,16 +11,15 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from earnloop.api.deps import User
-from earnloop.api.problems import problem_response, problem_responses
+from earnloop.api.problems import problem_responses
 from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.einvoice import rewards, service
 from earnloop.einvoice.cipher import CodeCipher, app_key_from_settings, cipher_from_settings
-from earnloop.einvoice.errors import EInvoiceError, SourceUnavailableError
+from earnloop.einvoice.errors import SourceUnavailableError
 from earnloop.einvoice.fake_api import DirectEInvoiceSource, FakePlatform, create_fake_app
 from earnloop.einvoice.source import FAKE_EINVOICE_PATH, EInvoiceSource, source_from_settings
 from earnloop.wallet.schemas import Strict, from_ns
@@ -31,7 +30,7 @@ router = APIRouter(
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Routes, error handler, cipher and platform (the configured URL, or the in-app fake).
+    """Routes, cipher and platform (the configured URL, or the in-app fake).
 
     Production without ``EARNLOOP_EINVOICE_API_URL`` leaves the feature off (its routes answer 503);
     with it, ``EARNLOOP_EINVOICE_KEY`` and ``EARNLOOP_EINVOICE_APP_KEY`` are required (startup fails).
@@ -39,10 +38,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.einvoice_source = None
     app.state.einvoice_cipher = None
     app.include_router(router)
-
-    @app.exception_handler(EInvoiceError)
-    async def _einvoice(request: Request, exc: EInvoiceError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, str(exc) or None, instance=request.url.path)
 
     if settings.environment == "production" and not settings.einvoice_api_url:
         return

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from earnloop.api.deps import Admin
 from earnloop.api.problems import ProblemError, problem_responses
-from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.results import CreateAccountResult, CreateTransferResult
 from earnloop.ledger.schemas import (
     AccountBalanceOut,
@@ -43,10 +42,6 @@ def _results(results: Sequence[CreateAccountResult | CreateTransferResult]) -> C
     )
 
 
-def _invalid(exc: InvalidBatchError) -> ProblemError:
-    return ProblemError(422, "invalid-batch", "Invalid batch", str(exc))
-
-
 def _ids(raw: str, name: str = "ids") -> list[int]:
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     if not parts or len(parts) > BATCH_MAX:
@@ -69,11 +64,8 @@ def _one_id(raw: str, name: str = "account_id") -> int:
 @router.post("/accounts", response_model=CreateResultsOut)
 def create_accounts(batch: AccountsBatch, ctx: Admin) -> CreateResultsOut:
     """Create up to 8,190 accounts; one result per account, in order (TigerBeetle semantics)."""
-    try:
-        with ctx.db.uow() as conn:
-            results = ctx.ledger.create_accounts(conn, [a.to_domain() for a in batch.accounts])
-    except InvalidBatchError as exc:
-        raise _invalid(exc) from exc
+    with ctx.db.uow() as conn:  # a malformed batch: InvalidBatchError, answered 422 invalid-batch
+        results = ctx.ledger.create_accounts(conn, [a.to_domain() for a in batch.accounts])
     for r in results:
         ctx.metrics.ledger_results.labels("create_accounts", r.status.name.lower()).inc()
     return _results(results)
@@ -82,11 +74,8 @@ def create_accounts(batch: AccountsBatch, ctx: Admin) -> CreateResultsOut:
 @router.post("/transfers", response_model=CreateResultsOut)
 def create_transfers(batch: TransfersBatch, ctx: Admin) -> CreateResultsOut:
     """Create up to 8,190 transfers; one result per transfer, in order. Re-sending is safe."""
-    try:
-        with ctx.db.uow() as conn:
-            results = ctx.ledger.create_transfers(conn, [t.to_domain() for t in batch.transfers])
-    except InvalidBatchError as exc:
-        raise _invalid(exc) from exc
+    with ctx.db.uow() as conn:  # a malformed batch: InvalidBatchError, answered 422 invalid-batch
+        results = ctx.ledger.create_transfers(conn, [t.to_domain() for t in batch.transfers])
     for r in results:
         ctx.metrics.ledger_results.labels("create_transfers", r.status.name.lower()).inc()
     return _results(results)

@@ -11,10 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from earnloop.auth.service import AuthError, DuplicateError
-from earnloop.idempotency.service import IdempotencyConflictError, InvalidIdempotencyKeyError
-from earnloop.wallet.currencies import UnknownCurrencyError
-from earnloop.wallet.errors import WalletError
+from earnloop.errors import DomainError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://earnloop.dev/problems/"
@@ -122,29 +119,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, slug, title, detail, instance=request.url.path, headers=headers
         )
 
-    @app.exception_handler(WalletError)
-    async def _wallet(request: Request, exc: WalletError) -> JSONResponse:
-        if exc.status >= 500:
-            log.error("wallet_error", path=request.url.path, error=str(exc))
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        """Every domain's errors: the class states status, slug and title; the message is the detail."""
+        if exc.status == 500:  # a failure of ours (e.g. the ledger refused what we expected to pass)
+            log.error("domain_error", path=request.url.path, error_type=type(exc).__name__, error=str(exc))
         return problem_response(exc.status, exc.slug, exc.title, str(exc) or None, instance=request.url.path)
-
-    @app.exception_handler(IdempotencyConflictError)
-    async def _idempotency(request: Request, exc: IdempotencyConflictError) -> JSONResponse:
-        return problem_response(
-            409, "exists-with-different-fields", "Idempotency key reused", str(exc), instance=request.url.path
-        )
-
-    @app.exception_handler(DuplicateError)
-    async def _duplicate(request: Request, exc: DuplicateError) -> JSONResponse:
-        return problem_response(409, "duplicate", "Already exists", str(exc), instance=request.url.path)
-
-    async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(
-            422, "invalid-request", "Invalid request", str(exc), instance=request.url.path
-        )
-
-    for error in (AuthError, UnknownCurrencyError, InvalidIdempotencyKeyError):
-        app.add_exception_handler(error, _bad_value)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ from earnloop.api.problems import problem_responses
 from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.tracking import service
-from earnloop.tracking.verifiers import Registry, registry
+from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS, Registry, registry
 
 router = APIRouter(tags=["tracking"])
 Provider = Annotated[str, Path(min_length=1, max_length=40)]
@@ -70,8 +70,11 @@ def _verifiers(networks: tuple[str, ...], token_header: str) -> Registry:
 
 
 def verifiers_of(settings: Settings) -> Registry:
-    """The providers' verifiers as the settings configure them (built once per configuration)."""
-    return _verifiers(tuple(settings.appsflyer_push_networks), settings.appsflyer_token_header)
+    """The providers' verifiers as the settings configure them (built once per configuration); AppsFlyer's
+    networks unset: the blocks AppsFlyer publishes (``tracking.verifiers.APPSFLYER_PUSH_NETWORKS``)."""
+    networks = settings.appsflyer_push_networks
+    configured = APPSFLYER_PUSH_NETWORKS if networks is None else tuple(networks)
+    return _verifiers(configured, settings.appsflyer_token_header)
 
 
 async def _postback(provider: str, request: Request) -> Response:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from earnloop.auth import service as auth
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out, transaction
 
 users_app = typer.Typer(help="Users and partners.", no_args_is_help=True)
 
@@ -17,7 +17,8 @@ users_app = typer.Typer(help="Users and partners.", no_args_is_help=True)
 @users_app.command("create")
 def create_user(handle: Annotated[str, typer.Argument(help="Unique handle (a-z 0-9 _ . -).")]) -> None:
     """Create a user and print its id and API token (shown once)."""
-    created = run(lambda conn, _: auth.create_user(conn, handle))
+    with transaction() as conn:
+        created = auth.create_user(conn, handle)
     out.print(json.dumps({"user_id": created.id, "token": created.secret}))
 
 
@@ -28,7 +29,8 @@ def create_partner(
     currency: Annotated[str, typer.Option(help="Settlement currency.")] = "TWD",
 ) -> None:
     """Create a partner and print its id and API key (shown once)."""
-    created = run(lambda conn, _: auth.create_partner(conn, name, kind, currency.upper()))
+    with transaction() as conn:
+        created = auth.create_partner(conn, name, kind, currency.upper())
     out.print(json.dumps({"partner_id": created.id, "api_key": created.secret}))
 
 

@@ -5,12 +5,10 @@ Secrets are stored as SHA-256 digests of high-entropy random tokens, never in cl
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
 
 from earnloop.db.metadata import metadata
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-SERIAL_ID = BigInteger().with_variant(Integer, "sqlite")
+from earnloop.db.types import SERIAL_ID
 
 users = Table(
     "users",

@@ -13,17 +13,26 @@ from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.models import partners, user_tokens, users
 from earnloop.db import driver
+from earnloop.errors import DomainError
 
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 PARTNER_KINDS = frozenset({"merchant", "charity", "game_publisher", "affiliate_network", "payout"})
 
 
-class AuthError(ValueError):
+class AuthError(DomainError, ValueError):
     """Bad input to an identity operation (the message says which)."""
+
+    status = 422
+    slug = "invalid-request"
+    title = "Invalid request"
 
 
 class DuplicateError(AuthError):
     """The handle or name is taken."""
+
+    status = 409
+    slug = "duplicate"
+    title = "Already exists"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ import httpx
 from earnloop.auth.service import create_partner, create_user
 from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.bench.live_server import server_process
+from earnloop.currencies import currency
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import SystemClock
@@ -34,7 +35,6 @@ from earnloop.ledger.types import BATCH_MAX, Transfer
 from earnloop.observability import configure_logging
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.ledger_ops import ensure_accounts
 
 BENCH = "wallet"

@@ -18,12 +18,12 @@ from earnloop.catalog.models import catalog_campaigns as campaigns
 from earnloop.catalog.models import catalog_games as games
 from earnloop.catalog.models import catalog_merchants as merchants
 from earnloop.catalog.validation import TWO_X_BPS, CampaignSpec, campaign_spec, invalid
+from earnloop.currencies import currency
 from earnloop.db import driver
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer
 from earnloop.wallet.chart import AccountKind, AccountRef, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.service import check_amount, system_account
 

@@ -13,7 +13,8 @@ from sqlalchemy import Connection
 
 from earnloop.catalog import importer, service
 from earnloop.catalog.errors import ImportRejectedError
-from earnloop.cli_support import fail, out, run
+from earnloop.cli_support import fail, out
+from earnloop.ledger.cli import run
 from earnloop.ledger.service import LedgerService
 
 catalog_app = typer.Typer(

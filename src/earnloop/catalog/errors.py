@@ -1,34 +1,39 @@
-"""Catalog errors: wallet-style errors (HTTP status + slug), so routers and the CLI handle them alike."""
+"""Catalog errors (:class:`earnloop.errors.DomainError`: HTTP status + slug), so routers and the CLI handle
+them alike. Each derives from ``DomainError`` directly: ``except CatalogError`` (invalid catalog data)
+catches neither a missing row, a conflict, a reached cap nor an exceeded budget."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from earnloop.wallet.errors import NotFoundError, StateConflictError, WalletError
+from earnloop.errors import DomainError
 
 
-class CatalogError(WalletError):
+class CatalogError(DomainError):
     status = 422
     slug = "catalog-invalid"
     title = "Invalid catalog data"
 
 
-class CatalogNotFoundError(NotFoundError):
-    pass
+class CatalogNotFoundError(DomainError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
 
 
-class CatalogConflictError(StateConflictError):
+class CatalogConflictError(DomainError):
+    status = 409
     slug = "catalog-conflict"
     title = "Conflicts with the catalog"
 
 
-class CapReachedError(WalletError):
+class CapReachedError(DomainError):
     status = 409
     slug = "cap-reached"
     title = "Per-user limit reached"
 
 
-class BudgetExceededError(WalletError):
+class BudgetExceededError(DomainError):
     status = 422
     slug = "budget-exceeded"
     title = "Campaign budget exceeded"

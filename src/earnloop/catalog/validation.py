@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from earnloop.catalog.errors import CatalogError
-from earnloop.wallet.currencies import UnknownCurrencyError, currency
+from earnloop.currencies import UnknownCurrencyError, currency
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

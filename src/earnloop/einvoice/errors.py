@@ -3,8 +3,10 @@ one rolls the unit of work back: nothing changes."""
 
 from __future__ import annotations
 
+from earnloop.errors import DomainError
 
-class EInvoiceError(Exception):
+
+class EInvoiceError(DomainError):
     status = 400
     slug = "einvoice-error"
     title = "E-invoice error"

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
+from earnloop.currencies import UnknownCurrencyError, currency
 from earnloop.einvoice.cipher import CipherError, CodeCipher
 from earnloop.einvoice.errors import (
     CarrierNotFoundError,
@@ -48,7 +49,6 @@ from earnloop.einvoice.source import (
     InvoiceHeader,
     SourceError,
 )
-from earnloop.wallet.currencies import UnknownCurrencyError, currency
 
 BARCODE_RE = re.compile(r"^/[0-9A-Z.+\-]{7}$")
 CODE_RE = re.compile(r"^[\x21-\x7e]{4,16}$")  # printable ASCII, no spaces

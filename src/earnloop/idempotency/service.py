@@ -17,13 +17,18 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, bindparam, select, text, update
 
 from earnloop.db import driver
+from earnloop.errors import DomainError
 from earnloop.idempotency.models import idempotency_records as records
 
 KEY_MAX_LEN = 200
 
 
-class IdempotencyError(ValueError):
+class IdempotencyError(DomainError, ValueError):
     """Base class for idempotency failures."""
+
+    status = 422
+    slug = "invalid-request"
+    title = "Invalid request"
 
 
 class InvalidIdempotencyKeyError(IdempotencyError):
@@ -32,6 +37,10 @@ class InvalidIdempotencyKeyError(IdempotencyError):
 
 class IdempotencyConflictError(IdempotencyError):
     """The key was used before with a different request (TigerBeetle: ``exists_with_different_fields``)."""
+
+    status = 409
+    slug = "exists-with-different-fields"
+    title = "Idempotency key reused"
 
 
 def fingerprint(request: dict[str, Any]) -> str:

@@ -3,9 +3,15 @@ input (wrong types, out-of-range integers, oversized batches) raises, before any
 
 from __future__ import annotations
 
+from earnloop.errors import DomainError
 
-class LedgerError(Exception):
-    """Base class of ledger exceptions."""
+
+class LedgerError(DomainError):
+    """Base class of ledger exceptions: a malformed batch, answered 422 ``invalid-batch``."""
+
+    status = 422
+    slug = "invalid-batch"
+    title = "Invalid batch"
 
 
 class InvalidBatchError(LedgerError, ValueError):

@@ -13,47 +13,27 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, update
 
 from earnloop.db import driver
 from earnloop.ledger import models
-from earnloop.ledger.types import Account, AccountBalance, AccountFilter, AccountFilterFlags, Transfer
+from earnloop.ledger.types import (
+    STATUS_PENDING,
+    Account,
+    AccountBalance,
+    AccountDelta,
+    PendingInfo,
+    Transfer,
+    dec64,
+    dec128,
+    enc64,
+    enc128,
+)
 
 IN_CHUNK = 4000
-
-STATUS_PENDING = 1
-STATUS_POSTED = 2
-STATUS_VOIDED = 3
-STATUS_EXPIRED = 4
-
-
-def enc128(value: int) -> bytes:
-    return value.to_bytes(16, "big")
-
-
-def dec128(value: bytes) -> int:
-    return int.from_bytes(value, "big")
-
-
-def enc64(value: int) -> int:
-    """Unsigned 64-bit → signed BIGINT (two's complement), so every u64 fits."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def dec64(value: int) -> int:
-    return value + (1 << 64) if value < 0 else value
-
-
-@dataclass(slots=True)
-class PendingInfo:
-    """Status of a pending transfer: 1 pending, 2 posted, 3 voided, 4 expired."""
-
-    status: int
-    expires_at: int | None
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -405,16 +385,6 @@ _APPLY_DELTAS_PG = """
     """
 
 
-@dataclass(frozen=True, slots=True)
-class AccountDelta:
-    account_id: int
-    debits_pending: int
-    debits_posted: int
-    credits_pending: int
-    credits_posted: int
-    closed: bool
-
-
 def apply_account_deltas(conn: Connection, deltas: Sequence[AccountDelta]) -> None:
     """Add balance deltas in id order, each guarded by the account's limit flags."""
     if not deltas:
@@ -467,79 +437,6 @@ def insert_history(conn: Connection, rows: Sequence[tuple[int, AccountBalance]])
                 for account_id, b in rows
             ],
         )
-
-
-def _filter_time(column: Any, f: AccountFilter) -> list[Any]:
-    clauses = []
-    if f.timestamp_min:
-        clauses.append(column >= f.timestamp_min)
-    if f.timestamp_max:
-        clauses.append(column <= f.timestamp_max)
-    return clauses
-
-
-def _transfer_filter(f: AccountFilter) -> list[Any]:
-    t = models.transfers
-    key = enc128(f.account_id)
-    sides = []
-    if f.flags & AccountFilterFlags.DEBITS:
-        sides.append(t.c.debit_account_id == key)
-    if f.flags & AccountFilterFlags.CREDITS:
-        sides.append(t.c.credit_account_id == key)
-    clauses = [or_(*sides), *_filter_time(t.c.timestamp, f)]
-    if f.user_data_128:
-        clauses.append(t.c.user_data_128 == enc128(f.user_data_128))
-    if f.user_data_64:
-        clauses.append(t.c.user_data_64 == enc64(f.user_data_64))
-    if f.user_data_32:
-        clauses.append(t.c.user_data_32 == f.user_data_32)
-    if f.code:
-        clauses.append(t.c.code == f.code)
-    return clauses
-
-
-def account_transfers(conn: Connection, f: AccountFilter) -> list[Transfer]:
-    t = models.transfers
-    order = t.c.timestamp.desc() if f.flags & AccountFilterFlags.REVERSED else t.c.timestamp.asc()
-    query = select(t).where(and_(*_transfer_filter(f))).order_by(order).limit(f.limit)
-    return [transfer_from_row(row) for row in conn.execute(query)]
-
-
-def _balance_from_row(row: Row[Any]) -> AccountBalance:
-    return AccountBalance(
-        timestamp=row.timestamp,
-        debits_pending=row.debits_pending,
-        debits_posted=row.debits_posted,
-        credits_pending=row.credits_pending,
-        credits_posted=row.credits_posted,
-    )
-
-
-def account_balances(conn: Connection, f: AccountFilter) -> list[AccountBalance]:
-    """History rows at the timestamps of the transfers the filter selects (expiries never appear)."""
-    t, h = models.transfers, models.account_balances
-    order = t.c.timestamp.desc() if f.flags & AccountFilterFlags.REVERSED else t.c.timestamp.asc()
-    query = (
-        select(h)
-        .join(t, t.c.timestamp == h.c.timestamp)
-        .where(h.c.account_id == enc128(f.account_id), *_transfer_filter(f))
-        .order_by(order)
-        .limit(f.limit)
-    )
-    return [_balance_from_row(row) for row in conn.execute(query)]
-
-
-def balance_at(conn: Connection, account_id: int, timestamp: int) -> AccountBalance | None:
-    """The last history row of the account at or before ``timestamp`` (expiries included)."""
-    h = models.account_balances
-    query = (
-        select(h)
-        .where(h.c.account_id == enc128(account_id), h.c.timestamp <= timestamp)
-        .order_by(h.c.timestamp.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).first()
-    return _balance_from_row(row) if row is not None else None
 
 
 class LedgerWriteConflictError(RuntimeError):

@@ -7,15 +7,18 @@ the ``imported`` flag is refused as ``reserved_flag``, and balances overflow at 
 
 from __future__ import annotations
 
-from earnloop.ledger.repository import STATUS_EXPIRED, STATUS_POSTED, STATUS_VOIDED, PendingInfo
 from earnloop.ledger.results import CreateAccountStatus, CreateTransferStatus
 from earnloop.ledger.types import (
     AMOUNT_MAX,
     BALANCE_MAX,
     NS_PER_S,
+    STATUS_EXPIRED,
+    STATUS_POSTED,
+    STATUS_VOIDED,
     U128_MAX,
     Account,
     AccountFlags,
+    PendingInfo,
     Transfer,
     TransferFlags,
 )

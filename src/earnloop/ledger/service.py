@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection
 
+from earnloop.ledger import queries
 from earnloop.ledger import repository as repo
 from earnloop.ledger.clock import Clock
 from earnloop.ledger.errors import InvalidBatchError
@@ -166,7 +167,7 @@ class LedgerService:
         """Transfers of one account by timestamp; an invalid filter gives an empty list (TigerBeetle)."""
         if not filter_is_valid(f):
             return []
-        return repo.account_transfers(conn, _capped(f))
+        return queries.account_transfers(conn, _capped(f))
 
     def get_account_balances(self, conn: Connection, f: AccountFilter) -> list[AccountBalance]:
         """Balances after each matching transfer; empty unless the account has the ``history`` flag."""
@@ -175,7 +176,7 @@ class LedgerService:
         account = repo.load_accounts(conn, [f.account_id]).get(f.account_id)
         if account is None or not account.flags & AccountFlags.HISTORY:
             return []
-        return repo.account_balances(conn, _capped(f))
+        return queries.account_balances(conn, _capped(f))
 
     def balance_as_of(self, conn: Connection, account_id: int, timestamp: int) -> AccountBalance | None:
         """The account's balances as they stood at ``timestamp`` (needs the ``history`` flag);
@@ -183,7 +184,7 @@ class LedgerService:
         account = repo.load_accounts(conn, [account_id]).get(account_id)
         if account is None or not account.flags & AccountFlags.HISTORY or timestamp < account.timestamp:
             return None
-        found = repo.balance_at(conn, account_id, timestamp)
+        found = queries.balance_at(conn, account_id, timestamp)
         return found or AccountBalance(account.timestamp, 0, 0, 0, 0)
 
 

@@ -11,14 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from earnloop.ledger.repository import (
-    STATUS_EXPIRED,
-    STATUS_PENDING,
-    STATUS_POSTED,
-    STATUS_VOIDED,
-    AccountDelta,
-    PendingInfo,
-)
 from earnloop.ledger.results import (
     TRANSIENT_TRANSFER_STATUSES,
     CreateAccountResult,
@@ -36,9 +28,15 @@ from earnloop.ledger.rules import (
 )
 from earnloop.ledger.types import (
     NS_PER_S,
+    STATUS_EXPIRED,
+    STATUS_PENDING,
+    STATUS_POSTED,
+    STATUS_VOIDED,
     Account,
     AccountBalance,
+    AccountDelta,
     AccountFlags,
+    PendingInfo,
     Transfer,
     TransferFlags,
 )

@@ -1,4 +1,7 @@
-"""Value types of the ledger: accounts, transfers, flags, filters and balances (TigerBeetle's shapes).
+"""Value types of the ledger: accounts, transfers, flags, filters and balances (TigerBeetle's shapes), the
+statuses of pending transfers, the balance changes the state machine decides, and how 128- and 64-bit
+numbers are stored (16-byte big-endian binaries; two's-complement BIGINT). No SQL: the repository, the state
+machine and other domains all import these from here.
 
 Integers only. Ids and ``user_data_128`` are unsigned 128-bit; ``user_data_64`` is unsigned 64-bit;
 timestamps are nanoseconds since the Unix epoch.
@@ -118,3 +121,49 @@ class AccountFilter:
     user_data_64: int = 0
     user_data_32: int = 0
     code: int = 0
+
+
+# -- pending transfers and balance changes (decided by the state machine, written by the repository) -----
+
+STATUS_PENDING = 1
+STATUS_POSTED = 2
+STATUS_VOIDED = 3
+STATUS_EXPIRED = 4
+
+
+@dataclass(slots=True)
+class PendingInfo:
+    """Status of a pending transfer: 1 pending, 2 posted, 3 voided, 4 expired."""
+
+    status: int
+    expires_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDelta:
+    account_id: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+    closed: bool
+
+
+# -- storage encoding of 128- and 64-bit numbers ---------------------------------------------------------
+
+
+def enc128(value: int) -> bytes:
+    return value.to_bytes(16, "big")
+
+
+def dec128(value: bytes) -> int:
+    return int.from_bytes(value, "big")
+
+
+def enc64(value: int) -> int:
+    """Unsigned 64-bit → signed BIGINT (two's complement), so every u64 fits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def dec64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from earnloop.cli_support import fail, out, ready_database, run, secret_box
+from earnloop.cli_support import fail, out, ready_database, secret_box
 from earnloop.config import get_settings
+from earnloop.ledger.cli import run
 from earnloop.outbox import delivery, service
 from earnloop.outbox.errors import InvalidWebhookUrlError
 from earnloop.outbox.targets import TargetGuard

@@ -16,8 +16,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 from earnloop.secretbox import SEALED, SEALED_LEN
 
 outbox_events = Table(

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out, run, secret_box
+from earnloop.cli_support import out, secret_box
+from earnloop.ledger.cli import run
 from earnloop.tracking import secrets
 
 tracking_app = typer.Typer(help="Game postbacks: provider and publisher secrets.", no_args_is_help=True)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from earnloop.wallet.errors import NotFoundError, WalletError
+from earnloop.errors import DomainError
 
 
-class TrackingError(WalletError):
+class TrackingError(DomainError):
     status = 422
     slug = "tracking-invalid"
     title = "Invalid tracking request"
 
 
-class NoStoreLinkError(WalletError):
+class NoStoreLinkError(DomainError):
     status = 409
     slug = "no-store-link"
     title = "The game has no store link"
 
 
-class PartnerNotFoundError(NotFoundError):
+class PartnerNotFoundError(DomainError):
+    status = 404
     slug = "partner-not-found"
     title = "No such partner"

@@ -19,8 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 from earnloop.secretbox import DIGEST_LEN, SEALED
 
 # game_id / milestone_id are catalog ids without foreign keys: the catalog migration is a sibling

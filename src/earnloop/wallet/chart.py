@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from enum import IntEnum
 
+from earnloop.currencies import Currency
 from earnloop.ledger.types import U128_MAX, Account, AccountFlags, TransferFlags
-from earnloop.wallet.currencies import Currency
 
 NO_LIMIT = AccountFlags.NONE
 CREDIT_NORMAL = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out
+from earnloop.ledger.cli import run
 from earnloop.wallet import service
 
 wallet_app = typer.Typer(help="Wallets: show, history, adjust.", no_args_is_help=True)

@@ -1,10 +1,12 @@
-"""Wallet errors. Each carries its HTTP status and a stable problem slug, so routers stay thin and the
-OpenAPI document can list them. Raising one rolls the unit of work back: nothing changes."""
+"""Wallet errors (:class:`earnloop.errors.DomainError`: HTTP status + stable problem slug), so routers stay
+thin and the OpenAPI document can list them. Raising one rolls the unit of work back: nothing changes."""
 
 from __future__ import annotations
 
+from earnloop.errors import DomainError
 
-class WalletError(Exception):
+
+class WalletError(DomainError):
     status = 400
     slug = "wallet-error"
     title = "Wallet error"

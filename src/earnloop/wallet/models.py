@@ -13,8 +13,8 @@ from sqlalchemy import (
     Table,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 
 wallets = Table(
     "wallets",

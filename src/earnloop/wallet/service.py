@@ -9,15 +9,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from earnloop.auth.service import user_exists
+from earnloop.currencies import Currency, currency
 from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import AccountFilter, AccountFilterFlags, Transfer, TransferFlags
+from earnloop.ledger.types import AccountFilter, AccountFilterFlags, Transfer, TransferFlags, enc128
 from earnloop.wallet.cashback.models import cashback_entries
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, describe, transfer_id
-from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.models import adjustments, wallets

@@ -30,7 +30,7 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-import earnloop.db.registry  # noqa: F401 - every domain's tables, for the fingerprint
+import earnloop.tables  # noqa: F401 - every domain's tables, for the fingerprint
 from earnloop.db.metadata import metadata
 from tests.integration.security.authz_world import (
     ADMIN,

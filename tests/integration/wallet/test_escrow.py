@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from earnloop.currencies import UnknownCurrencyError, currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
@@ -19,7 +20,6 @@ from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
-from earnloop.wallet.currencies import UnknownCurrencyError, currency
 from earnloop.wallet.errors import (
     InsufficientFundsError,
     InvalidAmountError,

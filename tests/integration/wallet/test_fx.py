@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from earnloop.auth.service import create_partner, create_user
+from earnloop.currencies import UnknownCurrencyError, currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
-from earnloop.wallet.currencies import UnknownCurrencyError, currency
 from earnloop.wallet.errors import (
     InsufficientFundsError,
     InvalidAmountError,

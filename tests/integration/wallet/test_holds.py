@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Connection, func, select
 
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
@@ -18,7 +19,6 @@ from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
     InsufficientFundsError,
     InvalidAmountError,

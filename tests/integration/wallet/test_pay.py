@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from earnloop.auth.service import create_partner, create_user
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
@@ -24,7 +25,6 @@ from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
     InsufficientFundsError,
     InvalidAmountError,

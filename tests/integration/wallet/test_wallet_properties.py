@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from sqlalchemy import Connection
 
 from earnloop.auth.service import create_partner, create_user
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
@@ -45,7 +46,6 @@ from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.cashback.service import Funding
 from earnloop.wallet.chart import AccountKind
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.donations import service as donations
 from earnloop.wallet.errors import (
     FrozenError,

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from earnloop.auth.service import create_partner, create_user
+from earnloop.currencies import currency
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
@@ -22,7 +23,6 @@ from earnloop.outbox.models import outbox_events
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.donations import service as donations
 from earnloop.wallet.errors import (
     FrozenError,

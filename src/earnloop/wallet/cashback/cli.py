@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out
+from earnloop.ledger.cli import run
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
 

@@ -15,8 +15,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 
 # One row per cashback reward: pending until release_at, then confirmed; or reversed / clawed back.
 cashback_entries = Table(

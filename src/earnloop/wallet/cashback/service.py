@@ -20,14 +20,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from earnloop.currencies import currency
 from earnloop.db import driver
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
 from earnloop.wallet.cashback.models import cashback_entries as entries
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.service import check_amount, debt_account, open_wallet, user_account

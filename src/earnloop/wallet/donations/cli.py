@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import run
+from earnloop.ledger.cli import run
 from earnloop.wallet.donations import service as donations
 
 donations_app = typer.Typer(help="Donations: campaigns, donate, progress, statements.", no_args_is_help=True)

@@ -14,8 +14,8 @@ from sqlalchemy import (
     Table,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 
 # A charity's fundraising campaign (the charity is a partner of kind "charity"). ``raised`` and
 # ``donations_count`` are counters kept in the donation's transaction, so progress is one row read.

@@ -15,13 +15,12 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from earnloop.auth.models import partners, users
 from earnloop.auth.service import get_partner
+from earnloop.currencies import currency
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import Transfer
+from earnloop.ledger.types import Transfer, enc128
 from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.donations.models import charity_campaigns as campaigns
 from earnloop.wallet.donations.models import donations
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError

@@ -34,13 +34,12 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import get_partner, user_exists
+from earnloop.currencies import currency
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import AMOUNT_MAX, NS_PER_S, Transfer, TransferFlags
+from earnloop.ledger.types import AMOUNT_MAX, NS_PER_S, Transfer, TransferFlags, dec128, enc128
 from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
     InvalidAmountError,
     NotFoundError,

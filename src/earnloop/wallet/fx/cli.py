@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out
+from earnloop.ledger.cli import run
 from earnloop.wallet.fx import service as fx
 
 fx_app = typer.Typer(help="Exchange rates and conversions.", no_args_is_help=True)

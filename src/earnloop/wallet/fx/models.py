@@ -14,8 +14,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 
 # 1 unit (major) of ``base`` = ``rate`` units (major) of ``quote``, from ``valid_from_ns`` on (until a newer
 # row for the pair applies). ``rate`` is an exact decimal string, never a float.

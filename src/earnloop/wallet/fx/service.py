@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from earnloop.currencies import Currency, currency
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer, TransferFlags
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, StateConflictError, WalletError
 from earnloop.wallet.fx.models import fx_conversions, fx_rates
 from earnloop.wallet.ledger_ops import ensure_accounts, submit

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out
+from earnloop.ledger.cli import run
 from earnloop.wallet.escrow.service import ADMIN
 from earnloop.wallet.holds import expiry, mandates
 from earnloop.wallet.holds import service as holds

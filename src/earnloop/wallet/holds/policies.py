@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from earnloop.auth.service import user_exists
+from earnloop.currencies import currency
 from earnloop.db.upsert import dialect_insert
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.escrow.service import require_merchant
 from earnloop.wallet.holds.models import deposit_policies as policies

@@ -32,14 +32,13 @@ from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import user_exists
+from earnloop.currencies import currency
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags
+from earnloop.ledger.types import NS_PER_S, Transfer, TransferFlags, dec128, enc128
 from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, TransferKind, transfer_id
-from earnloop.wallet.currencies import currency
 from earnloop.wallet.errors import (
     InvalidAmountError,
     LedgerRejectedError,

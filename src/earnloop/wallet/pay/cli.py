@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out, run
+from earnloop.cli_support import out
+from earnloop.ledger.cli import run
 from earnloop.wallet.pay import service as pay
 
 pay_app = typer.Typer(help="Merchant payments: orders, confirmations, refunds, fees.", no_args_is_help=True)

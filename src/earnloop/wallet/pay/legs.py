@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from earnloop.currencies import Currency, currency
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Transfer, TransferFlags
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.pay.orders import settlement_account
 from earnloop.wallet.service import system_account, user_account

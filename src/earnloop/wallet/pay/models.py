@@ -20,8 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 
 # Per-merchant payment settings; a merchant without a row pays the default fee.
 merchant_pay_settings = Table(

@@ -12,9 +12,9 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.auth.service import Partner, get_partner
+from earnloop.currencies import Currency, currency
 from earnloop.db import driver
 from earnloop.wallet.chart import AccountKind, AccountRef
-from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.pay.errors import CurrencyMismatchError, DuplicateOrderError, NotAMerchantError
 from earnloop.wallet.pay.models import merchant_pay_settings, pay_orders

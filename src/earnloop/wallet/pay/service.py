@@ -33,12 +33,12 @@ from typing import Any
 from sqlalchemy import Connection, case, insert, select, update
 
 from earnloop.auth.service import get_partner, user_exists
+from earnloop.currencies import Currency, currency
 from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox import service as outbox
-from earnloop.wallet.currencies import Currency, currency
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.fx import service as fx
 from earnloop.wallet.ledger_ops import balance_of

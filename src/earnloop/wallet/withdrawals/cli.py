@@ -8,9 +8,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from earnloop.cli_support import EXPECTED_ERRORS, fail, ready_database, run, secret_box
+from earnloop.cli_support import EXPECTED_ERRORS, fail, ready_database, secret_box
 from earnloop.config import get_settings
 from earnloop.db.engine import Database
+from earnloop.ledger.cli import run
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet.withdrawals import service as withdrawals

@@ -17,8 +17,8 @@ from sqlalchemy import (
     Table,
 )
 
-from earnloop.auth.models import SERIAL_ID
 from earnloop.db.metadata import metadata
+from earnloop.db.types import SERIAL_ID
 from earnloop.secretbox import SEALED, SEALED_LEN
 
 # Where a user's withdrawals go. ``account_number`` is what the provider needs to pay: sealed

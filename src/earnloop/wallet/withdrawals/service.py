@@ -32,15 +32,14 @@ import structlog
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from earnloop.config import Settings
+from earnloop.currencies import Currency
 from earnloop.db.engine import Database
 from earnloop.idempotency import service as idem
-from earnloop.ledger.repository import dec128, enc128
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags
+from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
 from earnloop.outbox import service as outbox
 from earnloop.secretbox import SecretBox, process_box
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
-from earnloop.wallet.currencies import Currency
 from earnloop.wallet.errors import (
     FrozenError,
     LimitExceededError,

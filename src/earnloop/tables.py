@@ -1,5 +1,7 @@
-"""Imports every domain's tables so that migrations and tests see the whole schema. Add a line per
-models module."""
+"""The whole schema: imports every domain's tables onto the one ``MetaData`` (``db/metadata.py``), for the
+faces that need them all (``earnloop secrets rotate`` finds every sealed column; tests empty every
+table). On the faces' floor, since it imports every domain; ``db/`` imports none (ADR 0022). Add a line
+per models module."""
 
 from earnloop.affiliate import models as affiliate_models
 from earnloop.auth import models as auth_models

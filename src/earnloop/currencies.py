@@ -5,13 +5,17 @@ in minor units.
 
 Supported: every current ISO 4217 currency with a numeric code and a number of minor units. Refused: fund
 codes (``IsFund``, e.g. ``CLF``, ``USN``), codes without minor units (precious metals ``XAU``…, ``XDR``,
-the testing code ``XTS``, ``XXX`` for "no currency") and anything not in ISO 4217 (``BTC``)."""
+the testing code ``XTS``, ``XXX`` for "no currency") and anything not in ISO 4217 (``BTC``).
+
+On the base floor (ADR 0022): the ledger numbers, the wallet, the catalog and the input bounds all read it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import iso4217
+
+from earnloop.errors import DomainError
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +52,12 @@ CURRENCIES: dict[str, Currency] = _load()
 CODES: tuple[str, ...] = tuple(CURRENCIES)
 
 
-class UnknownCurrencyError(ValueError):
+class UnknownCurrencyError(DomainError, ValueError):
     """Not a currency this platform keeps."""
+
+    status = 422
+    slug = "invalid-request"
+    title = "Invalid request"
 
 
 def currency(code: str) -> Currency:
