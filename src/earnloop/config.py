@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         description="Header carrying the Push API authentication token, as set in AppsFlyer (its "
         "token_name: Authorization, or a name starting with X-, at most 30 characters).",
     )
-    # Withdrawals (wallet/withdrawals.py)
+    # Withdrawals (wallet/withdrawals/)
     payout_provider_url: str | None = Field(
         default=None,
         description="Base URL of the payout provider. Unset: the demo's fake provider, served by the "
