@@ -1,6 +1,6 @@
 """Catalog campaigns: upsert by external key with their targets (game and merchant keys), read them
 back with what is left of their budget, the active campaigns targeting a game or merchant (pricing),
-and funding a campaign budget through the ledger (operator → campaign budget, never above its total).
+and funding a campaign budget (never above its total; the wallet's ``budgets`` moves the money).
 
 Every function takes the caller's connection and never commits.
 """
@@ -22,13 +22,10 @@ from earnloop.currencies import currency
 from earnloop.db import driver
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
-from earnloop.ledger.types import Transfer
-from earnloop.wallet.chart import AccountKind, AccountRef, transfer_id
-from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
-from earnloop.wallet.service import check_amount, system_account
+from earnloop.wallet.budgets import CAMPAIGN_FUNDING_CODE, budget_account, budget_remaining, fund_budget
+from earnloop.wallet.service import check_amount
 
-# Ledger ``code`` of a campaign funding transfer (operator → campaign budget); not a wallet movement.
-CAMPAIGN_FUNDING_CODE = 70
+__all__ = ["CAMPAIGN_FUNDING_CODE", "budget_account", "budget_remaining"]
 
 
 def upsert_campaign(conn: Connection, raw: dict[str, Any]) -> dict[str, Any]:
@@ -91,18 +88,6 @@ def _write_campaign(conn: Connection, spec: CampaignSpec) -> int:
     ]
     conn.execute(insert(targets), rows)
     return campaign_id
-
-
-def budget_account(campaign_id: int, currency_code: str) -> AccountRef:
-    return AccountRef(AccountKind.CAMPAIGN_BUDGET, campaign_id, currency(currency_code))
-
-
-def budget_remaining(conn: Connection, ledger: LedgerService, campaign_id: int, currency_code: str) -> int:
-    """Available in the campaign's ledger budget: posted credits − posted debits − pending debits."""
-    account = balance_of(conn, ledger, budget_account(campaign_id, currency_code))
-    if account is None:
-        return 0
-    return account.credits_posted - account.debits_posted - account.debits_pending
 
 
 def _campaign_dict(conn: Connection, row: Any, remaining: int | None = None) -> dict[str, Any]:
@@ -227,26 +212,14 @@ def fund_campaign(
             f"({row.funded} of {row.budget_total} funded)"
         )
     cur = currency(row.currency)
-    operator, budget = (
-        system_account(AccountKind.OPERATOR_FUNDING, cur),
-        budget_account(campaign_id, cur.code),
-    )
-    ensure_accounts(conn, ledger, [operator, budget])
-    xfer_id = transfer_id(scope, idempotency_key)
-    submit(
+    xfer_id = fund_budget(
         conn,
         ledger,
-        [
-            Transfer(
-                id=xfer_id,
-                debit_account_id=operator.id,
-                credit_account_id=budget.id,
-                amount=amount,
-                ledger=cur.ledger,
-                code=CAMPAIGN_FUNDING_CODE,
-                user_data_64=campaign_id,
-            )
-        ],
+        campaign_id=campaign_id,
+        currency_code=cur.code,
+        amount=amount,
+        scope=scope,
+        idempotency_key=idempotency_key,
     )
     answer = {
         "transfer_id": str(xfer_id),
