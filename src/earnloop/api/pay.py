@@ -4,7 +4,7 @@ confirm orders, get pay codes and convert currencies (user token); operators set
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
@@ -13,7 +13,9 @@ from earnloop.api.context import run_write
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
 from earnloop.wallet.fx import service as fx
+from earnloop.wallet.fx.schemas import Rate
 from earnloop.wallet.pay import service as pay
+from earnloop.wallet.pay.schemas import Order
 from earnloop.wallet.schemas import AMOUNT_MAX, Amount, CurrencyCode, Strict, from_ns, to_ns
 
 router = APIRouter(prefix="/v1", tags=["pay"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -69,7 +71,7 @@ class OrderOut(Strict):
     paid_at: datetime | None
 
     @classmethod
-    def of(cls, order: dict[str, Any]) -> OrderOut:
+    def of(cls, order: Order) -> OrderOut:
         hidden = {
             "order_id",
             "token",
@@ -157,7 +159,7 @@ class RateOut(Strict):
     valid_from: datetime
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> RateOut:
+    def of(cls, row: Rate) -> RateOut:
         return cls(
             **{k: v for k, v in row.items() if k != "valid_from_ns"}, valid_from=from_ns(row["valid_from_ns"])
         )

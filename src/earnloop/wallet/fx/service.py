@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from earnloop.ledger.types import Transfer, TransferFlags
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.errors import InvalidAmountError, StateConflictError, WalletError
 from earnloop.wallet.fx.models import fx_conversions, fx_rates
+from earnloop.wallet.fx.schemas import Conversion, QuoteAmounts, Rate
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.service import (
     check_amount,
@@ -101,7 +102,7 @@ def _rate_text(value: Fraction) -> str:
     return f"{whole}.{digits}" if digits else str(whole)
 
 
-def _rate_dict(row: Any) -> dict[str, Any]:
+def _rate_dict(row: Any) -> Rate:
     return {
         "rate_id": row.id,
         "base": row.base,
@@ -121,7 +122,7 @@ def set_rate(
     valid_from_ns: int,
     spread_bps: int = DEFAULT_SPREAD_BPS,
     actor: str = "admin",
-) -> dict[str, Any]:
+) -> Rate:
     """Record a rate that applies from ``valid_from_ns``. The same row again is harmless; a different
     rate for the same pair and instant is a conflict (rates are history, never edited)."""
     src, dst = currency(base), currency(quote)
@@ -158,7 +159,7 @@ def set_rate(
     return _rate_dict(row)
 
 
-def list_rates(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+def list_rates(conn: Connection, *, limit: int = 50) -> list[Rate]:
     """Rates, newest first per pair."""
     rows = conn.execute(
         select(fx_rates)
@@ -207,7 +208,7 @@ def _in_range(amount: int, what: str) -> int:
 
 def quote_amounts(
     conn: Connection, *, from_currency: str, to_currency: str, amount: int, now_ns: int
-) -> dict[str, Any]:
+) -> QuoteAmounts:
     """What ``amount`` of ``from_currency`` would convert into now (no money moves)."""
     check_amount(amount)
     q = current_quote(conn, currency(from_currency), currency(to_currency), now_ns)
@@ -238,13 +239,13 @@ def convert(
     from_currency: str,
     to_currency: str,
     amount: int,
-) -> dict[str, Any]:
+) -> Conversion:
     """Convert ``amount`` (minor units of ``from_currency``) of the user's money into ``to_currency``."""
     request = {"from_currency": from_currency, "to_currency": to_currency, "amount": amount}
     scope = f"fx.convert:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Conversion, replay)
     check_amount(amount)
     source = require_wallet(conn, user_id, from_currency)
     target = currency(to_currency)
@@ -269,7 +270,7 @@ def convert(
         )
         .returning(fx_conversions.c.id)
     ).scalar_one()
-    answer = {
+    answer: Conversion = {
         "conversion_id": int(conversion_id),
         "user_id": user_id,
         "from_currency": source.code,

@@ -18,6 +18,7 @@ from earnloop.wallet.chart import AccountKind, AccountRef
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.pay.errors import CurrencyMismatchError, DuplicateOrderError, NotAMerchantError
 from earnloop.wallet.pay.models import merchant_pay_settings, pay_orders
+from earnloop.wallet.pay.schemas import Order
 
 BPS = 10_000
 DEFAULT_FEE_BPS = 150
@@ -75,7 +76,7 @@ def state_of(row: Any, now_ns: int) -> str:
     return str(row.state)
 
 
-def order_dict(row: Any, now_ns: int) -> dict[str, Any]:
+def order_dict(row: Any, now_ns: int) -> Order:
     return {
         "order_id": row.id,
         "token": row.token,

@@ -28,7 +28,7 @@ import hashlib
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, case, insert, select, update
 
@@ -58,6 +58,7 @@ from earnloop.wallet.pay.orders import DEFAULT_FEE_BPS as DEFAULT_FEE_BPS
 from earnloop.wallet.pay.orders import NS
 from earnloop.wallet.pay.orders import ORDER_ID_RE as ORDER_ID_RE
 from earnloop.wallet.pay.orders import ORDER_TOKEN_RE as ORDER_TOKEN_RE
+from earnloop.wallet.pay.schemas import Fee, Order, PayCode, Refund, Settlement, UserOrder
 from earnloop.wallet.service import check_amount, require_wallet
 
 FEE_MAX_BPS = 5_000
@@ -72,7 +73,7 @@ REFUNDABLE = ("paid", "partially_refunded")
 
 
 # -- merchants ----------------------------------------------------------------------------------------
-def set_fee(conn: Connection, *, merchant_id: int, fee_bps: int) -> dict[str, Any]:
+def set_fee(conn: Connection, *, merchant_id: int, fee_bps: int) -> Fee:
     """Set a merchant's fee rate (applies to orders created from now on)."""
     orders.require_merchant(conn, merchant_id)
     if not isinstance(fee_bps, int) or isinstance(fee_bps, bool) or not 0 <= fee_bps <= FEE_MAX_BPS:
@@ -89,7 +90,7 @@ def set_fee(conn: Connection, *, merchant_id: int, fee_bps: int) -> dict[str, An
     return {"merchant_id": merchant_id, "fee_bps": fee_bps}
 
 
-def settlement_balance(conn: Connection, ledger: LedgerService, merchant_id: int) -> dict[str, Any]:
+def settlement_balance(conn: Connection, ledger: LedgerService, merchant_id: int) -> Settlement:
     """What the platform owes the merchant (its settlement account, in its settlement currency)."""
     merchant = orders.require_merchant(conn, merchant_id)
     cur = currency(merchant.settlement_currency)
@@ -108,14 +109,14 @@ def create_order(
     currency_code: str | None = None,
     ttl_s: int = ORDER_TTL_S,
     payer_user_id: int | None = None,
-) -> dict[str, Any]:
+) -> Order:
     """A merchant presents an order; idempotent on its order id (same body → the same answer). With
     ``payer_user_id`` only that user can see and pay it."""
     request = {"amount": amount, "currency": currency_code, "ttl_s": ttl_s, "payer_user_id": payer_user_id}
     scope = f"pay.order:m{merchant_id}"
     replay = idem.claim(conn, scope, orders.check_order_id(merchant_order_id), request)
     if replay is not None:
-        return replay
+        return cast(Order, replay)
     merchant = orders.require_merchant(conn, merchant_id)
     cur = orders.order_currency(merchant, currency_code)
     check_amount(amount)
@@ -140,14 +141,14 @@ def create_order(
 
 def merchant_order(
     conn: Connection, ledger: LedgerService, *, merchant_id: int, merchant_order_id: str
-) -> dict[str, Any]:
+) -> Order:
     """The merchant's view of one of its orders (current state)."""
     return orders.order_dict(
         orders.load_merchant_order(conn, merchant_id, merchant_order_id), ledger.clock.now_ns()
     )
 
 
-def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, token: str) -> dict[str, Any]:
+def user_order(conn: Connection, ledger: LedgerService, *, user_id: int, token: str) -> UserOrder:
     """An order (by its token) as the user sees it before paying (anyone holding the token, unless the
     order names its payer) or after (only the payer)."""
     row = orders.load_for_user(conn, user_id, token=token)
@@ -176,7 +177,7 @@ def expire_due_orders(conn: Connection, now_ns: int) -> int:
 
 def _pay(
     conn: Connection, ledger: LedgerService, row: Any, user_id: int, pay_cur: Currency, now: int
-) -> dict[str, Any]:
+) -> Order:
     """Move the money for an ``awaiting_user`` order and mark it paid (guarded)."""
     order_cur = currency(row.currency)
     quote = None if pay_cur == order_cur else fx.payment_cost(conn, pay_cur, order_cur, row.amount, now)
@@ -220,7 +221,7 @@ def confirm(
     token: str | None = None,
     order_id: int | None = None,
     pay_currency: str | None = None,
-) -> dict[str, Any]:
+) -> Order:
     """The user pays an order from its wallet in ``pay_currency`` (default: the order's currency). Users
     name the order by its ``token`` (HTTP, the CLI); trusted callers (the demo) may use the internal
     ``order_id``. An order meant for another payer is a 404, as if it did not exist."""
@@ -228,7 +229,7 @@ def confirm(
     scope = f"pay.confirm:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Order, replay)
     row = orders.load_for_user(conn, user_id, token=token, order_id=order_id)
     pay_cur = require_wallet(conn, user_id, pay_currency or row.currency)
     answer = _pay(conn, ledger, row, user_id, pay_cur, ledger.clock.now_ns())
@@ -245,13 +246,13 @@ def refund(
     merchant_order_id: str,
     amount: int | None = None,
     reason: str = "",
-) -> dict[str, Any]:
+) -> Refund:
     """Refund part (``amount``) or all the rest (``None``) of a paid order to the payer."""
     request = {"merchant_order_id": merchant_order_id, "amount": amount, "reason": reason}
     scope = f"pay.refund:m{merchant_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Refund, replay)
     orders.require_merchant(conn, merchant_id)
     if len(reason) > REASON_MAX_LEN:
         raise InvalidAmountError(f"reason: at most {REASON_MAX_LEN} characters")
@@ -267,7 +268,7 @@ def refund(
     refund_id, fee_part, pay_part = _record_refund(conn, row, amount, reason, now)
     legs.refund_money(conn, ledger, row, refund_id, amount, fee_part, pay_part)
     order = orders.order_dict(orders.load(conn, row.id), now)
-    answer = {
+    answer: Refund = {
         "refund_id": refund_id,
         "amount": amount,
         "fee_part": fee_part,
@@ -325,7 +326,7 @@ def _record_refund(conn: Connection, row: Any, amount: int, reason: str, now: in
     return int(refund_id), fee_part, pay_part
 
 
-def _emit_refunded(conn: Connection, row: Any, refund_id: int, amount: int, order: dict[str, Any]) -> None:
+def _emit_refunded(conn: Connection, row: Any, refund_id: int, amount: int, order: Order) -> None:
     outbox.emit(
         conn,
         topic="payment.refunded",
@@ -347,9 +348,7 @@ def _code_digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def issue_pay_code(
-    conn: Connection, ledger: LedgerService, *, user_id: int, currency_code: str
-) -> dict[str, Any]:
+def issue_pay_code(conn: Connection, ledger: LedgerService, *, user_id: int, currency_code: str) -> PayCode:
     """A fresh one-time code for paying from the user's wallet in ``currency_code`` (shown once)."""
     cur = require_wallet(conn, user_id, currency_code)
     now = ledger.clock.now_ns()
@@ -378,7 +377,7 @@ def charge_pay_code(
     merchant_order_id: str,
     amount: int,
     currency_code: str | None = None,
-) -> dict[str, Any]:
+) -> Order:
     """The merchant charges a user's pay code: the order is created and paid in one step."""
     digest = _code_digest(code) if isinstance(code, str) else ""
     request = {
@@ -390,7 +389,7 @@ def charge_pay_code(
     scope = f"pay.charge:m{merchant_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Order, replay)
     merchant = orders.require_merchant(conn, merchant_id)
     cur = orders.order_currency(merchant, currency_code)
     orders.check_order_id(merchant_order_id)
