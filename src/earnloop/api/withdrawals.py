@@ -8,7 +8,7 @@ Without ``EARNLOOP_PAYOUT_PROVIDER_URL`` the app serves the fake payout provider
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
@@ -23,6 +23,7 @@ from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
 from earnloop.wallet.donations import service as donations
+from earnloop.wallet.donations.schemas import Campaign
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns, to_ns
 from earnloop.wallet.withdrawals import service as withdrawals
 from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
@@ -35,6 +36,7 @@ from earnloop.wallet.withdrawals.payouts import (
     require_real_provider,
     signature_matches,
 )
+from earnloop.wallet.withdrawals.schemas import Withdrawal
 
 router = APIRouter(
     prefix="/v1", tags=["withdrawals", "donations"], responses=problem_responses(401, 404, 409, 422)
@@ -96,7 +98,7 @@ class WithdrawalOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> WithdrawalOut:
+    def of(cls, d: Withdrawal) -> WithdrawalOut:
         return cls(
             **{k: v for k, v in d.items() if k not in ("user_id", "created_at_ns", "updated_at_ns")},
             created_at=from_ns(d["created_at_ns"]),
@@ -126,7 +128,7 @@ class CampaignOut(BaseModel):
     active: bool
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> CampaignOut:
+    def of(cls, d: Campaign) -> CampaignOut:
         return cls(
             **{k: v for k, v in d.items() if k not in ("starts_at_ns", "ends_at_ns")},
             starts_at=from_ns(d["starts_at_ns"]),
@@ -266,7 +268,7 @@ async def provider_callback(
     return WithdrawalOut.of(await run_in_threadpool(_apply, ctx.db, ctx.ledger, answer))
 
 
-def _apply(db: Database, ledger: LedgerService, answer: PayoutAnswer) -> dict[str, Any]:
+def _apply(db: Database, ledger: LedgerService, answer: PayoutAnswer) -> Withdrawal:
     with db.uow() as conn:
         return withdrawals.apply_answer(conn, ledger, answer)
 
@@ -346,6 +348,6 @@ def charity_statement(
             donor=d["donor"],
             at=from_ns(d["created_at_ns"]),
         )
-        for d in s.pop("donations")
+        for d in s["donations"]
     ]
-    return StatementOut(**s, donations=lines)
+    return StatementOut(**{k: v for k, v in s.items() if k != "donations"}, donations=lines)

@@ -9,7 +9,7 @@ statement lists donations (donor handles masked) and reconciles their total to t
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -23,6 +23,7 @@ from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.donations.models import charity_campaigns as campaigns
 from earnloop.wallet.donations.models import donations
+from earnloop.wallet.donations.schemas import Campaign, Donation, Statement
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.service import check_amount, require_wallet, user_account
@@ -41,7 +42,7 @@ def _require_charity(conn: Connection, charity_id: int) -> Any:
     return partner
 
 
-def _campaign_dict(row: Any, now_ns: int) -> dict[str, Any]:
+def _campaign_dict(row: Any, now_ns: int) -> Campaign:
     return {
         "campaign_id": row.id,
         "charity_id": row.charity_id,
@@ -67,7 +68,7 @@ def create_campaign(
     goal: int,
     starts_at_ns: int,
     ends_at_ns: int,
-) -> dict[str, Any]:
+) -> Campaign:
     """Open a campaign for a charity (and the charity's ledger account in that currency)."""
     _require_charity(conn, charity_id)
     cur = currency(currency_code)
@@ -95,14 +96,14 @@ def create_campaign(
     return campaign_progress(conn, ledger, int(new_id))
 
 
-def campaign_progress(conn: Connection, ledger: LedgerService, campaign_id: int) -> dict[str, Any]:
+def campaign_progress(conn: Connection, ledger: LedgerService, campaign_id: int) -> Campaign:
     row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
     if row is None:
         raise NotFoundError(f"no campaign {campaign_id}")
     return _campaign_dict(row, ledger.clock.now_ns())
 
 
-def list_campaigns(conn: Connection, ledger: LedgerService, charity_id: int) -> list[dict[str, Any]]:
+def list_campaigns(conn: Connection, ledger: LedgerService, charity_id: int) -> list[Campaign]:
     _require_charity(conn, charity_id)
     now = ledger.clock.now_ns()
     rows = conn.execute(
@@ -122,13 +123,13 @@ def donate(
     user_id: int,
     campaign_id: int,
     amount: int,
-) -> dict[str, Any]:
+) -> Donation:
     """Give ``amount`` (campaign currency, ≥ 1 minor unit) to an active campaign's charity."""
     scope = f"donation:{user_id}"
     request = {"campaign_id": campaign_id, "amount": amount}
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Donation, replay)
     check_amount(amount)
     now = ledger.clock.now_ns()
     campaign = _open_campaign(conn, campaign_id, now)
@@ -136,7 +137,7 @@ def donate(
     xfer_id = transfer_id(scope, idempotency_key, "donate")
     _give(conn, ledger, xfer_id, user_account(user_id, cur), campaign, amount)
     donation_id = _record(conn, user_id, campaign, cur.code, amount, xfer_id, now)
-    answer = {
+    answer: Donation = {
         "donation_id": int(donation_id),
         "campaign_id": campaign_id,
         "charity_id": campaign.charity_id,
@@ -225,7 +226,7 @@ def statement(
     currency_code: str,
     limit: int = 50,
     before_id: int = 0,
-) -> dict[str, Any]:
+) -> Statement:
     """The public statement of one charity in one currency: totals, the ledger balance they reconcile
     to, and a page of donations (newest first; page with ``before_id`` = the last donation id)."""
     _require_charity(conn, charity_id)

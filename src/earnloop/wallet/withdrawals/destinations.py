@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 from earnloop.secretbox import SecretBox, process_box
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.withdrawals.models import payout_destinations as destinations
+from earnloop.wallet.withdrawals.schemas import Destination
 
 DESTINATION_KINDS = frozenset({"bank", "ewallet"})
 ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9]{6,34}$")
@@ -22,7 +23,7 @@ def mask(account_number: str) -> str:
     return "****" + account_number[-4:]
 
 
-def destination_dict(row: Any) -> dict[str, Any]:
+def destination_dict(row: Any) -> Destination:
     return {
         "destination_id": row.id,
         "kind": row.kind,
@@ -43,7 +44,7 @@ def add_destination(
     account_number: str,
     now_ns: int,
     box: SecretBox | None = None,
-) -> dict[str, Any]:
+) -> Destination:
     """Register a payout destination. The account number is stored sealed (the provider needs it;
     ``box`` defaults to the process's) and only its masked form (last four) is ever returned."""
     number = re.sub(r"[\s-]", "", account_number)
@@ -67,7 +68,7 @@ def add_destination(
     return destination_dict(load_destination(conn, user_id, int(new_id), active_only=False))
 
 
-def list_destinations(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+def list_destinations(conn: Connection, user_id: int) -> list[Destination]:
     rows = conn.execute(
         select(destinations)
         .where(destinations.c.user_id == user_id, destinations.c.active.is_(True))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
@@ -62,6 +62,7 @@ from earnloop.wallet.withdrawals.payouts import (
     PayoutRequest,
     PayoutUnknownError,
 )
+from earnloop.wallet.withdrawals.schemas import Withdrawal
 
 log = structlog.get_logger("earnloop.withdrawals")
 
@@ -84,7 +85,7 @@ class Limits:
 
 
 # -- withdrawals ----------------------------------------------------------------------------------------
-def _dict(row: Any) -> dict[str, Any]:
+def _dict(row: Any) -> Withdrawal:
     return {
         "withdrawal_id": row.id,
         "user_id": row.user_id,
@@ -107,14 +108,14 @@ def _load(conn: Connection, withdrawal_id: int) -> Any:
     return row
 
 
-def get_withdrawal(conn: Connection, user_id: int, withdrawal_id: int) -> dict[str, Any]:
+def get_withdrawal(conn: Connection, user_id: int, withdrawal_id: int) -> Withdrawal:
     row = _load(conn, withdrawal_id)
     if row.user_id != user_id:
         raise NotFoundError(f"no withdrawal {withdrawal_id}")
     return _dict(row)
 
 
-def list_withdrawals(conn: Connection, user_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+def list_withdrawals(conn: Connection, user_id: int, *, limit: int = 50) -> list[Withdrawal]:
     rows = conn.execute(
         select(w).where(w.c.user_id == user_id).order_by(w.c.id.desc()).limit(max(1, min(limit, LIST_MAX)))
     )
@@ -145,13 +146,13 @@ def hold(
     currency_code: str,
     amount: int,
     limits: Limits,
-) -> dict[str, Any]:
+) -> Withdrawal:
     """Step 1 (one transaction): check the limits, reserve the money, fix the provider request id."""
     scope = f"withdrawal.request:{user_id}"
     request = {"destination_id": destination_id, "currency": currency_code.upper(), "amount": amount}
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Withdrawal, replay)
     cur = require_wallet(conn, user_id, currency_code)
     check_amount(amount, minimum=limits.min_amount)
     now = ledger.clock.now_ns()
@@ -248,7 +249,7 @@ def submit_held(
     provider: PayoutProvider,
     withdrawal_id: int,
     box: SecretBox | None = None,
-) -> dict[str, Any]:
+) -> Withdrawal:
     """Steps 2–3: call the provider (no transaction open) and apply its answer in a new transaction.
 
     Only a withdrawal still in ``requested`` is submitted (a replayed request, or one whose process died
@@ -285,7 +286,7 @@ def request_withdrawal(
     amount: int,
     limits: Limits,
     box: SecretBox | None = None,
-) -> dict[str, Any]:
+) -> Withdrawal:
     """The whole flow for one request: hold (commit), submit, apply. Returns the withdrawal as it stands
     (``paid``, ``failed``, ``processing`` or ``unknown``). A retry with the same key never holds twice."""
     with db.uow() as conn:
@@ -314,7 +315,7 @@ def _transition(
     return changed == 1
 
 
-def apply_answer(conn: Connection, ledger: LedgerService, answer: PayoutAnswer) -> dict[str, Any]:
+def apply_answer(conn: Connection, ledger: LedgerService, answer: PayoutAnswer) -> Withdrawal:
     """Apply a provider answer (response, inquiry or callback). Idempotent: an answer already applied
     changes nothing; a final answer contradicting the recorded one raises :class:`StateConflictError`."""
     row = conn.execute(select(w).where(w.c.request_id == answer.request_id)).first()
