@@ -8,7 +8,7 @@ approve and decline their holds (their wallets show held money as ``held``). Ope
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -20,7 +20,7 @@ from earnloop.api.types import CurrencyPath, Id, QueryId
 from earnloop.wallet.escrow import service as escrow
 from earnloop.wallet.escrow.service import ADMIN, Actor
 from earnloop.wallet.holds import service as holds
-from earnloop.wallet.holds.schemas import HoldOut
+from earnloop.wallet.holds.schemas import HoldOut, Policy
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns
 
 holds_router = APIRouter(
@@ -98,7 +98,7 @@ class CaptureIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def _policy_out(p: dict[str, Any]) -> PolicyOut:
+def _policy_out(p: Policy) -> PolicyOut:
     return PolicyOut(
         **{k: v for k, v in p.items() if k != "updated_at_ns"}, updated_at=from_ns(p["updated_at_ns"])
     )

@@ -4,7 +4,7 @@ limit per hold and in total, until an expiry), lists them, and revokes one at on
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from earnloop.api.deps import IdempotencyKey, User
 from earnloop.api.problems import problem_responses
 from earnloop.wallet.holds import mandates
+from earnloop.wallet.holds.schemas import Mandate
 from earnloop.wallet.schemas import AMOUNT_MAX, Amount, CurrencyCode, Strict, from_ns
 
 router = APIRouter(prefix="/v1", tags=["deposit holds"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -41,7 +42,7 @@ class MandateOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, m: dict[str, Any]) -> MandateOut:
+    def of(cls, m: Mandate) -> MandateOut:
         revoked = m["revoked_at_ns"]
         return cls(
             **{k: v for k, v in m.items() if not k.endswith("_ns")},

@@ -11,7 +11,7 @@ limit, nor use it after it was revoked, on either database (the row lock seriali
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
@@ -22,6 +22,7 @@ from earnloop.wallet.errors import InvalidAmountError, NotFoundError
 from earnloop.wallet.escrow.service import now_of, require_merchant
 from earnloop.wallet.holds.errors import MandateLimitError, NoMandateError
 from earnloop.wallet.holds.models import deposit_mandates as mandates
+from earnloop.wallet.holds.schemas import Mandate
 from earnloop.wallet.service import check_amount, require_wallet
 
 TTL_MIN_S = 60
@@ -36,7 +37,7 @@ def _state(row: Any, now_ns: int) -> str:
     return "expired" if now_ns >= row.expires_at_ns else "active"
 
 
-def mandate_dict(row: Any, now_ns: int) -> dict[str, Any]:
+def mandate_dict(row: Any, now_ns: int) -> Mandate:
     return {
         "mandate_id": row.mandate_id,
         "user_id": row.user_id,
@@ -67,7 +68,7 @@ def grant(
     total_limit: int,
     max_per_hold: int | None,
     expires_in_s: int,
-) -> dict[str, Any]:
+) -> Mandate:
     """The user lets merchant ``partner_id`` hold deposits at once, within the limits, until the expiry."""
     request = {
         "partner_id": partner_id,
@@ -79,7 +80,7 @@ def grant(
     scope = f"mandate.grant:u{user_id}"
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
-        return replay
+        return cast(Mandate, replay)
     require_merchant(conn, partner_id)
     cur = require_wallet(conn, user_id, currency_code)
     check_amount(total_limit)
@@ -117,9 +118,7 @@ def grant(
     return idem.complete(conn, scope, idempotency_key, mandate_dict(row, now))
 
 
-def list_mandates(
-    conn: Connection, ledger: LedgerService, user_id: int, *, limit: int = 50
-) -> list[dict[str, Any]]:
+def list_mandates(conn: Connection, ledger: LedgerService, user_id: int, *, limit: int = 50) -> list[Mandate]:
     rows = conn.execute(
         select(mandates)
         .where(mandates.c.user_id == user_id)

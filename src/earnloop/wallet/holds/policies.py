@@ -17,6 +17,7 @@ from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConfl
 from earnloop.wallet.escrow.service import require_merchant
 from earnloop.wallet.holds.models import deposit_policies as policies
 from earnloop.wallet.holds.models import deposit_policy_overrides as overrides
+from earnloop.wallet.holds.schemas import Override, Policy
 from earnloop.wallet.service import REASON_MAX_LEN, check_amount
 
 PRODUCT_MAX_LEN = 64
@@ -39,7 +40,7 @@ def _upsert(conn: Connection, table: Any, keys: list[str], values: dict[str, Any
     )
 
 
-def policy_dict(row: Any) -> dict[str, Any]:
+def policy_dict(row: Any) -> Policy:
     return {
         "product": row.product,
         "currency": row.currency,
@@ -58,7 +59,7 @@ def set_policy(
     partner_id: int,
     amount: int,
     min_credit_score: int | None = None,
-) -> dict[str, Any]:
+) -> Policy:
     """Create or replace the deposit policy of a merchant's product in one currency (admin)."""
     check_product(product)
     cur = currency(currency_code)
@@ -89,7 +90,7 @@ def _policy(conn: Connection, product: str, currency_code: str) -> Any:
     ).first()
 
 
-def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[dict[str, Any]]:
+def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[Policy]:
     query = select(policies).order_by(policies.c.product, policies.c.currency)
     if partner_id is not None:
         query = query.where(policies.c.partner_id == partner_id)
@@ -98,7 +99,7 @@ def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[di
 
 def set_override(
     conn: Connection, *, product: str, currency_code: str, user_id: int, amount: int, reason: str
-) -> dict[str, Any]:
+) -> Override:
     """A per-user deposit amount for one product and currency, with the reason (admin)."""
     cur = currency(currency_code)
     if _policy(conn, product, cur.code) is None:
@@ -108,7 +109,7 @@ def set_override(
     check_amount(amount)
     if not isinstance(reason, str) or not 0 < len(reason.strip()) <= REASON_MAX_LEN:
         raise InvalidAmountError(f"reason is required (1–{REASON_MAX_LEN} characters)")
-    values = {
+    override: Override = {
         "product": product,
         "currency": cur.code,
         "user_id": user_id,
@@ -116,8 +117,8 @@ def set_override(
         "reason": reason.strip(),
         "updated_at_ns": time.time_ns(),
     }
-    _upsert(conn, overrides, ["product", "currency", "user_id"], values)
-    return dict(values)
+    _upsert(conn, overrides, ["product", "currency", "user_id"], dict(override))
+    return override
 
 
 def delete_override(conn: Connection, *, product: str, currency_code: str, user_id: int) -> None:

@@ -1,5 +1,7 @@
 """Shapes of deposit holds: ``Hold``, a hold as the service answers it (and as its idempotency records keep
-it: times in Unix ns), and ``HoldOut``, its HTTP form (times in RFC 3339)."""
+it: times in Unix ns), and ``HoldOut``, its HTTP form (times in RFC 3339); ``Mandate``, ``Policy`` and
+``Override`` as their services answer them (their HTTP forms live in ``api/mandates.py`` and
+``api/holds.py``)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,38 @@ class Hold(TypedDict):
     expires_at_ns: int | None
     reason: str | None
     created_at_ns: int
+    updated_at_ns: int
+
+
+class Mandate(TypedDict):
+    mandate_id: str
+    user_id: int
+    partner_id: int
+    currency: str
+    total_limit: int
+    max_per_hold: int | None
+    used: int
+    state: str
+    expires_at_ns: int
+    revoked_at_ns: int | None
+    created_at_ns: int
+
+
+class Policy(TypedDict):
+    product: str
+    currency: str
+    partner_id: int
+    amount: int
+    min_credit_score: int | None
+    updated_at_ns: int
+
+
+class Override(TypedDict):
+    product: str
+    currency: str
+    user_id: int
+    amount: int
+    reason: str
     updated_at_ns: int
 
 
