@@ -14,6 +14,7 @@ BENCHES: dict[str, str] = {
     "ledger": "earnloop.bench.ledger",
     "wallet": "earnloop.bench.wallet",
     "postback": "earnloop.bench.postback",
+    "risk": "earnloop.bench.risk",
 }
 
 

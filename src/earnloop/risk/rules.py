@@ -189,14 +189,23 @@ def evaluate(compiled: CompiledStrategy, activation: dict[str, Any]) -> Decision
     """The decision for one event. ``activation`` maps the declared fields to the event's values; pass a
     plain ``dict`` built once per event. Never raises on a rule's run-time error (fails safe to review)."""
     started_ns = time.perf_counter_ns()
-    rules = compiled.strategy.rules
     try:
         fired: Sequence[object] = compiled.program.execute(activation)
         errored: list[int] = []
     except Exception:  # one rule's error must not reach the caller
         fired, errored = _rule_by_rule(compiled, activation)
-    if len(fired) != len(rules) or not all(isinstance(each, bool) for each in fired):
+    if len(fired) != len(compiled.strategy.rules) or not all(isinstance(each, bool) for each in fired):
         fired, errored = _rule_by_rule(compiled, activation)
+    return decide(compiled, fired, errored, started_ns)
+
+
+def decide(
+    compiled: CompiledStrategy, fired: Sequence[object], errored: Sequence[int], started_ns: int
+) -> Decision:
+    """The decision from which rules fired (one bool per rule, in rule order) and which erred: the most
+    severe fired outcome, review for an error, and the thresholds on the summed score. Shared by
+    :func:`evaluate` and by any other evaluator of the same rules (the bench's plain-Python ceiling)."""
+    rules = compiled.strategy.rules
     score, outcome, reasons = 0, 0, []
     for index, rule in enumerate(rules):
         if fired[index] is True:
