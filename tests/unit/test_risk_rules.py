@@ -65,6 +65,13 @@ def test_a_macro_variable_is_not_an_unknown_field() -> None:
     assert evaluate(compiled, _event(country="HK")).reasons == ("tw_like",)
 
 
+def test_a_rule_with_a_comment_does_not_swallow_the_next_rule() -> None:
+    compiled = _publish(
+        Rule("big", "amount > 10 // large orders", "review", 1), Rule("home", "country == 'TW'", "allow")
+    )
+    assert evaluate(compiled, _event(amount=50)).reasons == ("big", "home")
+
+
 @pytest.mark.parametrize(
     "rule",
     [

@@ -108,7 +108,8 @@ def compile_strategy(strategy: Strategy, fields: Mapping[str, type]) -> Compiled
     whole strategy. Raises :class:`RuleError` naming the first bad rule."""
     _check_strategy(strategy, fields)
     rule_programs = tuple(_check_rule(rule, fields) for rule in strategy.rules)
-    whole = "[" + ", ".join(f"({rule.expression})" for rule in strategy.rules) + "]"
+    # one rule per line: a rule's trailing ``// comment`` ends at its own line, not the strategy's
+    whole = "[\n" + ",\n".join(f"({rule.expression}\n)" for rule in strategy.rules) + "\n]"
     try:
         program = cel.compile(whole)
     except ValueError as exc:  # each rule parsed alone, so only a limit of the parser is left
