@@ -18,3 +18,16 @@ risk_decisions = Table(
     Column("created_at_ns", BigInteger, nullable=False),
     CheckConstraint("decision IN ('allow', 'review', 'deny')", name="decision_known"),
 )
+
+# What the platform later learned about a screened event: its reward reversed or clawed back (refund,
+# chargeback, provider reversal) or fraud confirmed by a reviewer. The labels a backtest scores a
+# strategy against; one row per (event, kind), written by the flows that learn it.
+risk_outcomes = Table(
+    "risk_outcomes",
+    metadata,
+    Column("event_ref", String(200), primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    CheckConstraint("kind IN ('reversed', 'clawed_back', 'confirmed_fraud')", name="outcome_kind_known"),
+)

@@ -4,13 +4,14 @@ with shortfalls recorded as debt and repaid from the next earnings first."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from earnloop.auth.service import create_user
 from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.models import risk_outcomes
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
@@ -124,3 +125,25 @@ def test_history_describes_each_movement_newest_first(db: Database, ledger: Ledg
     ]
     assert entries[0].description == "Cashback confirmed"
     assert [e.kind for e in older] == ["cashback_pending"]
+
+
+def test_a_reversed_or_clawed_back_reward_is_labelled_for_risk_backtests(
+    db: Database, ledger: LedgerService
+) -> None:
+    with db.uow() as conn:
+        user_id = _user(conn)
+        _credit(conn, ledger, user_id, "order-6", 800, 9 * 10**18)
+        _credit(conn, ledger, user_id, "order-7", 600, 1)
+        _credit(conn, ledger, user_id, "order-8", 400, 1)
+        cashback.confirm_due(conn, ledger, 1)
+        for ref in ("order-6", "order-7", "order-6"):  # a repeated reversal labels once
+            cashback.reverse(conn, ledger, source="shopping", ref=ref)
+        labels = conn.execute(
+            select(risk_outcomes.c.event_ref, risk_outcomes.c.kind, risk_outcomes.c.amount).order_by(
+                risk_outcomes.c.event_ref
+            )
+        ).all()
+    assert [tuple(row) for row in labels] == [
+        ("shopping:order-6", "reversed", 800),
+        ("shopping:order-7", "clawed_back", 600),
+    ]

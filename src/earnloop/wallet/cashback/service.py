@@ -25,6 +25,8 @@ from earnloop.db import driver
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
+from earnloop.risk.outcomes import OutcomeKind, record_outcome
+from earnloop.risk.outcomes import event_ref as outcome_ref
 from earnloop.wallet.cashback.models import cashback_entries as entries
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
@@ -243,6 +245,10 @@ def reverse(conn: Connection, ledger: LedgerService, *, source: str, ref: str) -
     else:
         taken, owed = _claw_back(conn, ledger, row, pending_id)
         _set_status(conn, row.id, "clawed_back", clawed_back=taken, debt_recorded=owed)
+    kind: OutcomeKind = "reversed" if row.status == "pending" else "clawed_back"
+    record_outcome(
+        conn, event_ref=outcome_ref(source, ref), kind=kind, amount=int(row.amount), at_ns=time.time_ns()
+    )
     return _entry_dict(_load(conn, source, ref))
 
 
