@@ -23,6 +23,7 @@ from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine, memory_engine, shadowed_default
 from tests.live_server import client, serve
 
 PG_URL = os.environ.get("EARNLOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -135,13 +136,21 @@ ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
 
 @pytest.fixture
-def api(db: Database, db_target: DbTarget, clock: ManualClock) -> Iterator[httpx.Client]:
+def risk() -> RiskEngine:
+    """The risk engine of the money-flow tests: allows every event, the default strategy in shadow
+    beside it (its decisions recorded). Those tests script in one instant what people do in days; the
+    default strategy itself is tested in ``tests/integration/risk/``."""
+    return memory_engine(strategies=shadowed_default)
+
+
+@pytest.fixture
+def api(db: Database, db_target: DbTarget, clock: ManualClock, risk: RiskEngine) -> Iterator[httpx.Client]:
     """An authenticated HTTP client against a real server running the app on the test database."""
     from earnloop.api.app import create_app
     from earnloop.config import Settings
 
     settings = Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN)
-    app = create_app(settings, db=db, clock=clock)
+    app = create_app(settings, db=db, clock=clock, risk=risk)
     with serve(app) as base_url, client(base_url, ADMIN_TOKEN) as http:
         yield http
 

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the database.")
     redis_url: str | None = Field(default=None, description="Redis URL; in-process fallbacks when unset.")
+    risk_velocity: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="Where the risk engine keeps its velocity windows: memory (this process only) or redis "
+        "(at EARNLOOP_REDIS_URL, shared by every process; one round trip per screened event).",
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for admin-only endpoints (/v1/ledger). Unset: those endpoints answer 401.",

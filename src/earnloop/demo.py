@@ -40,6 +40,7 @@ from earnloop.db.engine import Database
 from earnloop.demo_catalog import GAMES, MERCHANT, MERCHANTS, TWO_X_FUNDING, TWO_X_ZONE
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine, demo_engine
 from earnloop.tracking import service as tracking
 from earnloop.tracking.models import tracking_clicks
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
@@ -139,8 +140,9 @@ def seed(db: Database, settings: Settings) -> str:
         _write_secret(secrets_dir / f"{name}.token", secret)
     with db.uow() as conn:
         _catalog(conn, ledger, now)
-    _simulate(db, ledger)
-    demo_shopping.shop(db, ledger, players(1))
+    risk = demo_engine()
+    _simulate(db, ledger, risk)
+    demo_shopping.shop(db, ledger, players(1), risk)
     base = f"http://{settings.host}:{settings.port}"
     alice_account = service.user_account(ids["alice"], currency(CURRENCY)).id
     alice_auth = f'-H "Authorization: Bearer $(cat {secrets_dir}/alice.token)"'
@@ -318,7 +320,7 @@ def _catalog(conn: Connection, ledger: LedgerService, now: int) -> None:
 
 
 # -- the simulated population -------------------------------------------------------------------------
-def _simulate(db: Database, ledger: LedgerService) -> None:
+def _simulate(db: Database, ledger: LedgerService, risk: RiskEngine) -> None:
     """Day one: players sign up, click games and earn milestones; the worker's sweep confirms what is
     due; day two: late joiners sign up and everyone earns more, still pending. A day whose players
     exist has been committed (one transaction per day) and is not played again."""
@@ -328,13 +330,15 @@ def _simulate(db: Database, ledger: LedgerService) -> None:
     all_plays = plays()
     with db.uow() as conn:
         if _find_user(conn, players(1)[0]) is None:
-            _play_day(conn, ledger, all_plays, day=1)
+            _play_day(conn, ledger, all_plays, day=1, risk=risk)
     confirm_cashback(db, ledger)
     with db.uow() as conn:
-        _play_day(conn, ledger, all_plays, day=2)
+        _play_day(conn, ledger, all_plays, day=2, risk=risk)
 
 
-def _play_day(conn: Connection, ledger: LedgerService, all_plays: list[Play], *, day: int) -> None:
+def _play_day(
+    conn: Connection, ledger: LedgerService, all_plays: list[Play], *, day: int, risk: RiskEngine
+) -> None:
     for handle in players(day):
         create_user(conn, handle)
     games = {g["key"]: g for g in catalog.list_games(conn)}
@@ -358,12 +362,13 @@ def _play_day(conn: Connection, ledger: LedgerService, all_plays: list[Play], *,
                 user_agent=USER_AGENTS[play.device],
                 client_ip=PLAYERS_IP,
                 now_ns=ledger.clock.now_ns(),
+                risk=risk,
             )["click_id"]
         else:
             click_id = _last_click(conn, user_id, game_id)
         for milestone in play.milestones_on(day):
             secret = signing[play.game_key]
-            _postback(conn, ledger, secret, play.transaction_id(milestone), click_id, milestone)
+            _postback(conn, ledger, risk, secret, play.transaction_id(milestone), click_id, milestone)
 
 
 def _publisher_secret(conn: Connection, publisher_id: int, now_ns: int) -> str:
@@ -389,7 +394,13 @@ def _last_click(conn: Connection, user_id: int, game_id: int) -> str:
 
 
 def _postback(
-    conn: Connection, ledger: LedgerService, secret: str, transaction_id: str, click_id: str, event: str
+    conn: Connection,
+    ledger: LedgerService,
+    risk: RiskEngine,
+    secret: str,
+    transaction_id: str,
+    click_id: str,
+    event: str,
 ) -> None:
     """A provider's signed milestone postback, handled by the real earn engine; it must be accepted."""
     now_ns = ledger.clock.now_ns()
@@ -405,6 +416,6 @@ def _postback(
         body=body,
         client_ip=PROVIDER_IP,
     )
-    reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns)
+    reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns, risk=risk)
     if reply.status != 200:
         raise RuntimeError(f"demo postback {transaction_id} was rejected: {reply.body[:300]!r}")

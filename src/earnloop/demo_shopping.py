@@ -25,6 +25,7 @@ from earnloop.auth.models import users
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
 
 SEED = 20_261_205
@@ -71,7 +72,7 @@ def purchases(shoppers: Sequence[str], merchants: dict[str, dict[str, object]]) 
     return answer
 
 
-def shop(db: Database, ledger: LedgerService, shoppers: Sequence[str]) -> int:
+def shop(db: Database, ledger: LedgerService, shoppers: Sequence[str], risk: RiskEngine) -> int:
     """Run the shopping day once; returns how many orders it reported (0 when already done)."""
     with db.uow() as conn:
         merchants = {m["key"]: m for m in catalog.list_merchants(conn)}
@@ -79,7 +80,7 @@ def shop(db: Database, ledger: LedgerService, shoppers: Sequence[str]) -> int:
         if not plan or _done(conn, plan[0].order_id):
             return 0
         for purchase in plan:
-            _buy(conn, ledger, purchase, merchants[purchase.merchant_key]["merchant_id"])
+            _buy(conn, ledger, purchase, merchants[purchase.merchant_key]["merchant_id"], risk)
     return len(plan)
 
 
@@ -88,7 +89,9 @@ def _done(conn: Connection, order_id: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def _buy(conn: Connection, ledger: LedgerService, purchase: Purchase, merchant_id: int) -> None:
+def _buy(
+    conn: Connection, ledger: LedgerService, purchase: Purchase, merchant_id: int, risk: RiskEngine
+) -> None:
     user_id = conn.execute(select(users.c.id).where(users.c.handle == purchase.handle)).scalar_one()
     now = ledger.clock.now_ns()
     click = affiliate.record_click(
@@ -108,12 +111,12 @@ def _buy(conn: Connection, ledger: LedgerService, purchase: Purchase, merchant_i
         "category": purchase.category,
         "event_time": datetime.fromtimestamp(now / 10**9, UTC).isoformat(),
     }
-    _report(conn, ledger, merchant_id, secret, {**report, "status": "pending"})
+    _report(conn, ledger, risk, merchant_id, secret, {**report, "status": "pending"})
     if purchase.later == "refund":
         refund = {"status": "approved", "order_amount": purchase.refunded_to}
-        _report(conn, ledger, merchant_id, secret, {**report, **refund})
+        _report(conn, ledger, risk, merchant_id, secret, {**report, **refund})
     elif purchase.later:
-        _report(conn, ledger, merchant_id, secret, {**report, "status": purchase.later})
+        _report(conn, ledger, risk, merchant_id, secret, {**report, "status": purchase.later})
 
 
 def _secret(conn: Connection, merchant_id: int, now_ns: int) -> str:
@@ -126,7 +129,12 @@ def _secret(conn: Connection, merchant_id: int, now_ns: int) -> str:
 
 
 def _report(
-    conn: Connection, ledger: LedgerService, merchant_id: int, secret: str, update: dict[str, object]
+    conn: Connection,
+    ledger: LedgerService,
+    risk: RiskEngine,
+    merchant_id: int,
+    secret: str,
+    update: dict[str, object],
 ) -> None:
     """The partner's signed postback for one update; the engine must accept it."""
     now = ledger.clock.now_ns()
@@ -139,6 +147,6 @@ def _report(
         body=body,
         client_ip=PARTNER_IP,
     )
-    reply = postbacks.handle_postback(conn, ledger, raw, merchant_id=merchant_id, now_ns=now)
+    reply = postbacks.handle_postback(conn, ledger, raw, merchant_id=merchant_id, now_ns=now, risk=risk)
     if reply.status != 200:
         raise RuntimeError(f"demo conversion {update['order_id']} was rejected: {reply.body[:300]!r}")

@@ -19,6 +19,7 @@ from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox import delivery as webhook_delivery
 from earnloop.outbox.targets import TargetGuard
+from earnloop.risk.engine import RiskEngine, build_engine
 from earnloop.secretbox import SecretBox, box_from_settings
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.escrow import service as escrow
@@ -108,10 +109,12 @@ def expire_orders(db: Database, ledger: LedgerService) -> int:
         return pay.expire_due_orders(conn, ledger.clock.now_ns())
 
 
-def sync_einvoice(db: Database, ledger: LedgerService, carriers: CarrierSweep | None) -> SweepReport:
+def sync_einvoice(
+    db: Database, ledger: LedgerService, carriers: CarrierSweep | None, risk: RiskEngine
+) -> SweepReport:
     """Sync and reward every bound carrier not synced for ``EARNLOOP_EINVOICE_SYNC_INTERVAL_S``; a
     failing carrier is recorded on its sync status and the others go on. ``None``: e-invoice is off."""
-    return SweepReport() if carriers is None else carriers.run(db, ledger)
+    return SweepReport() if carriers is None else carriers.run(db, ledger, risk)
 
 
 def run_sweeps(
@@ -121,8 +124,11 @@ def run_sweeps(
     The e-invoice platform is configured once, at start (a production misconfiguration fails here)."""
     settings = settings or get_settings()
     carriers = CarrierSweep.from_settings(settings)
+    risk = build_engine(settings)
     try:
-        _run_rounds(db, ledger, interval_s=interval_s, once=once, settings=settings, carriers=carriers)
+        _run_rounds(
+            db, ledger, interval_s=interval_s, once=once, settings=settings, carriers=carriers, risk=risk
+        )
     finally:
         if carriers is not None:
             carriers.close()
@@ -136,6 +142,7 @@ def _run_rounds(
     once: bool,
     settings: Settings,
     carriers: CarrierSweep | None,
+    risk: RiskEngine,
 ) -> None:
     counted: dict[str, Callable[[Database, LedgerService], int]] = {
         "pending_transfers_expired": sweep_once,
@@ -158,7 +165,7 @@ def _run_rounds(
         payouts = resolve_withdrawals(db, ledger, settings=settings, box=box)
         if payouts.examined:
             log.info("withdrawals_resolved", **payouts.as_dict())
-        einvoice = sync_einvoice(db, ledger, carriers)
+        einvoice = sync_einvoice(db, ledger, carriers, risk)
         if einvoice.attempted:
             log.info("einvoice_carriers_synced", **einvoice.as_dict())
         if once:

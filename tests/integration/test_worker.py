@@ -12,6 +12,7 @@ from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.results import CreateTransferStatus
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Account, AccountFlags, Transfer, TransferFlags
+from earnloop.risk.engine import memory_engine
 from earnloop.worker import run_sweeps, sweep_once, sync_einvoice
 
 
@@ -60,7 +61,7 @@ def test_einvoice_sweep_is_off_in_production_without_a_platform(db: Database, le
         secrets_keys=Fernet.generate_key().decode(),  # production requires the keys of stored secrets
     )
     assert CarrierSweep.from_settings(production) is None
-    assert sync_einvoice(db, ledger, None).attempted == 0
+    assert sync_einvoice(db, ledger, None, memory_engine()).attempted == 0
     run_sweeps(db, ledger, interval_s=1, once=True, settings=production)  # the other sweeps still run
 
 

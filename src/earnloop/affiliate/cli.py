@@ -12,7 +12,9 @@ import typer
 
 from earnloop.affiliate import report, service
 from earnloop.cli_support import fail, out, secret_box
+from earnloop.config import get_settings
 from earnloop.ledger.cli import run
+from earnloop.risk.engine import build_engine
 
 affiliate_app = typer.Typer(
     help="Shopping cashback: merchant postback secrets, partner reports, conversions.", no_args_is_help=True
@@ -35,9 +37,10 @@ def import_report(
         content = file.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {file}: {exc}")
+    risk = build_engine(get_settings())
     summary: dict[str, Any] = run(
         lambda conn, ledger: report.import_report(
-            conn, ledger, merchant_id=merchant_id, content=content, now_ns=ledger.clock.now_ns()
+            conn, ledger, merchant_id=merchant_id, content=content, now_ns=ledger.clock.now_ns(), risk=risk
         )
     )
     _print(summary)

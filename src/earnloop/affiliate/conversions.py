@@ -40,8 +40,11 @@ from earnloop.catalog.service import AMOUNT_MAX, Pricing, price_reward
 from earnloop.db.upsert import dialect_insert
 from earnloop.earn.bonuses import RewardTarget, bonus_ref, pay_bonus
 from earnloop.ledger.service import LedgerService
-from earnloop.risk import screening as risk
-from earnloop.risk.screening import screen
+from earnloop.risk import reviews
+from earnloop.risk.engine import RiskEngine
+from earnloop.risk.events import EntityKey, RiskEvent
+from earnloop.risk.keys import address_keys, click_attrs
+from earnloop.risk.screening import ScreenResult, observe, screen
 from earnloop.tracking.service import Reply
 from earnloop.wallet.cashback import service as cashback
 
@@ -60,7 +63,9 @@ _STATUS = {
     "missing_field": 400,
     "unknown_merchant": 404,
     "not_configured": 503,
+    "risk_denied": 403,  # final: the update keeps this reply, a retry gets it again
 }
+RISK_DENIED = "risk_denied"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Reward status shown to users, from the cashback entry's status.
 _REWARD_STATUS = {"pending": "pending", "confirmed": "paid", "reversed": "void", "clawed_back": "clawed_back"}
@@ -164,16 +169,29 @@ def rejected(code: str, message: str) -> Outcome:
 
 # -- applying -----------------------------------------------------------------------------------------
 def apply_update(
-    conn: Connection, ledger: LedgerService, *, merchant_id: int, change: ConversionUpdate, now_ns: int
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    merchant_id: int,
+    change: ConversionUpdate,
+    now_ns: int,
+    risk: RiskEngine,
 ) -> Outcome:
-    """Apply one validated update for an existing merchant (see the module docstring). Never commits."""
+    """Apply one validated update for an existing merchant (see the module docstring). Never commits.
+    A new order the risk engine denies is kept (with its decision) but pays nothing, and is answered
+    403 ``risk_denied``, the update's reply from then on."""
     try:
         with conn.begin_nested():
             claim_id = _claim(conn, merchant_id, change, now_ns)
             if claim_id is None:
                 return Outcome("duplicate", _first_reply(conn, merchant_id, change))
-            answer = _apply(conn, ledger, merchant_id, change, now_ns)
-            reply = Reply(200, "application/json", json.dumps(answer).encode())
+            answer = _apply(conn, ledger, merchant_id, change, now_ns, risk)
+            if isinstance(answer, ScreenResult):
+                message = f"refused by risk screening ({' '.join(answer.reasons)})"
+                outcome = rejected(RISK_DENIED, message)
+            else:
+                outcome = Outcome("accepted", Reply(200, "application/json", json.dumps(answer).encode()))
+            reply = outcome.reply
             conn.execute(
                 update(claims)
                 .where(claims.c.id == claim_id)
@@ -181,7 +199,7 @@ def apply_update(
                     reply_status=reply.status, reply_content_type=reply.content_type, reply_body=reply.body
                 )
             )
-            return Outcome("accepted", reply)
+            return outcome
     except UpdateRejected as exc:
         return rejected(exc.code, exc.message)
 
@@ -238,8 +256,14 @@ def _locked(conn: Connection, merchant_id: int, order_id: str) -> Any:
 
 
 def _apply(
-    conn: Connection, ledger: LedgerService, merchant_id: int, change: ConversionUpdate, now_ns: int
-) -> dict[str, Any]:
+    conn: Connection,
+    ledger: LedgerService,
+    merchant_id: int,
+    change: ConversionUpdate,
+    now_ns: int,
+    risk: RiskEngine,
+) -> dict[str, Any] | ScreenResult:
+    """The answer to the update, or the risk decision that denied a new order."""
     merchant = catalog.get_merchant(conn, merchant_id)
     if change.currency != merchant["currency"]:
         raise UpdateRejected(
@@ -247,24 +271,58 @@ def _apply(
         )
     row = _locked(conn, merchant_id, change.order_id)
     if row is None:
-        conversion_id = _open(conn, merchant, change, now_ns)
-        if conversion_id is not None:
+        opened = _open(conn, merchant, change, now_ns, risk)
+        if opened is not None:
+            conversion_id, decision = opened
+            if decision.outcome == "deny":
+                return decision
             if change.status not in CLOSED:
                 _credit(conn, ledger, conversion_id, merchant, change)
+                _hold_for_review(conn, conversion_id, decision, now_ns)
             return _answer(conn, merchant_id, change.order_id)
         row = _locked(conn, merchant_id, change.order_id)  # opened concurrently: advance it instead
-    _advance(conn, ledger, row, change, now_ns)
+    _advance(conn, ledger, row, change, now_ns, risk)
     return _answer(conn, merchant_id, change.order_id)
 
 
-def _open(conn: Connection, merchant: dict[str, Any], change: ConversionUpdate, now_ns: int) -> int | None:
-    """Insert the conversion of a new order, bound to its click; ``None`` if it exists meanwhile."""
+def _conversion_event(
+    click: Any, merchant_id: int, change: ConversionUpdate, ref: str, now_ns: int
+) -> RiskEvent:
+    keys: dict[EntityKey, str] = {"user": str(click.user_id), **address_keys(click.client_ip)}
+    keys["offer"] = keys["partner"] = f"merchant:{merchant_id}"
+    attrs = click_attrs(int(click.created_at_ns), str(click.user_agent), now_ns)
+    return RiskEvent(
+        "conversion", f"{SOURCE}:{ref}", now_ns, change.order_amount, change.currency, keys, attrs
+    )
+
+
+def _hold_for_review(conn: Connection, conversion_id: int, decision: ScreenResult, now_ns: int) -> None:
+    if decision.outcome != "review":
+        return
+    row = conn.execute(select(conversions).where(conversions.c.id == conversion_id)).one()
+    reviews.hold(
+        conn,
+        event_ref=f"{SOURCE}:{row.reward_ref}",
+        source=SOURCE,
+        reward_ref=row.reward_ref,
+        user_id=int(row.user_id),
+        reasons=decision.reasons,
+        now_ns=now_ns,
+    )
+
+
+def _open(
+    conn: Connection, merchant: dict[str, Any], change: ConversionUpdate, now_ns: int, risk: RiskEngine
+) -> tuple[int, ScreenResult] | None:
+    """Insert the conversion of a new order, bound to its click and screened; ``None`` if it exists
+    meanwhile."""
     click = conn.execute(select(clicks).where(clicks.c.click_id == change.click_id)).first()
     if click is None:
         raise UpdateRejected("unknown_click", "no click with this id")
     if click.merchant_id != merchant["merchant_id"]:
         raise UpdateRejected("click_mismatch", "the click was on another merchant")
     ref = reward_ref(merchant["merchant_id"], change.order_id)
+    decision = screen(conn, risk, _conversion_event(click, merchant["merchant_id"], change, ref, now_ns))
     row = conn.execute(
         dialect_insert(conn, conversions)
         .values(
@@ -281,15 +339,15 @@ def _open(conn: Connection, merchant: dict[str, Any], change: ConversionUpdate, 
             # The purchase happened after the click and not in the future: campaigns apply as of then.
             event_at_ns=min(max(change.event_at_ns, click.created_at_ns), now_ns),
             release_at_ns=now_ns + merchant["lock_period_days"] * DAY_NS,
-            risk_decision=screen(conn, event_ref=f"{SOURCE}:{ref}", now_ns=now_ns),
-            risk_strategy_version=risk.STRATEGY_VERSION,
+            risk_decision=decision.outcome,
+            risk_strategy_version=decision.strategy_version[:40],
             created_at_ns=now_ns,
             updated_at_ns=now_ns,
         )
         .on_conflict_do_nothing()
         .returning(conversions.c.id)
     ).first()
-    return None if row is None else int(row.id)
+    return None if row is None else (int(row.id), decision)
 
 
 def _credit(
@@ -354,7 +412,7 @@ def _record_part(conn: Connection, conversion_id: int, part: str, ref: str, amou
 
 
 def _advance(
-    conn: Connection, ledger: LedgerService, row: Any, change: ConversionUpdate, now_ns: int
+    conn: Connection, ledger: LedgerService, row: Any, change: ConversionUpdate, now_ns: int, risk: RiskEngine
 ) -> None:
     if change.click_id != row.click_id:
         raise UpdateRejected("click_mismatch", "the order was converted on another click")
@@ -368,6 +426,9 @@ def _advance(
         select(parts).where(parts.c.conversion_id == row.id).order_by(parts.c.part)
     ).all()
     values: dict[str, Any] = {"status": change.status, "updated_at_ns": now_ns}
+    if change.status in CLOSED or change.order_amount < row.order_amount:  # a refund: the user's history
+        refund_ref = f"{SOURCE}:refund:{row.reward_ref}:{change.status}:{change.order_amount}"
+        observe(risk, RiskEvent("refund", refund_ref, now_ns, keys={"user": str(row.user_id)}))
     if change.status in CLOSED:
         for part in reward_parts:
             cashback.reverse(conn, ledger, source=SOURCE, ref=part.ref)

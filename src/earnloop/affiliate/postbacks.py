@@ -33,6 +33,7 @@ from earnloop.affiliate.models import affiliate_requests as requests
 from earnloop.affiliate.service import active_secrets
 from earnloop.catalog import service as catalog
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine
 from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking.service import Reply
 from earnloop.tracking.verifiers import (
@@ -90,11 +91,12 @@ def handle_postback(
     *,
     merchant_id: int,
     now_ns: int,
+    risk: RiskEngine,
     box: SecretBox | None = None,
 ) -> Reply:
     """Verify one postback, apply its update and record the request with its outcome. Never commits.
     ``box`` opens the merchant's stored secrets (default: the process's)."""
-    outcome, change = _verified_outcome(conn, ledger, raw, merchant_id, now_ns, box)
+    outcome, change = _verified_outcome(conn, ledger, raw, merchant_id, now_ns, box, risk)
     headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in raw.headers.items()}
     record(
         conn,
@@ -117,6 +119,7 @@ def _verified_outcome(
     merchant_id: int,
     now_ns: int,
     box: SecretBox | None,
+    risk: RiskEngine,
 ) -> tuple[Outcome, ConversionUpdate | None]:
     if len(raw.body) > BODY_MAX_BYTES:
         return rejected("malformed", f"body larger than {BODY_MAX_BYTES} bytes"), None
@@ -136,7 +139,9 @@ def _verified_outcome(
             f" or `earnloop affiliate set-secret {merchant_id}`",
         ), None
     change = update_from_body(raw.body)  # verified above: it parses
-    return apply_update(conn, ledger, merchant_id=merchant_id, change=change, now_ns=now_ns), change
+    return apply_update(
+        conn, ledger, merchant_id=merchant_id, change=change, now_ns=now_ns, risk=risk
+    ), change
 
 
 def record(

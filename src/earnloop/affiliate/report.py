@@ -30,6 +30,7 @@ from earnloop.affiliate.errors import ReportRejectedError, UpdateRejected
 from earnloop.affiliate.postbacks import record
 from earnloop.catalog import service as catalog
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine
 
 REPORT_MAX_BYTES = 10 * 1024 * 1024
 REPORT_MAX_ROWS = 50_000
@@ -54,7 +55,7 @@ def read_rows(content: str) -> list[dict[str, str]]:
 
 
 def import_report(
-    conn: Connection, ledger: LedgerService, *, merchant_id: int, content: str, now_ns: int
+    conn: Connection, ledger: LedgerService, *, merchant_id: int, content: str, now_ns: int, risk: RiskEngine
 ) -> dict[str, Any]:
     """Apply every row of a report; returns the counts and the rejected rows. Never commits."""
     catalog.get_merchant(conn, merchant_id)
@@ -62,7 +63,7 @@ def import_report(
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     errors: list[dict[str, Any]] = []
     for number, cells in enumerate(rows, start=1):
-        outcome, change = _row_outcome(conn, ledger, merchant_id, cells, now_ns)
+        outcome, change = _row_outcome(conn, ledger, merchant_id, cells, now_ns, risk)
         counts[outcome.outcome] += 1
         if outcome.outcome == "rejected":
             errors.append(
@@ -96,7 +97,12 @@ def import_report(
 
 
 def _row_outcome(
-    conn: Connection, ledger: LedgerService, merchant_id: int, cells: dict[str, Any], now_ns: int
+    conn: Connection,
+    ledger: LedgerService,
+    merchant_id: int,
+    cells: dict[str, Any],
+    now_ns: int,
+    risk: RiskEngine,
 ) -> tuple[Outcome, ConversionUpdate | None]:
     if "" in cells:
         return rejected("malformed", f"more cells than the {len(FIELDS)} columns"), None
@@ -104,4 +110,6 @@ def _row_outcome(
         change = parse_update(cells)
     except UpdateRejected as exc:
         return rejected(exc.code, exc.message), None
-    return apply_update(conn, ledger, merchant_id=merchant_id, change=change, now_ns=now_ns), change
+    return apply_update(
+        conn, ledger, merchant_id=merchant_id, change=change, now_ns=now_ns, risk=risk
+    ), change

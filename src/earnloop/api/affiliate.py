@@ -61,11 +61,12 @@ def go_shop(merchant_id: Id, request: Request, user: User) -> RedirectResponse:
 async def postback(merchant_id: Id, request: Request) -> Response:
     """A merchant partner's conversion update, signed with ``Earnloop-Signature`` over the raw body;
     idempotent on (order id, status, amount): a duplicate gets the first reply verbatim."""
-    box = app_context(request).box
+    ctx = app_context(request)
+    box, risk = ctx.box, ctx.risk
     return await answer_postback(
         request,
         lambda conn, ledger, raw, now_ns: postbacks.handle_postback(
-            conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns, box=box
+            conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns, box=box, risk=risk
         ),
     )
 
@@ -124,7 +125,12 @@ def _csv_bytes(content_type: str, body: bytes) -> bytes:
 def _import(ctx: AppContext, merchant_id: int, content: str) -> dict[str, Any]:
     with ctx.db.uow() as conn:
         return report.import_report(
-            conn, ctx.ledger, merchant_id=merchant_id, content=content, now_ns=ctx.ledger.clock.now_ns()
+            conn,
+            ctx.ledger,
+            merchant_id=merchant_id,
+            content=content,
+            now_ns=ctx.ledger.clock.now_ns(),
+            risk=ctx.risk,
         )
 
 

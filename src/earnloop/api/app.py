@@ -29,6 +29,7 @@ from earnloop.ledger.clock import Clock, SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.observability import Metrics, RequestContextMiddleware
 from earnloop.outbox.targets import Resolver
+from earnloop.risk.engine import RiskEngine, build_engine
 from earnloop.runtime import tune_gc
 from earnloop.secretbox import box_from_settings
 from earnloop.tracking.service import BODY_MAX_BYTES as POSTBACK_MAX_BYTES
@@ -45,9 +46,11 @@ def create_app(
     clock: Clock | None = None,
     check_schema: bool = True,
     webhook_resolver: Resolver | None = None,
+    risk: RiskEngine | None = None,
 ) -> FastAPI:
     """Build the app. Raises :class:`~earnloop.db.migrate.SchemaBehindError` on an old schema.
-    ``webhook_resolver`` resolves webhook hosts (default: the system's; tests pass an in-memory one)."""
+    ``webhook_resolver`` resolves webhook hosts (default: the system's; tests pass an in-memory one);
+    ``risk``: the risk engine (default: the one the settings describe)."""
     settings = settings or get_settings()
     db = db or database_from_settings(settings)
     if check_schema:
@@ -60,6 +63,7 @@ def create_app(
         metrics=metrics,
         admin_token=resolve_admin_token(settings),
         box=box_from_settings(settings),
+        risk=risk or build_engine(settings),
         group_commit=GroupCommitter(db) if db.is_sqlite else None,
     )
     app = FastAPI(

@@ -16,6 +16,7 @@ from earnloop.db.engine import Database
 from earnloop.db.group_commit import GroupCommitter
 from earnloop.ledger.service import LedgerService
 from earnloop.observability import Metrics
+from earnloop.risk.engine import RiskEngine
 from earnloop.secretbox import SecretBox
 
 T = TypeVar("T")
@@ -29,6 +30,7 @@ class AppContext:
     metrics: Metrics
     admin_token: str | None
     box: SecretBox  # seals and opens secrets stored at rest (ADR 0019)
+    risk: RiskEngine  # screens every money event (ADR 0024)
     group_commit: GroupCommitter | None = None  # SQLite only (see ``run_write``)
 
 

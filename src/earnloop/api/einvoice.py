@@ -170,7 +170,7 @@ def sync_carrier(carrier_id: Id, user: User, request: Request) -> SyncOut:
         )
     with ctx.db.uow() as conn:
         result = service.apply_sync(conn, plan, ctx.ledger.clock.now_ns())
-        rewards.reward_receipts(conn, ctx.ledger, result)
+        rewards.reward_receipts(conn, ctx.ledger, result, risk=ctx.risk)
         carrier = service.carrier_for_user(conn, user.user_id, carrier_id)
     return SyncOut(
         carrier=CarrierOut.of(carrier),

@@ -53,11 +53,14 @@ def go(game_id: Id, request: Request, user: User) -> RedirectResponse:
             user_agent=request.headers.get("user-agent", ""),
             client_ip=client_ip(request),
             now_ns=ctx.ledger.clock.now_ns(),
+            risk=ctx.risk,
+            device_id=request.headers.get(DEVICE_HEADER),
         )
     return RedirectResponse(click["location"], status_code=302, headers={"Cache-Control": "no-store"})
 
 
 POSTBACK_PATH = "/postbacks/{provider}"
+DEVICE_HEADER = "x-device-id"  # the app's device identifier, a risk velocity key
 _POSTBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400, 403, 404, 422, 503),
     200: {"description": "The provider's expected success body"},
@@ -79,11 +82,11 @@ def verifiers_of(settings: Settings) -> Registry:
 
 async def _postback(provider: str, request: Request) -> Response:
     ctx = app_context(request)
-    verifiers, box = verifiers_of(ctx.settings), ctx.box
+    verifiers, box, risk = verifiers_of(ctx.settings), ctx.box, ctx.risk
     return await answer_postback(
         request,
         lambda conn, ledger, raw, now_ns: service.handle_postback(
-            conn, ledger, raw, provider=provider, now_ns=now_ns, verifiers=verifiers, box=box
+            conn, ledger, raw, provider=provider, now_ns=now_ns, verifiers=verifiers, box=box, risk=risk
         ),
     )
 

@@ -65,11 +65,18 @@ def create_user(conn: Connection, handle: str) -> Created:
 _USER_FOR_TOKEN = select(user_tokens.c.user_id).where(user_tokens.c.token_sha256 == bindparam("digest"))
 _PARTNER_FOR_KEY = select(partners).where(partners.c.api_key_sha256 == bindparam("digest"))
 _PARTNER = select(partners).where(partners.c.id == bindparam("partner_id"))
+_USER_CREATED = select(users.c.created_at_ns).where(users.c.id == bindparam("user_id"))
 
 
 def user_for_token(conn: Connection, token: str) -> int | None:
     user_id = driver.scalar(conn, _USER_FOR_TOKEN, {"digest": _digest(token)})
     return None if user_id is None else int(user_id)
+
+
+def user_created_at_ns(conn: Connection, user_id: int) -> int | None:
+    """When the user's account was opened (the risk engine's account age), or ``None``."""
+    created = driver.scalar(conn, _USER_CREATED, {"user_id": user_id})
+    return None if created is None else int(created)
 
 
 def user_exists(conn: Connection, user_id: int) -> bool:

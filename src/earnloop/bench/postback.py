@@ -47,11 +47,13 @@ from earnloop.auth.service import create_partner, create_user
 from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.bench.live_server import server_process
 from earnloop.catalog import service as catalog
+from earnloop.config import get_settings
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.observability import configure_logging
+from earnloop.risk.engine import RiskEngine, build_engine, memory_engine
 from earnloop.tracking import service as tracking
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
 from earnloop.wallet.cashback.models import cashback_entries
@@ -90,8 +92,11 @@ class Sizes:
         return self.users * self.milestones
 
 
-FULL = Sizes(users=100, milestones=20, clients=8, time_limit_s=180, profiled_users=10, warmup_users=10)
-QUICK = Sizes(users=10, milestones=4, clients=4, time_limit_s=60, profiled_users=2, warmup_users=1)
+# One milestone per user, its click two hours earlier from the user's own address: honest traffic to the
+# default risk strategy (many milestones of one user within seconds is what SDK spoofing looks like).
+FULL = Sizes(users=2_000, milestones=1, clients=8, time_limit_s=180, profiled_users=200, warmup_users=200)
+QUICK = Sizes(users=40, milestones=1, clients=4, time_limit_s=60, profiled_users=4, warmup_users=4)
+CLICK_AGE_NS = 2 * 3_600 * 10**9
 
 Send = Callable[[httpx.Client, int], httpx.Response]
 
@@ -202,6 +207,7 @@ def populate_world(
             },
         )
         clicks = []
+        risk = memory_engine()  # the set-up's own: the server's engine screens the postbacks
         for index in range(first, first + users):
             user = create_user(conn, f"bench-player-{index:05d}")
             click = tracking.record_click(
@@ -209,8 +215,10 @@ def populate_world(
                 user_id=user.id,
                 game_id=game["game_id"],
                 user_agent="Mozilla/5.0 (Linux; Android 14) earnloop-bench",
-                client_ip="127.0.0.1",
-                now_ns=now,
+                client_ip=f"10.{index // 65_536 % 256}.{index // 256 % 256}.{index % 256}",
+                now_ns=now - CLICK_AGE_NS,
+                risk=risk,
+                device_id=f"bench-device-{index:05d}",
             )
             clicks.append(click["click_id"])
     return [
@@ -281,6 +289,7 @@ def _where_time_goes(db: Database, secret: str, sizes: Sizes, log: Callable[[str
     first = sizes.users + sizes.warmup_users
     bodies = populate_world(db, secret, sizes.profiled_users, sizes.milestones, first=first)
     ledger = LedgerService(SystemClock())
+    risk = build_engine(get_settings())
     statements: Counter[str] = Counter()
 
     def count_statement(*_: Any) -> None:
@@ -292,7 +301,7 @@ def _where_time_goes(db: Database, secret: str, sizes: Sizes, log: Callable[[str
         started = time.perf_counter()
         profiler.enable()
         for body in bodies:
-            _handle_in_process(db, ledger, secret, body)
+            _handle_in_process(db, ledger, risk, secret, body)
         profiler.disable()
         elapsed_s = time.perf_counter() - started
     finally:
@@ -305,14 +314,17 @@ def _where_time_goes(db: Database, secret: str, sizes: Sizes, log: Callable[[str
     )
 
 
-def _handle_in_process(db: Database, ledger: LedgerService, secret: str, body: bytes) -> None:
+def _handle_in_process(
+    db: Database, ledger: LedgerService, risk: RiskEngine, secret: str, body: bytes
+) -> None:
     headers = {
         GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, int(time.time())),
         "content-type": "application/json",
     }
     raw = RawPostback("POST", POSTBACK_PATH, "", headers, body, "127.0.0.1")
     with db.uow() as conn:
-        reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=ledger.clock.now_ns())
+        now_ns = ledger.clock.now_ns()
+        reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns, risk=risk)
     if reply.status != 200:
         raise BenchError(f"in-process postback answered {reply.status} {reply.body[:300]!r}")
 

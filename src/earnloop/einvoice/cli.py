@@ -21,6 +21,7 @@ from earnloop.einvoice.errors import EInvoiceConfigError, EInvoiceError
 from earnloop.einvoice.source import source_from_settings
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import build_engine
 
 einvoice_app = typer.Typer(help="E-invoice carriers: bind, sync, receipts.", no_args_is_help=True)
 UserId = Annotated[int, typer.Argument(min=1, help="User id.")]
@@ -67,7 +68,8 @@ def sync(carrier_id: Annotated[int, typer.Argument(min=1, help="Carrier id.")]) 
             plan = service.collect(conn, source, cipher, carrier_id, _today())
         with db.uow() as conn:
             result = service.apply_sync(conn, plan, time.time_ns())
-            result["rewards"] = rewards.reward_receipts(conn, LedgerService(SystemClock()), result)
+            ledger = LedgerService(SystemClock())
+            result["rewards"] = rewards.reward_receipts(conn, ledger, result, risk=build_engine(settings))
     except ERRORS as exc:
         fail(str(exc))
     finally:

@@ -26,22 +26,32 @@ from earnloop.catalog.errors import CatalogError
 from earnloop.catalog.service import price_reward
 from earnloop.earn.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.ledger.service import LedgerService
-from earnloop.risk.screening import screen
+from earnloop.risk import reviews
+from earnloop.risk.engine import RiskEngine
+from earnloop.risk.events import RiskEvent
+from earnloop.risk.screening import observe, screen
 from earnloop.wallet.cashback import service as cashback
 
 SOURCE = "einvoice"
+DENIED = -1  # _credit's answer for a receipt the risk engine refused
 DAY_NS = 86_400 * 1_000_000_000
 
 log = structlog.get_logger("earnloop.einvoice")
 
 
-def reward_receipts(conn: Connection, ledger: LedgerService, sync_result: dict[str, Any]) -> dict[str, int]:
+def reward_receipts(
+    conn: Connection, ledger: LedgerService, sync_result: dict[str, Any], *, risk: RiskEngine
+) -> dict[str, int]:
     """Credit new partner receipts (base + bonuses) and reverse voided/returned ones; returns counts:
-    receipts ``credited`` and ``reversed``, bonus entries ``bonuses`` paid and ``bonuses_reversed``."""
+    receipts ``credited`` and ``reversed``, bonus entries ``bonuses`` paid and ``bonuses_reversed``,
+    and ``denied`` (receipts the risk engine refused: nothing paid)."""
     now = ledger.clock.now_ns()
-    done = {"credited": 0, "reversed": 0, "bonuses": 0, "bonuses_reversed": 0}
+    done = {"credited": 0, "reversed": 0, "bonuses": 0, "bonuses_reversed": 0, "denied": 0}
     for receipt in sync_result.get("new", []):
-        paid = _credit(conn, ledger, receipt, now)
+        paid = _credit(conn, ledger, receipt, now, risk)
+        if paid == DENIED:
+            done["denied"] += 1
+            continue
         if paid is not None:
             done["credited"] += 1
             done["bonuses"] += paid
@@ -52,12 +62,16 @@ def reward_receipts(conn: Connection, ledger: LedgerService, sync_result: dict[s
         done["bonuses_reversed"] += _reverse_bonuses(conn, ledger, ref)
         cashback.reverse(conn, ledger, source=SOURCE, ref=ref)
         done["reversed"] += 1
+        refund = RiskEvent("refund", f"{SOURCE}:refund:{ref}", now, keys={"user": str(receipt["user_id"])})
+        observe(risk, refund)
     return done
 
 
-def _credit(conn: Connection, ledger: LedgerService, receipt: dict[str, Any], now: int) -> int | None:
+def _credit(
+    conn: Connection, ledger: LedgerService, receipt: dict[str, Any], now: int, risk: RiskEngine
+) -> int | None:
     """Credit the base part and the bonuses; ``None`` when the seller is no partner (or earns nothing),
-    else the number of bonuses paid."""
+    :data:`DENIED` when the risk engine refused it, else the number of bonuses paid."""
     merchant = catalog.merchant_for_tax_id(conn, receipt["seller_tax_id"])
     if merchant is None or merchant["currency"] != receipt["currency"] or receipt["amount"] <= 0:
         return None
@@ -82,7 +96,27 @@ def _credit(conn: Connection, ledger: LedgerService, receipt: dict[str, Any], no
         return None
     if pricing.base_amount <= 0:
         return None
-    screen(conn, event_ref=f"{SOURCE}:{earn.ref}", now_ns=now)
+    event = RiskEvent(
+        kind="einvoice_receipt",
+        ref=f"{SOURCE}:{earn.ref}",
+        at_ns=now,
+        amount=receipt["amount"],
+        currency=receipt["currency"],
+        keys={"user": str(earn.user_id), "partner": f"merchant:{merchant['merchant_id']}"},
+    )
+    decision = screen(conn, risk, event)
+    if decision.outcome == "deny":
+        return DENIED
+    if decision.outcome == "review":
+        reviews.hold(
+            conn,
+            event_ref=event.ref,
+            source=SOURCE,
+            reward_ref=earn.ref,
+            user_id=earn.user_id,
+            reasons=decision.reasons,
+            now_ns=now,
+        )
     cashback.credit_pending(
         conn,
         ledger,

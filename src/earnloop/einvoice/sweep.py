@@ -30,6 +30,7 @@ from earnloop.einvoice import rewards, service
 from earnloop.einvoice.cipher import CodeCipher, cipher_from_settings
 from earnloop.einvoice.source import INV_SERV_PATH, EInvoiceSource, source_from_settings
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine
 
 SWEEP_BATCH = 100
 FAKE_PROBE_TIMEOUT_S = 2.0
@@ -78,8 +79,9 @@ class CarrierSweep:
             served_fake_url=None if settings.einvoice_api_url else source.base_url,
         )
 
-    def run(self, db: Database, ledger: LedgerService) -> SweepReport:
-        """Sync every due carrier once, in id order, one batch of ids at a time."""
+    def run(self, db: Database, ledger: LedgerService, risk: RiskEngine) -> SweepReport:
+        """Sync every due carrier once, in id order, one batch of ids at a time (``risk`` screens the
+        rewards)."""
         report = SweepReport()
         if self.served_fake_url is not None and not _answers(self.served_fake_url):
             log.warning(
@@ -95,20 +97,26 @@ class CarrierSweep:
             with db.uow(write=False) as conn:
                 batch = service.due_carrier_ids(conn, cutoff_ns, after_id=after_id, limit=SWEEP_BATCH)
             for carrier_id in batch:
-                self._sync(db, ledger, carrier_id, cutoff_ns, report)
+                self._sync(db, ledger, carrier_id, cutoff_ns, report, risk)
             if len(batch) < SWEEP_BATCH:
                 return report
             after_id = batch[-1]
 
     def _sync(
-        self, db: Database, ledger: LedgerService, carrier_id: int, cutoff_ns: int, report: SweepReport
+        self,
+        db: Database,
+        ledger: LedgerService,
+        carrier_id: int,
+        cutoff_ns: int,
+        report: SweepReport,
+        risk: RiskEngine,
     ) -> None:
         now_ns = ledger.clock.now_ns()
         with db.uow() as conn:
             if not service.claim_for_sync(conn, carrier_id, cutoff_ns, now_ns):
                 return  # another worker took it, or the user synced it meanwhile
         try:
-            result = self._sync_claimed(db, ledger, carrier_id, now_ns)
+            result = self._sync_claimed(db, ledger, carrier_id, now_ns, risk)
         except Exception as exc:  # one carrier's failure must not stop the sweep
             log.exception("einvoice_sync_failed", carrier_id=carrier_id)
             with db.uow() as conn:
@@ -124,13 +132,13 @@ class CarrierSweep:
         report.reversed += result["rewards"]["reversed"]
 
     def _sync_claimed(
-        self, db: Database, ledger: LedgerService, carrier_id: int, now_ns: int
+        self, db: Database, ledger: LedgerService, carrier_id: int, now_ns: int, risk: RiskEngine
     ) -> dict[str, Any]:
         with db.uow(write=False) as conn:
             plan = service.collect(conn, self.source, self.cipher, carrier_id, service.taipei_today(now_ns))
         with db.uow() as conn:
             result = service.apply_sync(conn, plan, now_ns)
-            result["rewards"] = rewards.reward_receipts(conn, ledger, result)
+            result["rewards"] = rewards.reward_receipts(conn, ledger, result, risk=risk)
         return result
 
     def close(self) -> None:

@@ -166,7 +166,7 @@ def stored_events(conn: Connection, first_id: int, last_id: int) -> Iterable[Sto
         rows = conn.execute(
             select(*columns)
             .where(risk_decisions.c.id.between(start, stop))
-            .where(risk_decisions.c.activation.is_not(None))
+            .where(risk_decisions.c.activation != "{}")
             .order_by(risk_decisions.c.id)
         )
         for row in rows:

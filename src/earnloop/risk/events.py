@@ -22,6 +22,7 @@ EventKind = Literal[
     "withdrawal",
     "paycode_use",
     "account_change",
+    "refund",
 ]
 EVENT_KINDS: tuple[EventKind, ...] = (
     "click",
@@ -34,6 +35,7 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "withdrawal",
     "paycode_use",
     "account_change",
+    "refund",  # a refund, reversal or chargeback of an earlier event (observed, not decided)
 )
 # The entities an event can be keyed by: velocity windows, lists and feeds count per one of these.
 EntityKey = Literal["user", "device", "ip", "ip24", "card", "carrier", "payee", "partner", "offer", "phone"]

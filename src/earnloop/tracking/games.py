@@ -46,7 +46,11 @@ from earnloop.catalog.service import price_milestone
 from earnloop.db import driver
 from earnloop.earn.bonuses import RewardTarget, paid_bonus_refs, pay_bonus
 from earnloop.ledger.service import LedgerService
-from earnloop.risk.screening import screen
+from earnloop.risk import reviews
+from earnloop.risk.engine import RiskEngine
+from earnloop.risk.events import AttrValue, EntityKey, RiskEvent
+from earnloop.risk.keys import address_keys, click_attrs, is_emulator
+from earnloop.risk.screening import ScreenResult, observe, screen
 from earnloop.tracking.models import tracking_clicks, tracking_conversions
 from earnloop.tracking.verifiers import VerifiedPostback
 from earnloop.wallet.cashback import service as cashback
@@ -74,6 +78,7 @@ class Conversion:
     currency: str
     amount: int
     duplicate: bool = False
+    denied: ScreenResult | None = None  # the risk engine refused it: nothing was paid
 
     def row(self) -> dict[str, Any]:
         return {
@@ -94,12 +99,59 @@ def reward_ref(provider: str, transaction_id: str) -> str:
 
 
 def settle(
-    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
+    conn: Connection,
+    ledger: LedgerService,
+    provider: str,
+    claim: VerifiedPostback,
+    now_ns: int,
+    risk: RiskEngine,
 ) -> Conversion:
     """Earn or reverse, as the postback claims; :class:`Rejected` when it cannot."""
     if claim.is_reversal:
-        return reverse(conn, ledger, provider, claim)
-    return earn(conn, ledger, provider, claim, now_ns)
+        return reverse(conn, ledger, provider, claim, risk)
+    return earn(conn, ledger, provider, claim, now_ns, risk)
+
+
+def click_keys(user_id: int, client_ip: str, device_id: str | None) -> dict[EntityKey, str]:
+    """The entity keys a click gives its events: the user, the device, the address and its network."""
+    keys: dict[EntityKey, str] = {"user": str(user_id), **address_keys(client_ip)}
+    if device_id:
+        keys["device"] = device_id
+    return keys
+
+
+def _milestone_event(
+    click: Any, game: Any, milestone: Any, provider: str, ref: str, amount: int, currency: str, now_ns: int
+) -> RiskEvent:
+    keys = click_keys(int(click.user_id), click.client_ip, click.device_id)
+    return RiskEvent(
+        kind="milestone",
+        ref=f"{SOURCE}:{ref}",
+        at_ns=now_ns,
+        amount=amount,
+        currency=currency,
+        keys={**keys, "offer": f"game:{game.id}", "partner": provider},
+        attrs={
+            **click_attrs(int(click.created_at_ns), str(click.user_agent), now_ns),
+            "milestone_position": int(milestone.position),
+        },
+    )
+
+
+def observe_click(
+    risk: RiskEngine,
+    click_id: str,
+    game_id: int,
+    user_id: int,
+    user_agent: str,
+    client_ip: str,
+    device_id: str | None,
+    now_ns: int,
+) -> None:
+    """Feed a recorded click into the risk engine's velocity windows."""
+    keys = {**click_keys(user_id, client_ip, device_id), "offer": f"game:{game_id}"}
+    attrs: dict[str, AttrValue] = {"emulator": is_emulator(user_agent), "user_agent": user_agent[:200]}
+    observe(risk, RiskEvent("click", f"click:{click_id}", now_ns, keys=keys, attrs=attrs))
 
 
 # -- earning ------------------------------------------------------------------------------------------
@@ -149,7 +201,12 @@ def bind(conn: Connection, provider: str, claim: VerifiedPostback) -> tuple[Any,
 
 
 def earn(
-    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, now_ns: int
+    conn: Connection,
+    ledger: LedgerService,
+    provider: str,
+    claim: VerifiedPostback,
+    now_ns: int,
+    risk: RiskEngine,
 ) -> Conversion:
     click, game = bind(conn, provider, claim)
     user_id = int(click.user_id)
@@ -160,7 +217,12 @@ def earn(
         conn, ledger, user_id=user_id, at_ns=now_ns, game=game, milestone=milestone, used=milestone.used
     )
     ref = reward_ref(provider, claim.transaction_id)
-    screen(conn, event_ref=f"{SOURCE}:{ref}", now_ns=now_ns)
+    event = _milestone_event(
+        click, game, milestone, provider, ref, pricing.base_amount, pricing.currency, now_ns
+    )
+    decision = screen(conn, risk, event)
+    if decision.outcome == "deny":  # nothing is paid nor counted; the decision stays recorded
+        return Conversion(click.click_id, user_id, milestone.id, pricing.currency, 0, denied=decision)
     try:
         catalog.count_use(
             conn,
@@ -187,6 +249,16 @@ def earn(
     )
     target = RewardTarget(SOURCE, ref, user_id, pricing.currency, release_at_ns)
     bonuses = sum(pay_bonus(conn, ledger, target, part) for part in pricing.bonuses)
+    if decision.outcome == "review":  # credited pending, held past its release date until reviewed
+        reviews.hold(
+            conn,
+            event_ref=event.ref,
+            source=SOURCE,
+            reward_ref=ref,
+            user_id=user_id,
+            reasons=decision.reasons,
+            now_ns=now_ns,
+        )
     return Conversion(click.click_id, user_id, milestone.id, pricing.currency, pricing.base_amount + bonuses)
 
 
@@ -232,7 +304,9 @@ def undo_rejected(conn: Connection, ledger: LedgerService, provider: str, claim:
     return undone
 
 
-def reverse(conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback) -> Conversion:
+def reverse(
+    conn: Connection, ledger: LedgerService, provider: str, claim: VerifiedPostback, risk: RiskEngine
+) -> Conversion:
     original_id = claim.reverses_transaction_id
     if original_id is None:
         raise Rejected("reversal_unreferenced", "the reversal does not name the transaction it reverses")
@@ -249,6 +323,9 @@ def reverse(conn: Connection, ledger: LedgerService, provider: str, claim: Verif
         raise Rejected("reversal_mismatch", f"conversion {original_id!r} was for another click")
     rewards = _reverse_rewards(conn, ledger, provider, original_id)
     repeated = all(e["status"] in _UNDONE for e in rewards)
+    reversal_ref = f"{SOURCE}:reversal:{reward_ref(provider, claim.transaction_id)}"
+    refund = RiskEvent("refund", reversal_ref, ledger.clock.now_ns(), keys={"user": str(original.user_id)})
+    observe(risk, refund)
     return Conversion(
         original.click_id,
         int(original.user_id),

@@ -64,6 +64,7 @@ tracking_clicks = Table(
     Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
     Column("game_id", BigInteger, nullable=False),
     Column("user_agent", String(500), nullable=False),
+    Column("device_id", String(128), nullable=True),  # the X-Device-Id header: a risk velocity key
     Column("client_ip", String(64), nullable=False),
     Column("destination", String(2000), nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),

@@ -26,6 +26,7 @@ from earnloop.catalog import service as catalog
 from earnloop.catalog.errors import CatalogNotFoundError
 from earnloop.db import driver
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import RiskEngine
 from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking import games
 from earnloop.tracking.errors import NoStoreLinkError, TrackingError
@@ -80,6 +81,7 @@ __all__ = [
 ]
 
 BODY_MAX_BYTES = 64 * 1024
+DEVICE_ID_MAX_CHARS = 128
 PROBLEM_TYPE = "https://earnloop.dev/problems/postback-rejected"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 _REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
@@ -94,7 +96,9 @@ _STATUS = {
     "missing_field": 400,
     "unknown_provider": 404,
     "not_configured": 503,
+    "risk_denied": 403,  # final: the transaction keeps this reply, a retry gets it again
 }
+RISK_DENIED = "risk_denied"
 BUSINESS_STATUS = 422
 
 
@@ -147,9 +151,18 @@ def store_url(
 
 
 def record_click(
-    conn: Connection, *, user_id: int, game_id: int, user_agent: str, client_ip: str, now_ns: int
+    conn: Connection,
+    *,
+    user_id: int,
+    game_id: int,
+    user_agent: str,
+    client_ip: str,
+    now_ns: int,
+    risk: RiskEngine,
+    device_id: str | None = None,
 ) -> dict[str, Any]:
-    """Record a user's click on an active game and return its id and destination."""
+    """Record a user's click on an active game and return its id and destination; the click feeds the
+    risk engine's velocity windows (``device_id``: the app's device identifier, when it sends one)."""
     game = catalog.game_row(conn, game_id)
     if game is None or game.status != "active":
         raise CatalogNotFoundError(f"no active game {game_id}")
@@ -173,10 +186,13 @@ def record_click(
             game_id=game_id,
             user_agent=user_agent[:500],
             client_ip=client_ip[:64],
+            device_id=device_id[:DEVICE_ID_MAX_CHARS] if device_id else None,
             destination=location,
             created_at_ns=now_ns,
         )
     )
+    device_id = device_id[:DEVICE_ID_MAX_CHARS] if device_id else None
+    games.observe_click(risk, click_id, game_id, user_id, user_agent, client_ip[:64], device_id, now_ns)
     return {"click_id": click_id, "game_id": game_id, "location": location}
 
 
@@ -347,10 +363,13 @@ def handle_postback(
     *,
     provider: str,
     now_ns: int,
+    risk: RiskEngine,
     verifiers: Registry | None = None,
     box: SecretBox | None = None,
 ) -> Reply:
     """Verify, deduplicate, bind and reward one postback (see the module docstring). Never commits.
+    ``risk``: the engine that screens the reward (a ``deny`` is answered 403 ``risk_denied``, kept as the
+    transaction's reply: the provider's retries get it again).
     ``verifiers``: the providers' verifiers as the settings configure them (default: published values);
     ``box``: opens the stored secrets (default: the process's, from its settings)."""
     redact = _secret_headers(verifiers)
@@ -365,7 +384,7 @@ def handle_postback(
         return _reject(conn, raw, provider, exc.code, exc.message, now_ns, redact=redact)
     if claim.rejected_reason is not None:
         return _provider_rejected(conn, ledger, raw, provider, claim, now_ns, redact)
-    return _settle(conn, ledger, raw, provider, claim, now_ns, redact)
+    return _settle(conn, ledger, raw, provider, claim, now_ns, redact, risk)
 
 
 def _provider_rejected(
@@ -398,6 +417,7 @@ def _settle(
     claim: VerifiedPostback,
     now_ns: int,
     redact: frozenset[str],
+    risk: RiskEngine,
 ) -> Reply:
     txn = {"provider": provider, "transaction_id": claim.transaction_id}
     claimed = driver.first(conn, _CLAIM, {**txn, "reply_body": b"", "created_at_ns": now_ns})
@@ -411,12 +431,16 @@ def _settle(
     conversion_id = int(claimed.id)
     try:
         with driver.savepoint(conn):  # a rejection leaves nothing of the earn path behind
-            done = games.settle(conn, ledger, provider, claim, now_ns)
+            done = games.settle(conn, ledger, provider, claim, now_ns, risk)
     except games.Rejected as exc:
         driver.execute(conn, _UNCLAIM, {"conversion_id": conversion_id})
         return _reject(conn, raw, provider, exc.code, exc.message, now_ns, claim, redact)
-    verifier = verifier_for(provider)
-    reply = Reply(200, verifier.success_content_type, verifier.success_body())
+    if done.denied is not None:
+        message = f"refused by risk screening ({' '.join(done.denied.reasons)})"
+        reply = _rejection(RISK_DENIED, message)
+    else:
+        verifier = verifier_for(provider)
+        reply = Reply(200, verifier.success_content_type, verifier.success_body())
     driver.execute(
         conn,
         _ACCEPT,
@@ -428,8 +452,19 @@ def _settle(
             "reply_body": reply.body,
         },
     )
-    outcome = "duplicate" if done.duplicate else "accepted"
-    _record(conn, raw, provider, outcome=outcome, reply=reply, now_ns=now_ns, claim=claim, redact=redact)
+    outcome = "rejected" if done.denied else "duplicate" if done.duplicate else "accepted"
+    reason = RISK_DENIED if done.denied else None
+    _record(
+        conn,
+        raw,
+        provider,
+        outcome=outcome,
+        reply=reply,
+        now_ns=now_ns,
+        reason_code=reason,
+        claim=claim,
+        redact=redact,
+    )
     return reply
 
 

@@ -23,6 +23,7 @@ from earnloop.einvoice.source import EInvoiceSource, HttpEInvoiceSource, Invoice
 from earnloop.einvoice.sweep import CarrierSweep
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import memory_engine
 from earnloop.worker import run_sweeps, sync_einvoice
 from tests.conftest import ADMIN_TOKEN, DbTarget
 from tests.integration.einvoice.test_einvoice import APP_ID, APP_KEY, BARCODE, CODE
@@ -254,7 +255,7 @@ def test_failing_carriers_are_recorded_and_the_sweep_goes_on(
     assert sweep is not None
     faulty = replace(sweep, source=FailsFor(sweep.source, "/BROKEN1"))
 
-    report = sync_einvoice(db, ledger, faulty)
+    report = sync_einvoice(db, ledger, faulty, memory_engine())
 
     assert (report.synced, report.failed, report.credited) == (1, 2, 1)
     assert _wallet(http, healthy) == (2 * 2_000, 0, 0)  # base + 2x bonus for the healthy carrier

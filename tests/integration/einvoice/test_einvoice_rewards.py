@@ -20,6 +20,7 @@ from earnloop.einvoice.source import HttpEInvoiceSource
 from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import memory_engine
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.cashback.service import Funding
@@ -60,17 +61,17 @@ def test_partner_receipts_earn_and_voids_reverse(
     platform.add_invoice(_invoice("AB12345679", date(2026, 3, 2), amount=9_000, seller="12345678"))
     synced = _sync(db, source, cipher, carrier_id, TODAY)
     with db.uow() as conn:
-        first = reward_receipts(conn, ledger, synced)
+        first = reward_receipts(conn, ledger, synced, risk=memory_engine())
         earned = service.view(conn, ledger, user_id, "TWD")
     platform.set_status("AB12345678", date(2026, 3, 1), "voided")
     resynced = _sync(db, source, cipher, carrier_id, TODAY)
     with db.uow() as conn:
-        second = reward_receipts(conn, ledger, resynced)
+        second = reward_receipts(conn, ledger, resynced, risk=memory_engine())
         after_void = service.view(conn, ledger, user_id, "TWD")
         entry = cashback.find(conn, "einvoice", "AB12345678:20260301")
-    assert first == {"credited": 1, "reversed": 0, "bonuses": 0, "bonuses_reversed": 0}
+    assert first == {"credited": 1, "reversed": 0, "bonuses": 0, "bonuses_reversed": 0, "denied": 0}
     assert earned.pending == 5_000 * 100 * 200 // 10_000  # NT$5,000 in minor units at 2 %
-    assert second == {"credited": 0, "reversed": 1, "bonuses": 0, "bonuses_reversed": 0}
+    assert second == {"credited": 0, "reversed": 1, "bonuses": 0, "bonuses_reversed": 0, "denied": 0}
     assert (after_void.pending, after_void.available) == (0, 0)
     assert entry is not None
     assert entry["status"] == "reversed"
@@ -110,19 +111,19 @@ def test_bonus_is_reversed_with_the_base_while_pending(
     platform.add_invoice(_invoice("AB12345678", date(2026, 3, 1), amount=1_000, seller=PARTNER_TAX_ID))
     synced = _sync(db, source, cipher, carrier_id, TODAY)
     with db.uow() as conn:
-        first = reward_receipts(conn, ledger, synced)
+        first = reward_receipts(conn, ledger, synced, risk=memory_engine())
         earned = service.view(conn, ledger, user_id, "TWD")
         budget_after_earn = catalog.budget_remaining(conn, ledger, campaign_id, "TWD")
     platform.set_status("AB12345678", date(2026, 3, 1), "returned")
     resynced = _sync(db, source, cipher, carrier_id, TODAY)
     with db.uow() as conn:
-        second = reward_receipts(conn, ledger, resynced)
+        second = reward_receipts(conn, ledger, resynced, risk=memory_engine())
         after = service.view(conn, ledger, user_id, "TWD")
         budget_after_return = catalog.budget_remaining(conn, ledger, campaign_id, "TWD")
         bonus = cashback.find(conn, "einvoice", f"AB12345678:20260301:bonus:{campaign_id}")
-    assert first == {"credited": 1, "reversed": 0, "bonuses": 1, "bonuses_reversed": 0}
+    assert first == {"credited": 1, "reversed": 0, "bonuses": 1, "bonuses_reversed": 0, "denied": 0}
     assert (earned.pending, budget_after_earn) == (2 * 2_000, 50_000 - 2_000)
-    assert second == {"credited": 0, "reversed": 1, "bonuses": 0, "bonuses_reversed": 1}
+    assert second == {"credited": 0, "reversed": 1, "bonuses": 0, "bonuses_reversed": 1, "denied": 0}
     assert (after.pending, after.available, budget_after_return) == (0, 0, 50_000)
     assert bonus is not None
     assert bonus["status"] == "reversed"
@@ -150,7 +151,7 @@ def test_budget_drained_concurrently_does_not_fail_the_sync(
     clock.advance(ns=NOW_NS - clock.now_ns())  # the sweep's "today" is the clock's: TODAY
     sweep = CarrierSweep(source, cipher, interval_s=3600)
     outcome: list[SweepReport] = []
-    worker = threading.Thread(target=lambda: outcome.append(sweep.run(db, ledger)))
+    worker = threading.Thread(target=lambda: outcome.append(sweep.run(db, ledger, memory_engine())))
     with db.uow() as conn:
         cashback.credit_pending(
             conn,

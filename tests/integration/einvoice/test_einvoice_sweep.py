@@ -22,6 +22,7 @@ from earnloop.einvoice.source import HttpEInvoiceSource
 from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import memory_engine
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from tests.conftest import DbTarget, reset_ledger
@@ -64,7 +65,7 @@ def test_concurrent_sweeps_sync_each_carrier_once(
 
     def run() -> None:
         start.wait()
-        reports.append(sweep.run(db, ledger))
+        reports.append(sweep.run(db, ledger, memory_engine()))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
@@ -152,7 +153,7 @@ def _sync_and_reward(
     result = _sync(db, source, cipher, carrier_id)
     assert result["status"] == "ok"
     with db.uow() as conn:
-        reward_receipts(conn, ledger, result)
+        reward_receipts(conn, ledger, result, risk=memory_engine())
         return service.view(conn, ledger, int(result["user_id"]), "TWD").pending
 
 

@@ -32,7 +32,7 @@ def test_every_postback_answered_before_a_sigkill_is_stored(tmp_path: Path) -> N
     db = make_database(url, pool_size=2)
     upgrade(db)
     secret = secrets.token_urlsafe(32)
-    bodies = populate_world(db, secret, 30, 8)  # 240 distinct postbacks
+    bodies = populate_world(db, secret, 240, 1)  # 240 distinct postbacks, one per user (honest to risk)
     db.dispose()
 
     port = free_port()

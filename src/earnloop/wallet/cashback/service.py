@@ -2,8 +2,9 @@
 
 - ``credit_pending``: a pending ledger transfer from the funding account (partner, campaign, operator)
   into the user's wallet; idempotent on (source, ref).
-- ``confirm_due``: posts every pending reward whose release time has come; new earnings first repay
-  any open debt (linked transfers: all or nothing).
+- ``confirm_due``: posts every pending reward whose release time has come, except those held by an
+  open risk review (``risk.reviews.held``); new earnings first repay any open debt (linked transfers:
+  all or nothing).
 - ``reverse``: before confirmation, voids the pending transfer; after it, a **clawback**: a balancing
   debit takes what the user still has, and any shortfall is recorded as debt (a receivable on the
   user's debt account), which freezes withdrawals until repaid.
@@ -25,6 +26,7 @@ from earnloop.db import driver
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
+from earnloop.risk import reviews
 from earnloop.risk.outcomes import OutcomeKind, record_outcome
 from earnloop.risk.outcomes import event_ref as outcome_ref
 from earnloop.wallet.cashback.models import cashback_entries as entries
@@ -171,7 +173,11 @@ def confirm_due(conn: Connection, ledger: LedgerService, now_ns: int) -> int:
     """Confirm up to one batch of rewards whose release time has passed; returns how many."""
     rows = conn.execute(
         select(entries)
-        .where(entries.c.status == "pending", entries.c.release_at_ns <= now_ns)
+        .where(
+            entries.c.status == "pending",
+            entries.c.release_at_ns <= now_ns,
+            ~reviews.held(entries.c.source, entries.c.ref),  # a reward under risk review waits
+        )
         .order_by(entries.c.release_at_ns, entries.c.id)
         .limit(CONFIRM_BATCH_MAX)
     ).all()

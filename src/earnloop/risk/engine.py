@@ -1,0 +1,123 @@
+"""The risk engine a process screens with: where its strategy comes from, its velocity backend, its
+feature sources and the catalogue they make (issue 15, ADR 0024).
+
+Owns :class:`RiskEngine` (built once per process and handed to the earn paths explicitly, the way the
+ledger is), :class:`StaticStrategySource` (a fixed strategy: the built-in default when nothing is
+stored) and :func:`build_engine` (the engine the settings describe). Registering a feature source is one
+argument: ``build_engine(settings, sources=(lists, phones))``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from earnloop.auth import service as auth
+from earnloop.config import Settings
+from earnloop.risk.default_strategy import DEFAULT_VELOCITY, default_strategy
+from earnloop.risk.fields import ActivationBuilder, catalogue
+from earnloop.risk.rules import CompiledStrategy, Rule, Strategy, compile_strategy
+from earnloop.risk.sources import FeatureSource, StrategySource
+from earnloop.risk.velocity import MemoryVelocity, VelocityBackend, VelocitySpec
+
+ACCOUNT_CACHE_MAX = 100_000
+ALLOW_ALL_VERSION = "allow-all-0"
+
+
+class StaticStrategySource:
+    """A strategy that does not change while the process runs (and an optional shadow beside it)."""
+
+    def __init__(self, live: CompiledStrategy, shadow: CompiledStrategy | None = None) -> None:
+        self._live, self._shadow = live, shadow
+
+    def live(self) -> CompiledStrategy:
+        return self._live
+
+    def shadow(self) -> CompiledStrategy | None:
+        return self._shadow
+
+
+@dataclass
+class RiskEngine:
+    """What :func:`~earnloop.risk.screening.screen` needs: the strategy source, the velocity backend
+    and the feature sources. ``fields`` is the catalogue every strategy is compiled against."""
+
+    strategies: StrategySource
+    velocity: VelocityBackend
+    sources: tuple[FeatureSource, ...] = ()
+    fields: dict[str, type] = field(init=False)
+    builder: ActivationBuilder = field(init=False)
+    _created: dict[int, int] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.fields = catalogue(self.velocity.specs, self.sources)
+        self.builder = ActivationBuilder(self.fields)
+
+    def account_created_at_ns(self, conn: Connection, user_id: int) -> int | None:
+        """When the user's account was opened (cached: it never changes)."""
+        created = self._created.get(user_id)
+        if created is None:
+            created = auth.user_created_at_ns(conn, user_id)
+            if created is not None:
+                with self._lock:
+                    if len(self._created) >= ACCOUNT_CACHE_MAX:
+                        self._created.clear()
+                    self._created[user_id] = created
+        return created
+
+
+StrategyFactory = Callable[[dict[str, type]], StrategySource]
+
+
+def default_source(fields: dict[str, type]) -> StrategySource:
+    """The built-in default strategy, compiled against ``fields`` (used when nothing is stored)."""
+    return StaticStrategySource(compile_strategy(default_strategy(), fields))
+
+
+def velocity_backend(settings: Settings, specs: Sequence[VelocitySpec]) -> VelocityBackend:
+    """``EARNLOOP_RISK_VELOCITY``: ``memory`` (this process only) or ``redis`` (at ``EARNLOOP_REDIS_URL``,
+    shared by every process)."""
+    if settings.risk_velocity == "memory":
+        return MemoryVelocity(specs)
+    if settings.redis_url is None:
+        raise ValueError("EARNLOOP_RISK_VELOCITY=redis needs EARNLOOP_REDIS_URL")
+    from earnloop.risk.velocity_redis import RedisVelocity  # redis is only imported when configured
+
+    return RedisVelocity.from_url(specs, settings.redis_url)
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    sources: Sequence[FeatureSource] = (),
+    strategies: StrategyFactory = default_source,
+    specs: Sequence[VelocitySpec] = DEFAULT_VELOCITY,
+) -> RiskEngine:
+    """The engine the settings describe: the velocity backend they name, the given feature sources, and
+    the strategy source ``strategies`` builds for the catalogue (default: the built-in strategy)."""
+    velocity = velocity_backend(settings, specs)
+    fields = catalogue(velocity.specs, sources)
+    return RiskEngine(strategies(fields), velocity, tuple(sources))
+
+
+def shadowed_default(fields: dict[str, type]) -> StrategySource:
+    """Allow everything, with the default strategy in shadow beside it (its decisions stored, never
+    acted on): for the demo, whose scripted players do in seconds what people do in days."""
+    allow = Strategy(ALLOW_ALL_VERSION, (Rule("allow_all", "true", "allow"),))
+    return StaticStrategySource(compile_strategy(allow, fields), compile_strategy(default_strategy(), fields))
+
+
+def demo_engine() -> RiskEngine:
+    return memory_engine(strategies=shadowed_default)
+
+
+def memory_engine(
+    *, sources: Sequence[FeatureSource] = (), strategies: StrategyFactory = default_source
+) -> RiskEngine:
+    """The default strategy on in-process velocity (tests, the demo, one-off CLI runs)."""
+    velocity = MemoryVelocity(DEFAULT_VELOCITY)
+    return RiskEngine(strategies(catalogue(velocity.specs, sources)), velocity, tuple(sources))

@@ -1,0 +1,94 @@
+"""The default strategy against the signals of docs/risk-attacks.md: each attack's events are held or
+refused, and honest events in the ranges honest users produce are allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from earnloop.risk.engine import memory_engine
+from earnloop.risk.rules import evaluate
+
+ENGINE = memory_engine()
+LIVE = ENGINE.strategies.live()
+
+
+def activation(**values: Any) -> dict[str, Any]:
+    base = ENGINE.builder.template.copy()
+    base.update(key_user="7", key_device="d1", key_ip24="203.0.113.0/24", account_age_s=90 * 86_400)
+    base.update(device_seen_user_30d=5, ip24_seen_user_30d=5, users_device_24h=1, users_device_30d=1)
+    base.update(users_ip24_24h=1)
+    base.update(values)
+    return base
+
+
+MILESTONE = {"kind": "milestone", "has_click_time": True, "click_to_event_s": 3_600, "amount": 100}
+ATTACKS: dict[str, dict[str, Any]] = {
+    "click_injection": {**MILESTONE, "click_to_event_s": 8},
+    "click_flooding_device": {**MILESTONE, "clicks_device_1h": 400},
+    "click_flooding_ip24": {**MILESTONE, "clicks_ip24_24h": 5_000},
+    "sdk_spoofing": {**MILESTONE, "milestones_user_1m": 2},
+    "device_farm": {**MILESTONE, "users_device_24h": 12},
+    "emulator": {**MILESTONE, "emulator": True},
+    "callback_replay_new_ids": {**MILESTONE, "milestones_user_1h": 9},
+    "multi_accounting": {
+        **MILESTONE,
+        "account_age_s": 3_600,
+        "users_device_30d": 4,
+        "device_seen_user_30d": 0,
+    },
+    "refund_after_cashback": {"kind": "conversion", "amount": 50_000, "refunds_user_30d": 3},
+    "stolen_account_withdrawal": {
+        "kind": "withdrawal",
+        "amount": 90_000,
+        "changes_user_24h": 1,
+        "device_seen_user_30d": 0,
+        "share_of_balance_bps": 9_500,
+    },
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_every_attack_is_held_or_refused(attack: str) -> None:
+    decision = evaluate(LIVE, activation(**ATTACKS[attack]))
+    assert decision.outcome in ("review", "block"), (attack, decision)
+    assert decision.reasons
+
+
+HONEST = {
+    "a milestone an hour after the click": MILESTONE,
+    "a young account's first milestone on its own device": {
+        **MILESTONE,
+        "account_age_s": 600,
+        "device_seen_user_30d": 0,
+        "users_device_30d": 0,
+    },
+    "a family tablet": {**MILESTONE, "users_device_24h": 2, "users_device_30d": 2},
+    "one refund in a month": {"kind": "conversion", "amount": 20_000, "refunds_user_30d": 1},
+    "a payout destination changed from the usual phone": {"kind": "account_change"},
+    "a withdrawal of everything, nothing changed": {"kind": "withdrawal", "share_of_balance_bps": 10_000},
+    "an e-invoice receipt": {"kind": "einvoice_receipt", "amount": 300},
+}
+
+
+@pytest.mark.parametrize("case", sorted(HONEST))
+def test_honest_events_are_allowed(case: str) -> None:
+    decision = evaluate(LIVE, activation(**HONEST[case]))
+    assert (decision.outcome, decision.reasons) == ("allow", ())
+
+
+@given(
+    click_to_event_s=st.integers(min_value=120, max_value=30 * 86_400),
+    clicks_device_1h=st.integers(min_value=0, max_value=20),
+    clicks_ip24_24h=st.integers(min_value=0, max_value=300),
+    users_ip24_24h=st.integers(min_value=1, max_value=15),
+    milestones_user_1h=st.integers(min_value=0, max_value=3),
+    earns_user_24h=st.integers(min_value=0, max_value=20),
+    account_age_s=st.integers(min_value=0, max_value=3 * 365 * 86_400),
+)
+def test_honest_players_in_their_usual_ranges_are_never_flagged(**values: int) -> None:
+    decision = evaluate(LIVE, activation(**{**MILESTONE, **values}))
+    assert decision.outcome == "allow", decision
