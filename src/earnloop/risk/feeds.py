@@ -103,10 +103,11 @@ def _partner_row(conn: Connection, issuer: str) -> Any:
     return row
 
 
-def parse_document(data: str | bytes) -> dict[str, Any]:
-    """The feed's JSON object with its members checked (not yet its signature)."""
+def parse_document(data: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """The feed's JSON object (text, or already parsed) with its members checked (not yet its
+    signature)."""
     try:
-        document = loads(data)
+        document = data if isinstance(data, dict) else loads(data)
     except (ValueError, RecursionError) as exc:
         raise FeedRefusedError(f"not a JSON document: {str(exc)[:120]}") from exc
     if not isinstance(document, dict) or set(document) != _MEMBERS:
@@ -125,7 +126,7 @@ def parse_document(data: str | bytes) -> dict[str, Any]:
     return document
 
 
-def verify_feed(conn: Connection, data: str | bytes) -> dict[str, Any]:
+def verify_feed(conn: Connection, data: str | bytes | dict[str, Any]) -> dict[str, Any]:
     """The feed, once its format is right, its issuer registered and its signature verified."""
     document = parse_document(data)
     feed_signing.verify(document, _partner_row(conn, document["issuer"]).public_key)
@@ -179,7 +180,7 @@ def _entry_rows(document: dict[str, Any], now_ns: int, phone_region: str) -> tup
 
 def import_feed(
     conn: Connection,
-    data: str | bytes,
+    data: str | bytes | dict[str, Any],
     *,
     phone_region: str = DEFAULT_PHONE_REGION,
     now_ns: int | None = None,
