@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from earnloop.bounds import loads
@@ -222,10 +222,12 @@ def _already_imported(conn: Connection, issuer: str, sequence: int, signature: s
     row = _partner_row(conn, issuer)
     if row.last_sequence == sequence and row.last_signature == signature:
         table = risk_list_entries
-        active = select(table.c.id).where(
-            table.c.source == FEED_SOURCE_PREFIX + issuer, table.c.removed_at_ns.is_(None)
+        active = (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.source == FEED_SOURCE_PREFIX + issuer, table.c.removed_at_ns.is_(None))
         )
-        count = len(conn.execute(active).all())
+        count = int(conn.execute(active).scalar_one())
         return ImportResult(issuer, sequence, count, 0, 0, already_imported=True)
     raise FeedReplayedError(
         f"feed {issuer!r} sequence {sequence} is not newer than the last imported ({row.last_sequence})"

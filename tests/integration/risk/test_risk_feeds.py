@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 
 from earnloop.db.engine import Database
-from tests.conftest import Cli, DbTarget
+from earnloop.risk.list_errors import FeedReplayedError
+from earnloop.risk.list_models import risk_list_entries
+from tests.conftest import Cli, DbTarget, reset_ledger
 from tests.integration.risk.world import RiskApp, fingerprint, risk_app
 
 
@@ -275,3 +279,50 @@ def test_keygen_writes_a_private_key_only_the_owner_reads_and_never_overwrites_i
     assert key_file.read_bytes() == pem
     shown = cli("risk", "feeds", "public-key", **env)
     assert json.loads(shown.stdout)["public_key"] == json.loads(made.stdout)["public_key"]
+
+
+@pytest.mark.postgres
+def test_concurrent_imports_of_one_partner_leave_exactly_one_feed(postgres_target: DbTarget) -> None:
+    from earnloop.risk import feeds
+
+    db = postgres_target.open()
+    reset_ledger(db)
+    key = Ed25519PrivateKey.generate()
+    try:
+        with db.uow() as conn:
+            feeds.add_partner(conn, "acme", public_key_of(key))
+        documents = [
+            signed_feed(key, "acme", n, [block("device", f"farm-{n}-{i}") for i in range(20)])
+            for n in (1, 2, 3, 4)
+        ]
+        barrier = threading.Barrier(len(documents))
+        outcomes: list[str] = []
+
+        def run(document: dict[str, Any]) -> None:
+            barrier.wait()
+            try:
+                with db.uow() as conn:
+                    feeds.import_feed(conn, document)
+                outcomes.append("imported")
+            except FeedReplayedError:
+                outcomes.append("replayed")
+
+        threads = [threading.Thread(target=run, args=(d,)) for d in documents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with db.uow(write=False) as conn:
+            active = (
+                conn.execute(
+                    select(risk_list_entries.c.value).where(risk_list_entries.c.removed_at_ns.is_(None))
+                )
+                .scalars()
+                .all()
+            )
+            last = feeds.get_partner(conn, "acme").last_sequence
+        assert "imported" in outcomes
+        assert len(outcomes) == len(documents)
+        assert sorted(active) == sorted(f"farm-{last}-{i}" for i in range(20))
+    finally:
+        db.dispose()
