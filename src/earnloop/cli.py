@@ -30,6 +30,7 @@ from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
 from earnloop.outbox import cli as outbox_cli
+from earnloop.risk import cli as risk_cli
 from earnloop.tracking import cli as tracking_cli
 from earnloop.wallet import cli as wallet_cli
 from earnloop.wallet.cashback import cli as cashback_cli
@@ -67,6 +68,7 @@ for domain_cli in (
     einvoice_cli,
     affiliate_cli,
     tracking_cli,
+    risk_cli,
 ):
     domain_cli.register(app)
 out = Console()

@@ -150,6 +150,23 @@ class Settings(BaseSettings):
         ge=60,
         description="The worker syncs (and rewards) each bound carrier whose last sync is older than this.",
     )
+    # Risk lists, partner feeds and phone reputation (risk/, ADR 0026)
+    risk_feed_signing_key_file: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="File holding our Ed25519 private key (PKCS#8 PEM) that signs the blocklist feeds we "
+        "export; `earnloop risk feeds keygen` creates it (mode 0600). Unset: export is refused.",
+    )
+    risk_feed_issuer: str = Field(
+        default="earnloop",
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+        description="Our name as the issuer of exported feeds (partners register our public key under it).",
+    )
+    phone_default_region: str = Field(
+        default="TW",
+        pattern=r"^[A-Z]{2}$",
+        description="Region (ISO 3166-1 alpha-2) a phone number without a country code is read in.",
+    )
 
     @field_validator("appsflyer_push_networks")
     @classmethod
@@ -160,6 +177,15 @@ class Settings(BaseSettings):
             raise ValueError("1 to 64 CIDR blocks")
         for block in value:
             ipaddress.ip_network(block, strict=True)  # ValueError names the bad block
+        return value
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value} is not a region phonenumbers knows")
         return value
 
 

@@ -14,6 +14,8 @@ from earnloop.api import health, ledger, wallet
 from earnloop.api import holds as holds_api
 from earnloop.api import mandates as mandates_api
 from earnloop.api import pay as pay_api
+from earnloop.api import phone_reputation as phone_reputation_api
+from earnloop.api import risk_lists as risk_lists_api
 from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
 from earnloop.api import withdrawals as withdrawals_api
@@ -91,6 +93,8 @@ def create_app(
     app.include_router(catalog_api.router)
     app.include_router(tracking_api.admin)
     app.include_router(affiliate_api.admin)
+    app.include_router(risk_lists_api.router)
+    app.include_router(phone_reputation_api.router)
     withdrawals_api.install_payouts(app, settings)
     webhooks_api.install(app, settings, webhook_resolver)
     einvoice_api.install(app, settings)

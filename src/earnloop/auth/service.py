@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, insert, select
@@ -121,3 +122,12 @@ def partner_for_key(conn: Connection, key: str) -> Partner | None:
 def get_partner(conn: Connection, partner_id: int) -> Partner | None:
     row = driver.first(conn, _PARTNER, {"partner_id": partner_id})
     return Partner(row.id, row.name, row.kind, row.settlement_currency) if row else None
+
+
+def users_created_at_ns(conn: Connection, user_ids: Iterable[int]) -> dict[int, int]:
+    """When each of the (existing) users was created, in ns since the epoch (account age for trust)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(users.c.id, users.c.created_at_ns).where(users.c.id.in_(ids)))
+    return {int(row.id): int(row.created_at_ns) for row in rows}

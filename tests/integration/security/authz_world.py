@@ -5,6 +5,7 @@ through the real HTTP API (the admin token for what only operators can do)."""
 from __future__ import annotations
 
 import itertools
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,14 +103,20 @@ def live_world(db: Database) -> Iterator[World]:
     """The app over real HTTP on ``db``, seeded."""
     from earnloop.api.app import create_app
     from earnloop.config import Settings
+    from earnloop.risk.feed_signing import generate_key_file
 
     clock = ManualClock()
-    settings = Settings(database_url=str(db.engine.url), admin_token=ADMIN_TOKEN)
-    app = create_app(settings, db=db, clock=clock)
-    with serve(app) as base_url, client(base_url) as http:
-        world = World(http, db)
-        seed(world, clock.now_ns())
-        yield world
+    with tempfile.TemporaryDirectory(prefix="authz-feed-") as keys:
+        feed_key_file = str(Path(keys) / "feed.pem")
+        generate_key_file(feed_key_file)  # so that an operator's feed export succeeds
+        settings = Settings(
+            database_url=str(db.engine.url), admin_token=ADMIN_TOKEN, risk_feed_signing_key_file=feed_key_file
+        )
+        app = create_app(settings, db=db, clock=clock)
+        with serve(app) as base_url, client(base_url) as http:
+            world = World(http, db)
+            seed(world, clock.now_ns())
+            yield world
 
 
 # -- seeding ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ operation and principal:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ CATALOG_MERCHANT = {"merchant_id": "catalog_merchant_id"}
 PARTNER_ORDER = {"order_id": "merchant_order_id"}
 PUBLISHER_PARTNER = {"partner_id": "game_publisher_id"}
 EMPTY_JSON = b"{}"
+PHONE_NUMBER = "0912345678"
+FEED_PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode()
 
 # fmt: off
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -215,10 +218,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/admin/affiliate/merchants/{merchant_id}/report"): R(OPERATOR, path=CATALOG_MERCHANT, content=b"order_id,status,amount\n"),
     ("GET", "/v1/admin/affiliate/conversions"): R(OPERATOR),
     ("GET", "/v1/admin/affiliate/requests"): R(OPERATOR),
+    # risk lists and partner feeds (operators); phone reputation (reports by users and partners, lookups by anyone signed in)
+    ("POST", "/v1/risk/lists/{list_name}/entries"): R(OPERATOR, body=lambda i: {"key": "device", "value": "matrix", "reason": "matrix"}),
+    ("GET", "/v1/risk/lists/{list_name}/entries"): R(OPERATOR),
+    ("DELETE", "/v1/risk/lists/{list_name}/entries"): R(OPERATOR, query={"key": "device", "value": "matrix"}),
+    ("GET", "/v1/risk/lists/lookup"): R(OPERATOR, query={"key": "device", "value": "matrix"}),
+    ("POST", "/v1/risk/feeds/partners"): R(OPERATOR, body=lambda i: {"name": "matrix", "public_key": FEED_PUBLIC_KEY}),
+    ("GET", "/v1/risk/feeds/partners"): R(OPERATOR),
+    ("POST", "/v1/risk/feeds/import"): R(OPERATOR, content=EMPTY_JSON),
+    ("GET", "/v1/risk/feeds/export"): R(OPERATOR),
+    ("POST", "/v1/me/phone-reports"): R(USERS, body=lambda i: {"number": PHONE_NUMBER, "category": "scam"}),
+    ("POST", "/v1/partner/phone-reports"): R(PARTNERS, body=lambda i: {"number": PHONE_NUMBER, "category": "scam"}),
+    ("GET", "/v1/phone-reputation/{number}"): R(USERS | PARTNERS | OPERATOR),
 }
 # fmt: on
 
-PATH_CONSTANTS = {"source": "manual", "ref": "matrix-1"}
+PATH_CONSTANTS = {"source": "manual", "ref": "matrix-1", "list_name": "block", "number": PHONE_NUMBER}
 
 
 # -- the population -----------------------------------------------------------------------------------
