@@ -14,7 +14,7 @@ from earnloop.risk.events import EventKind
 from earnloop.risk.rules import Rule, Strategy, Thresholds
 from earnloop.risk.velocity import VelocitySpec
 
-VERSION = "default-1"
+VERSION = "default-2"
 MINUTE_S, HOUR_S, DAY_S = 60, 3_600, 86_400
 CLICK: frozenset[EventKind] = frozenset({"click"})
 EARNS: frozenset[EventKind] = frozenset({"milestone", "conversion", "einvoice_receipt"})
@@ -46,7 +46,14 @@ _NEW_PRESENCE = (
     '((key_device != "" && device_seen_user_30d == 0) || (key_ip24 != "" && ip24_seen_user_30d == 0))'
 )
 
+_BLOCKLISTED = " || ".join(
+    f"blocklisted_{key}" for key in ("user", "device", "ip", "ip24", "card", "carrier", "payee", "phone")
+)
+
 RULES: tuple[Rule, ...] = (
+    # an entity on our blocklist or a partner's feed (lists.py); a phone number people report as a scam
+    Rule("blocklisted_entity", _BLOCKLISTED, "block", 100),
+    Rule("reported_phone", "phone_flagged", "review", 50),
     # click_injection: the milestone follows its click by seconds (honest players need minutes)
     Rule(
         "click_to_milestone_too_fast",

@@ -3,8 +3,8 @@ feature sources and the catalogue they make (issue 15, ADR 0024).
 
 Owns :class:`RiskEngine` (built once per process and handed to the earn paths explicitly, the way the
 ledger is), :class:`StaticStrategySource` (a fixed strategy: the built-in default when nothing is
-stored) and :func:`build_engine` (the engine the settings describe). Registering a feature source is one
-argument: ``build_engine(settings, sources=(lists, phones))``.
+stored) and :func:`build_engine` (the engine the settings describe). Every engine reads the standard
+feature sources — list membership and phone reputation — unless given others: ``sources=(...)``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from earnloop.auth import service as auth
 from earnloop.config import Settings
 from earnloop.risk.default_strategy import DEFAULT_VELOCITY, default_strategy
 from earnloop.risk.fields import ActivationBuilder, catalogue
+from earnloop.risk.lists import ListFeatures
+from earnloop.risk.normalise import DEFAULT_PHONE_REGION
+from earnloop.risk.phones import PhoneFeatures
 from earnloop.risk.rules import CompiledStrategy, Rule, Strategy, compile_strategy
 from earnloop.risk.sources import FeatureSource, StrategySource
 from earnloop.risk.velocity import MemoryVelocity, VelocityBackend, VelocitySpec
@@ -78,6 +81,12 @@ def default_source(fields: dict[str, type]) -> StrategySource:
     return StaticStrategySource(compile_strategy(default_strategy(), fields))
 
 
+def standard_sources(phone_region: str = DEFAULT_PHONE_REGION) -> tuple[FeatureSource, ...]:
+    """The feature sources every engine reads: allow/block list membership of each entity key and the
+    reputation of the event's phone number (ADR 0026)."""
+    return (ListFeatures(phone_region), PhoneFeatures(phone_region))
+
+
 def velocity_backend(settings: Settings, specs: Sequence[VelocitySpec]) -> VelocityBackend:
     """``EARNLOOP_RISK_VELOCITY``: ``memory`` (this process only) or ``redis`` (at ``EARNLOOP_REDIS_URL``,
     shared by every process)."""
@@ -93,13 +102,15 @@ def velocity_backend(settings: Settings, specs: Sequence[VelocitySpec]) -> Veloc
 def build_engine(
     settings: Settings,
     *,
-    sources: Sequence[FeatureSource] = (),
+    sources: Sequence[FeatureSource] | None = None,
     strategies: StrategyFactory = default_source,
     specs: Sequence[VelocitySpec] = DEFAULT_VELOCITY,
 ) -> RiskEngine:
     """The engine the settings describe: the velocity backend they name, the given feature sources, and
     the strategy source ``strategies`` builds for the catalogue (default: the built-in strategy)."""
     velocity = velocity_backend(settings, specs)
+    if sources is None:
+        sources = standard_sources(settings.phone_default_region)
     fields = catalogue(velocity.specs, sources)
     return RiskEngine(strategies(fields), velocity, tuple(sources))
 
@@ -116,8 +127,9 @@ def demo_engine() -> RiskEngine:
 
 
 def memory_engine(
-    *, sources: Sequence[FeatureSource] = (), strategies: StrategyFactory = default_source
+    *, sources: Sequence[FeatureSource] | None = None, strategies: StrategyFactory = default_source
 ) -> RiskEngine:
     """The default strategy on in-process velocity (tests, the demo, one-off CLI runs)."""
     velocity = MemoryVelocity(DEFAULT_VELOCITY)
+    sources = standard_sources() if sources is None else sources
     return RiskEngine(strategies(catalogue(velocity.specs, sources)), velocity, tuple(sources))
