@@ -11,6 +11,7 @@ from earnloop.idempotency import models as idempotency_models
 from earnloop.ledger import models as ledger_models
 from earnloop.outbox import models as outbox_models
 from earnloop.risk import models as risk_models
+from earnloop.risk.strategies import models as strategy_models
 from earnloop.tracking import models as tracking_models
 from earnloop.wallet import models as wallet_models
 from earnloop.wallet.cashback import models as cashback_models
@@ -37,3 +38,4 @@ MODEL_MODULES.append(catalog_models)
 MODEL_MODULES.append(tracking_models)
 MODEL_MODULES.append(affiliate_models)
 MODEL_MODULES.append(risk_models)
+MODEL_MODULES.append(strategy_models)

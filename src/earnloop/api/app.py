@@ -14,6 +14,7 @@ from earnloop.api import health, ledger, wallet
 from earnloop.api import holds as holds_api
 from earnloop.api import mandates as mandates_api
 from earnloop.api import pay as pay_api
+from earnloop.api import risk_strategies as risk_strategies_api
 from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
 from earnloop.api import withdrawals as withdrawals_api
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(catalog_api.router)
     app.include_router(tracking_api.admin)
     app.include_router(affiliate_api.admin)
+    risk_strategies_api.install(app, ctx)
     withdrawals_api.install_payouts(app, settings)
     webhooks_api.install(app, settings, webhook_resolver)
     einvoice_api.install(app, settings)
