@@ -75,25 +75,35 @@ class DbStrategySource:
         return held.shadow if held is not None else None
 
     def _current(self) -> _Held | None:
-        if self._now_s() >= self._next_check_s:
-            self.refresh(wait=self._held is None)
+        held = self._held
+        if held is None or self._now_s() >= self._next_check_s:
+            self._check(blocking=held is None)  # before the first load, every caller waits for it
         return self._held
 
-    def refresh(self, *, wait: bool = True) -> None:
-        """Check the generation now and reload on a change. ``wait=False``: skip when another thread is
-        already checking."""
-        if not self._refreshing.acquire(blocking=wait):
+    def _check(self, *, blocking: bool) -> None:
+        """The due check, by one thread: the others skip it (or, before the first load, wait for it)."""
+        if not self._refreshing.acquire(blocking=blocking):
             return
         try:
-            self._next_check_s = self._now_s() + self.refresh_s
+            if self._now_s() >= self._next_check_s:  # not done by another thread meanwhile
+                self._load()
+        finally:
+            self._refreshing.release()
+
+    def refresh(self) -> None:
+        """Check the generation now (whatever the interval) and reload on a change."""
+        with self._refreshing:
+            self._load()
+
+    def _load(self) -> None:
+        self._next_check_s = self._now_s() + self.refresh_s
+        try:
             with self.db.uow(write=False) as conn:
                 self._reload_if_changed(conn)
         except Exception as exc:  # keep deciding with what is held; the next interval tries again
             log.error(
                 "risk_strategy_refresh_failed", strategy=self.name, error=f"{type(exc).__name__}: {exc}"
             )
-        finally:
-            self._refreshing.release()
 
     def _reload_if_changed(self, conn: Connection) -> None:
         generation = conn.execute(_GENERATION, {"name": self.name}).scalar()
