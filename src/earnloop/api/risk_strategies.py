@@ -7,12 +7,13 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from earnloop.api.context import AppContext
 from earnloop.api.deps import RiskOperator, RiskReader
 from earnloop.api.problems import InvalidParam, problem_response, problem_responses
+from earnloop.idempotency.service import KEY_MAX_LEN
 from earnloop.risk.fields import catalogue
 from earnloop.risk.rules import Decision
 from earnloop.risk.rules import evaluate as evaluate_rules
@@ -86,11 +87,19 @@ def get_strategy(name: Name, who: RiskReader) -> StrategyOut:
 
 
 @router.post("/strategies/{name}/versions", status_code=201, responses=CHANGES)
-def publish(name: Name, body: VersionIn, who: RiskOperator) -> VersionOut:
+def publish(
+    name: Name,
+    body: VersionIn,
+    who: RiskOperator,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=KEY_MAX_LEN)] = None,
+) -> VersionOut:
     """A new draft version: its rules compile, and its test pack (the one sent, else the previous
-    version's) gets every expected outcome. It is in force once another risk operator approves it."""
+    version's) gets every expected outcome. It is in force once another risk operator approves it.
+    A retry with the same ``Idempotency-Key`` and body gets the same version."""
     with who.ctx.db.uow() as conn:
-        return service.publish(conn, name, body, who.operator, fields=catalogue(), now_ns=time.time_ns())
+        return service.publish(
+            conn, name, body, who.operator, fields=catalogue(), now_ns=time.time_ns(), idempotency_key=key
+        )
 
 
 @router.get("/strategies/{name}/versions")

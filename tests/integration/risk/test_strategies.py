@@ -174,6 +174,21 @@ def test_a_version_that_changes_an_expected_outcome_is_refused_unless_its_pack_s
     assert _rows(db, risk_strategy_versions) == 2
 
 
+def test_a_retried_publish_with_its_idempotency_key_gets_the_same_version(ops: Desk, db: Database) -> None:
+    path = f"{BASE}/versions"
+
+    def send(who: str, key: str, body: dict[str, Any]) -> Any:
+        return ops.http.post(path, json=body, headers=ops.as_(who) | {"Idempotency-Key": key})
+
+    first = send("alice", "retry-1", LENIENT)
+    assert first.status_code == 201, first.text
+    assert send("alice", "retry-1", LENIENT).json() == first.json()
+    _problem(send("alice", "retry-1", STRICT), 409, "exists-with-different-fields")
+    assert send("bob", "retry-1", LENIENT).json()["version"] == 2  # keys are each operator's own
+    assert _rows(db, risk_strategy_versions) == 2
+    assert [e["action"] for e in ops.get("alice", f"{BASE}/audit").json()] == ["published", "published"]
+
+
 def test_a_pack_naming_an_unknown_field_is_refused(ops: Desk) -> None:
     document = dict(LENIENT, test_pack=[example("x", "allow", velocity_ip_1h=3)])
     body = _problem(ops.publish("alice", document), 422, "invalid-strategy")

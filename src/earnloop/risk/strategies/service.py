@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, insert, update
 
 from earnloop.auth.operators import ROLE_RISK, Operator
 from earnloop.db.upsert import dialect_insert
+from earnloop.idempotency import service as idem
 from earnloop.risk.strategies import audit
 from earnloop.risk.strategies.errors import (
     FourEyesError,
@@ -55,11 +56,33 @@ def publish(
     *,
     fields: Mapping[str, type],
     now_ns: int,
+    idempotency_key: str | None = None,
 ) -> VersionOut:
     """Store a new draft version of ``name``: its rules compile against ``fields`` and its test pack (the
-    submitted one, else the previous version's) passes. Raises a :class:`StrategyError` otherwise."""
+    submitted one, else the previous version's) passes. Raises a :class:`StrategyError` otherwise. A
+    retry with the author's same ``idempotency_key`` and document gets the version the first one made."""
     check_name(name)
     _require_risk(author)
+    scope = f"risk-strategy-publish:{author.id}:{name}"
+    if idempotency_key is not None:
+        replayed = idem.claim(conn, scope, idempotency_key, submitted.model_dump(mode="json"))
+        if replayed is not None:
+            return VersionOut.model_validate(replayed)
+    published = _publish(conn, name, submitted, author, fields=fields, now_ns=now_ns)
+    if idempotency_key is not None:
+        idem.complete(conn, scope, idempotency_key, published.model_dump(mode="json"))
+    return published
+
+
+def _publish(
+    conn: Connection,
+    name: str,
+    submitted: VersionIn,
+    author: Operator,
+    *,
+    fields: Mapping[str, type],
+    now_ns: int,
+) -> VersionOut:
     _ensure_pointer(conn, name, now_ns)
     version = _allocate_version(conn, name)
     rules = [rule.model_dump() for rule in submitted.rules]
