@@ -5,11 +5,11 @@ audit log, diffs and dry-run decisions."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from earnloop.bounds import Strict
+from earnloop.bounds import INT64_MAX, INT64_MIN, Strict
 from earnloop.risk.rules import EXPRESSION_CHARS_MAX, RULES_MAX, SCORE_ABS_MAX
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -19,7 +19,14 @@ ACTIVATION_FIELDS_MAX = 512
 CHANGELOG_CHARS_MAX = 4_000
 LABEL_CHARS_MAX = 120
 Outcome = Literal["allow", "review", "block"]
-ActivationValue = bool | int | float | str
+VALUE_CHARS_MAX = 1_000
+# an activation's values are taken as sent: never coerced from one JSON type to another
+ActivationValue = (
+    Annotated[bool, Field(strict=True)]
+    | Annotated[int, Field(strict=True, ge=INT64_MIN, le=INT64_MAX)]
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    | Annotated[str, Field(strict=True, max_length=VALUE_CHARS_MAX)]
+)
 Activation = dict[str, ActivationValue]
 
 
