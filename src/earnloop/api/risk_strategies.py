@@ -5,6 +5,7 @@ with the risk role; the admin token may read and dry-run (ADR 0025)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
@@ -42,11 +43,14 @@ Version = Annotated[int, Path(ge=1, le=VERSION_MAX)]
 CHANGES = problem_responses(409)
 
 
-def install(app: FastAPI, ctx: AppContext) -> None:
+def install(app: FastAPI, ctx: AppContext, fields: Mapping[str, type] | None = None) -> None:
     """The router, the process's strategy sources (hot-deployed) and the problem documents that name
-    a refused rule or the failing examples of a test pack."""
+    a refused rule or the failing examples of a test pack. ``fields``: what rules may read (default:
+    the field catalogue); publish validates against it and dry runs decide with it."""
     app.state.strategy_sources = StrategySources(
-        ctx.db, fields=catalogue(), refresh_ms=ctx.settings.risk_strategy_refresh_ms
+        ctx.db,
+        fields=catalogue() if fields is None else fields,
+        refresh_ms=ctx.settings.risk_strategy_refresh_ms,
     )
     app.include_router(router)
     app.add_exception_handler(RuleRefusedError, _rule_refused)  # type: ignore[arg-type]
@@ -90,6 +94,7 @@ def get_strategy(name: Name, who: RiskReader) -> StrategyOut:
 def publish(
     name: Name,
     body: VersionIn,
+    request: Request,
     who: RiskOperator,
     key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=KEY_MAX_LEN)] = None,
 ) -> VersionOut:
@@ -98,7 +103,13 @@ def publish(
     A retry with the same ``Idempotency-Key`` and body gets the same version."""
     with who.ctx.db.uow() as conn:
         return service.publish(
-            conn, name, body, who.operator, fields=catalogue(), now_ns=time.time_ns(), idempotency_key=key
+            conn,
+            name,
+            body,
+            who.operator,
+            fields=_sources(request).fields,
+            now_ns=time.time_ns(),
+            idempotency_key=key,
         )
 
 
