@@ -104,16 +104,23 @@ def test_the_source_reads_the_database_at_most_once_per_interval(
 
 
 def test_a_version_that_no_longer_compiles_leaves_the_held_one_in_force(
-    db: Database, people: tuple[Operator, Operator]
+    db: Database, people: tuple[Operator, Operator], statements: list[str]
 ) -> None:
     ann, ben = people
     _approve(db, ben, _publish(db, ann, LENIENT))  # reads click_to_event_s only
     narrower = {k: v for k, v in catalogue().items() if k != "amount"}
     source = DbStrategySource(db, NAME, fields=narrower, refresh_ms=0)
     assert source.live().strategy.version == "default-1"
-    _approve(db, ann, _publish(db, ben, STRICT))  # reads amount, which this process does not know
+    strict = _publish(db, ben, STRICT)  # reads amount, which this process does not know
+    with db.uow() as conn:
+        service.set_shadow(conn, NAME, strict, ann, now_ns=time.time_ns())
+    assert source.live().strategy.version == "default-1"  # the shadow that does not compile is dropped
+    assert source.shadow() is None
+    _approve(db, ann, strict)
     assert source.live().strategy.version == "default-1"
-    assert source.reloads == 1
+    statements.clear()
+    assert source.live().strategy.version == "default-1"
+    assert len(statements) == 1  # the refused generation is not loaded again: one row read
 
 
 def test_the_fallback_decides_while_no_version_is_live(

@@ -5,8 +5,9 @@ process approves, rolls back or changes the shadow (ADR 0025).
 The check is one primary-key row read (the strategy's pointer generation), at most once every
 ``refresh_ms`` per source, done by the one caller that finds the interval over while the others keep
 deciding with what they hold. Versions are immutable, so a compiled version is reused across reloads.
-A failed check or reload (database away, a stored version that no longer compiles against the field
-catalogue) is logged and the source keeps what it had.
+A failed check (database away) is logged and retried at the next interval; a live version that does not
+compile against this process's field catalogue is logged once and the source keeps what it had (a
+shadow that does not compile is dropped; the live version still loads).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from earnloop.db.engine import Database
 from earnloop.risk.rules import CompiledStrategy
-from earnloop.risk.strategies.errors import StrategyNotFoundError
+from earnloop.risk.strategies.errors import StrategyError, StrategyNotFoundError
 from earnloop.risk.strategies.models import risk_strategy_pointers
 from earnloop.risk.strategies.stored import compiled_version, pointer
 
@@ -58,6 +59,7 @@ class DbStrategySource:
         self.refresh_s, self.fallback, self._now_s = refresh_ms / 1_000, fallback, monotonic_s
         self._held: _Held | None = None
         self._next_check_s = 0.0
+        self._refused_generation: int | None = None  # a generation whose live version did not compile
         self._refreshing = threading.Lock()
         self.reloads = 0  # how many times a change was loaded (for operators and tests)
 
@@ -108,14 +110,31 @@ class DbStrategySource:
     def _reload_if_changed(self, conn: Connection) -> None:
         generation = conn.execute(_GENERATION, {"name": self.name}).scalar()
         held = self._held
-        if generation is None or (held is not None and held.generation == generation):
+        if (
+            generation is None
+            or generation == self._refused_generation
+            or (held and held.generation == generation)
+        ):
             if held is None:
                 self._held = _Held(-1, None, None)  # nothing stored yet
             return
         found = pointer(conn, self.name)
         assert found is not None
-        live = self._compiled(conn, found.live_version)
-        shadow = self._compiled(conn, found.shadow_version)
+        try:
+            live = self._compiled(conn, found.live_version)
+        except StrategyError as exc:  # e.g. it reads a field this process does not have
+            self._refused_generation = found.generation  # logged once, not retried every interval
+            log.error(
+                "risk_strategy_not_loaded", strategy=self.name, version=found.live_version, error=str(exc)
+            )
+            return
+        try:
+            shadow = self._compiled(conn, found.shadow_version)
+        except StrategyError as exc:  # a shadow that does not compile runs nowhere; the live one does
+            log.error(
+                "risk_shadow_not_loaded", strategy=self.name, version=found.shadow_version, error=str(exc)
+            )
+            shadow = None
         self._held = _Held(found.generation, live, shadow)
         self.reloads += 1
         log.info(
