@@ -287,7 +287,9 @@ def demo_seed() -> None:
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Bench name: ledger, wallet, postback, risk, or all.")],
+    name: Annotated[
+        str, typer.Argument(help="Bench name: ledger, wallet, postback, risk, risk-deploy, or all.")
+    ],
     quick: Annotated[bool, typer.Option(help="Small sizes (smoke run).")] = False,
     json_only: Annotated[bool, typer.Option("--json", help="Only the JSON lines.")] = False,
 ) -> None:

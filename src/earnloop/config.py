@@ -168,6 +168,32 @@ class Settings(BaseSettings):
         description="Region (ISO 3166-1 alpha-2) a phone number without a country code is read in.",
     )
 
+    # Risk strategies (risk/strategies/, ADR 0025)
+    risk_four_eyes: bool = Field(
+        default=True,
+        description="A strategy version goes live only when an operator other than its author approves it. "
+        "false (small teams): the author may approve their own version, recorded as self-approved.",
+    )
+    risk_strategy_refresh_ms: int = Field(
+        default=1_000,
+        ge=0,
+        le=60_000,
+        description="How often each process checks whether the live or shadow strategy changed (one "
+        "primary-key row read); a change is in force in every process within about this long. 0: on "
+        "every decision.",
+    )
+    risk_strategy: str = Field(
+        default="default",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="The stored strategy every money event is decided by (its live version, hot-deployed); "
+        "while it has no live version, the built-in default strategy decides.",
+    )
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="The operator token the `earnloop risk strategy` commands act under (the operator is "
+        "recorded as author, approver…); created by `earnloop operators create`.",
+    )
+
     @field_validator("appsflyer_push_networks")
     @classmethod
     def _cidr_blocks(cls, value: list[str] | None) -> list[str] | None:

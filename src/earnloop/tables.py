@@ -13,6 +13,7 @@ from earnloop.outbox import models as outbox_models
 from earnloop.risk import list_models as risk_list_models
 from earnloop.risk import models as risk_models
 from earnloop.risk import phone_models as risk_phone_models
+from earnloop.risk.strategies import models as strategy_models
 from earnloop.tracking import models as tracking_models
 from earnloop.wallet import models as wallet_models
 from earnloop.wallet.cashback import models as cashback_models
@@ -40,3 +41,4 @@ MODEL_MODULES.append(tracking_models)
 MODEL_MODULES.append(affiliate_models)
 MODEL_MODULES.append(risk_models)
 MODEL_MODULES.extend([risk_list_models, risk_phone_models])
+MODEL_MODULES.append(strategy_models)

@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "wallet": "earnloop.bench.wallet",
     "postback": "earnloop.bench.postback",
     "risk": "earnloop.bench.risk",
+    "risk-deploy": "earnloop.bench.risk_deploy",
 }
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import typer
 
-from earnloop.risk import lists_cli, phones_cli
+from earnloop.risk import decisions_cli, lists_cli, phones_cli
+from earnloop.risk.strategies import cli as strategies_cli
 
-risk_app = typer.Typer(help="Risk engine: lists, partner feeds, phone reputation.", no_args_is_help=True)
+risk_app = typer.Typer(
+    help="Risk engine: strategies, lists, partner feeds, phone reputation.", no_args_is_help=True
+)
 risk_app.add_typer(lists_cli.list_app, name="list")
 risk_app.add_typer(lists_cli.feeds_app, name="feeds")
 risk_app.add_typer(phones_cli.phone_app, name="phone")
+strategies_cli.register(risk_app)
+decisions_cli.register(risk_app)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from earnloop.risk.events import EventKind
 from earnloop.risk.rules import Rule, Strategy, Thresholds
 from earnloop.risk.velocity import VelocitySpec
 
-VERSION = "default-2"
+VERSION = "builtin.default-2"  # a "." never appears in a stored version's label, "<name>-<n>"
 MINUTE_S, HOUR_S, DAY_S = 60, 3_600, 86_400
 CLICK: frozenset[EventKind] = frozenset({"click"})
 EARNS: frozenset[EventKind] = frozenset({"milestone", "conversion", "einvoice_receipt"})

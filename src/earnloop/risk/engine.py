@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from earnloop.auth import service as auth
 from earnloop.config import Settings
+from earnloop.db.engine import Database
 from earnloop.risk.default_strategy import DEFAULT_VELOCITY, default_strategy
 from earnloop.risk.fields import ActivationBuilder, catalogue
 from earnloop.risk.lists import ListFeatures
@@ -24,10 +25,11 @@ from earnloop.risk.normalise import DEFAULT_PHONE_REGION
 from earnloop.risk.phones import PhoneFeatures
 from earnloop.risk.rules import CompiledStrategy, Rule, Strategy, compile_strategy
 from earnloop.risk.sources import FeatureSource, StrategySource
+from earnloop.risk.strategies.source import DbStrategySource
 from earnloop.risk.velocity import MemoryVelocity, VelocityBackend, VelocitySpec
 
 ACCOUNT_CACHE_MAX = 100_000
-ALLOW_ALL_VERSION = "allow-all-0"
+ALLOW_ALL_VERSION = "builtin.allow-all-0"
 
 
 class StaticStrategySource:
@@ -99,18 +101,45 @@ def velocity_backend(settings: Settings, specs: Sequence[VelocitySpec]) -> Veloc
     return RedisVelocity.from_url(specs, settings.redis_url)
 
 
+def stored_source(settings: Settings, db: Database) -> StrategyFactory:
+    """The stored strategy ``EARNLOOP_RISK_STRATEGY`` (its live and shadow versions, hot-deployed:
+    checked every ``EARNLOOP_RISK_STRATEGY_REFRESH_MS``), the built-in default deciding while it has no
+    live version."""
+
+    def factory(fields: dict[str, type]) -> StrategySource:
+        fallback = compile_strategy(default_strategy(), fields)
+        return DbStrategySource(
+            db,
+            settings.risk_strategy,
+            fields=fields,
+            refresh_ms=settings.risk_strategy_refresh_ms,
+            fallback=fallback,
+        )
+
+    return factory
+
+
+def standard_catalogue(settings: Settings) -> dict[str, type]:
+    """The fields rules may read in an engine the settings describe (what publishing validates against)."""
+    return catalogue(DEFAULT_VELOCITY, standard_sources(settings.phone_default_region))
+
+
 def build_engine(
     settings: Settings,
     *,
+    db: Database | None = None,
     sources: Sequence[FeatureSource] | None = None,
-    strategies: StrategyFactory = default_source,
+    strategies: StrategyFactory | None = None,
     specs: Sequence[VelocitySpec] = DEFAULT_VELOCITY,
 ) -> RiskEngine:
-    """The engine the settings describe: the velocity backend they name, the given feature sources, and
-    the strategy source ``strategies`` builds for the catalogue (default: the built-in strategy)."""
+    """The engine the settings describe: the velocity backend they name, the standard feature sources
+    (or ``sources``), and the strategy source: ``strategies`` if given, else the stored strategy in
+    ``db`` (see :func:`stored_source`), else the built-in default."""
     velocity = velocity_backend(settings, specs)
     if sources is None:
         sources = standard_sources(settings.phone_default_region)
+    if strategies is None:
+        strategies = default_source if db is None else stored_source(settings, db)
     fields = catalogue(velocity.specs, sources)
     return RiskEngine(strategies(fields), velocity, tuple(sources))
 

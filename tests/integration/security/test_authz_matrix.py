@@ -45,6 +45,8 @@ from tests.integration.security.authz_world import (
     OTHER_USER,
     PRINCIPALS,
     PUBLISHER,
+    RISK,
+    STRATEGY,
     USER,
     World,
     live_world,
@@ -64,6 +66,8 @@ MERCHANTS = frozenset({MERCHANT, OTHER_MERCHANT})
 SELLER = frozenset({MERCHANT})  # with owned=True: the resource is the first merchant's
 PARTNERS = frozenset({MERCHANT, OTHER_MERCHANT, CHARITY, PUBLISHER})
 OPERATOR = frozenset({ADMIN})
+RISK_READERS = frozenset({ADMIN, RISK})  # strategies: the admin token reads, a named operator changes
+RISK_OPERATOR = frozenset({RISK})
 SIGNED = frozenset({"signed"})  # authenticated by the message's signature, whoever sends it
 
 
@@ -230,6 +234,18 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/me/phone-reports"): R(USERS, body=lambda i: {"number": PHONE_NUMBER, "category": "scam"}),
     ("POST", "/v1/partner/phone-reports"): R(PARTNERS, body=lambda i: {"number": PHONE_NUMBER, "category": "scam"}),
     ("GET", "/v1/phone-reputation/{number}"): R(USERS | PARTNERS | OPERATOR),
+    # risk strategies: read and dry-run by the admin token or a risk operator, changed by a risk operator
+    ("GET", "/v1/risk/strategies"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}/versions"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}/versions/{version}"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}/diff"): R(RISK_READERS, query={"from": 1, "to": 2}),
+    ("GET", "/v1/risk/strategies/{name}/audit"): R(RISK_READERS),
+    ("POST", "/v1/risk/evaluate"): R(RISK_READERS, body=lambda i: {"strategy": STRATEGY, "version": 1, "activation": {}}),
+    ("POST", "/v1/risk/strategies/{name}/versions"): R(RISK_OPERATOR, body=lambda i: {"changelog": "m", "rules": [{"code": "m", "expression": "amount > 1", "outcome": "review"}]}),
+    ("POST", "/v1/risk/strategies/{name}/versions/{version}/approve"): R(RISK_OPERATOR),
+    ("POST", "/v1/risk/strategies/{name}/versions/{version}/rollback"): R(RISK_OPERATOR),
+    ("PUT", "/v1/risk/strategies/{name}/shadow"): R(RISK_OPERATOR, body=lambda i: {"version": 2}),
 }
 # fmt: on
 
