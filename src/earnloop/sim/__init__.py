@@ -1,0 +1,1 @@
+"""The fraud simulation lab (filled in by the next commits)."""
