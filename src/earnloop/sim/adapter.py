@@ -33,6 +33,7 @@ from earnloop.einvoice.cipher import CodeCipher
 from earnloop.einvoice.source import STATUS_TEXT, InvoiceDetail, InvoiceHeader
 from earnloop.errors import DomainError
 from earnloop.ledger.service import LedgerService
+from earnloop.secretbox import SecretBox
 from earnloop.tracking import games as tracking_games
 from earnloop.tracking import service as tracking
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
@@ -84,24 +85,26 @@ def partner(conn: Connection, name: str, kind: str) -> int:
     return create_partner(conn, name, kind, CURRENCY).id
 
 
-def publisher_secret(conn: Connection, publisher_id: int, now_ns: int) -> str:
+def publisher_secret(conn: Connection, box: SecretBox, publisher_id: int, now_ns: int) -> str:
     """The publisher's active ``earnloop`` postback secret, made (random, kept in the database only)
     when it has none."""
-    active = tracking.active_partner_secrets(conn, publisher_id)
+    active = tracking.active_partner_secrets(conn, publisher_id, box)
     if active:
         return active[0]
     secret = token_source.token_urlsafe(32)
-    tracking.set_partner_secret(conn, partner_id=publisher_id, secret=secret, active=True, now_ns=now_ns)
+    tracking.set_partner_secret(
+        conn, partner_id=publisher_id, secret=secret, active=True, now_ns=now_ns, box=box
+    )
     return secret
 
 
-def merchant_secret(conn: Connection, merchant_id: int, now_ns: int) -> str:
+def merchant_secret(conn: Connection, box: SecretBox, merchant_id: int, now_ns: int) -> str:
     """The merchant's active affiliate postback secret, made when it has none."""
-    active = affiliate.active_secrets(conn, merchant_id)
+    active = affiliate.active_secrets(conn, merchant_id, box)
     if active:
         return active[0]
     secret = token_source.token_urlsafe(32)
-    affiliate.set_secret(conn, merchant_id=merchant_id, secret=secret, active=True, now_ns=now_ns)
+    affiliate.set_secret(conn, merchant_id=merchant_id, secret=secret, active=True, now_ns=now_ns, box=box)
     return secret
 
 
@@ -142,6 +145,7 @@ def signed_game_postback(
 def game_postback(
     conn: Connection,
     ledger: LedgerService,
+    box: SecretBox,
     secret: str,
     *,
     transaction_id: str,
@@ -154,7 +158,7 @@ def game_postback(
     transaction id with the first reply verbatim, so ``sent_before`` (this id was accepted before) tells
     a ``duplicate`` from a new acceptance."""
     raw = signed_game_postback(secret, transaction_id, click_id, event, now_ns)
-    reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns)
+    reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns, box=box)
     ref = tracking_games.reward_ref(PROVIDER, transaction_id)
     event_ref = f"{tracking_games.SOURCE}:{ref}"
     if reply.status != 200:
@@ -186,6 +190,7 @@ def click_merchant(
 def merchant_report(
     conn: Connection,
     ledger: LedgerService,
+    box: SecretBox,
     secret: str,
     *,
     merchant_id: int,
@@ -216,7 +221,9 @@ def merchant_report(
         body=body,
         client_ip=PARTNER_IP,
     )
-    reply = affiliate_postbacks.handle_postback(conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns)
+    reply = affiliate_postbacks.handle_postback(
+        conn, ledger, raw, merchant_id=merchant_id, now_ns=now_ns, box=box
+    )
     outcome = ACCEPTED if reply.status == 200 else REFUSED
     ref = affiliate_conversions.reward_ref(merchant_id, order_id)
     kind = "conversion" if status == "pending" else f"conversion_{status}"
@@ -276,7 +283,13 @@ def sync_receipts(
 
 # -- payouts ------------------------------------------------------------------------------------------
 def add_payout_destination(
-    conn: Connection, user_id: int, account_number: str, holder_name: str, origin: Origin, now_ns: int
+    conn: Connection,
+    box: SecretBox,
+    user_id: int,
+    account_number: str,
+    holder_name: str,
+    origin: Origin,
+    now_ns: int,
 ) -> tuple[int, Done]:
     """A payout destination added to the account (an ``account_change``); its id."""
     # not accepted yet: origin (device, ip, user agent) of the change
@@ -288,6 +301,7 @@ def add_payout_destination(
         holder_name=holder_name,
         account_number=account_number,
         now_ns=now_ns,
+        box=box,
     )
     destination_id = int(added["destination_id"])
     return destination_id, Done("account_change", f"payout_destination:{destination_id}", ACCEPTED)

@@ -16,6 +16,7 @@ from earnloop.config import get_settings
 from earnloop.db.engine import Database
 from earnloop.einvoice.cipher import CodeCipher, cipher_from_settings
 from earnloop.ledger.service import LedgerService
+from earnloop.secretbox import SecretBox, process_box
 from earnloop.sim.attacks import ATTACKS
 from earnloop.sim.honest import plan_population
 from earnloop.sim.models import sim_labels
@@ -78,15 +79,19 @@ def plan(spec: PopulationSpec) -> Planner:
     return planner
 
 
-def simulate(db: Database, spec: PopulationSpec, *, cipher: CodeCipher | None = None) -> SimResult:
+def simulate(
+    db: Database, spec: PopulationSpec, *, cipher: CodeCipher | None = None, box: SecretBox | None = None
+) -> SimResult:
     """Run ``spec`` against ``db`` (migrated) through the real services; labels go to ``sim_labels``
-    under ``spec.run``. ``cipher`` seals e-invoice carrier codes (default: the settings' key)."""
+    under ``spec.run``. ``cipher`` seals e-invoice carrier codes and ``box`` the partners' secrets and
+    payout account numbers (defaults: the process's settings; a throw-away database may pass throw-away
+    keys)."""
     planner = plan(spec)
     with db.uow(write=False) as conn:
         if conn.execute(select(func.count()).where(sim_labels.c.run == spec.run)).scalar_one():
             raise SimError(f"run {spec.run} is already in this database: use a fresh one or another seed")
     clock = SimClock(START_NS)
-    world = World(LedgerService(clock), cipher or cipher_from_settings(get_settings()))
+    world = World(LedgerService(clock), cipher or cipher_from_settings(get_settings()), box or process_box())
     with db.uow() as conn:
         world.conn = conn
         world.set_up(planner.catalog)

@@ -15,6 +15,7 @@ from earnloop.catalog import service as catalog
 from earnloop.catalog.validation import valid_tax_id
 from earnloop.einvoice.cipher import CodeCipher
 from earnloop.ledger.service import LedgerService
+from earnloop.secretbox import SecretBox
 from earnloop.sim import adapter
 from earnloop.sim.adapter import Done, Origin, Receipt
 from earnloop.wallet.cashback import service as cashback
@@ -111,6 +112,7 @@ class World:
 
     ledger: LedgerService
     cipher: CodeCipher
+    box: SecretBox
     conn: Connection | None = None
     game_ids: dict[str, int] = field(default_factory=dict)
     game_secrets: dict[str, str] = field(default_factory=dict)
@@ -138,13 +140,13 @@ class World:
             created = catalog.upsert_game(conn, _game_entry(game, publisher_ids[game.publisher]))
             self.game_ids[game.key] = int(created["game_id"])
             self.game_secrets[game.key] = adapter.publisher_secret(
-                conn, publisher_ids[game.publisher], now_ns
+                conn, self.box, publisher_ids[game.publisher], now_ns
             )
         for merchant in planned.merchants:
             entry = _merchant_entry(merchant, adapter.partner(conn, merchant.name, "merchant"))
             merchant_id = int(catalog.upsert_merchant(conn, entry)["merchant_id"])
             self.merchant_ids[merchant.key] = merchant_id
-            self.merchant_secrets[merchant.key] = adapter.merchant_secret(conn, merchant_id, now_ns)
+            self.merchant_secrets[merchant.key] = adapter.merchant_secret(conn, self.box, merchant_id, now_ns)
 
     # -- the steps' calls (each returns what it did, to be labelled) ------------------------------------
     def sign_up(self, handle: str, origin: Origin) -> list[Done]:
@@ -162,6 +164,7 @@ class World:
         done = adapter.game_postback(
             self.db,
             self.ledger,
+            self.box,
             self.game_secrets[game],
             transaction_id=transaction_id,
             click_id=self.clicks[click],
@@ -186,6 +189,7 @@ class World:
             adapter.merchant_report(
                 self.db,
                 self.ledger,
+                self.box,
                 self.merchant_secrets[merchant.key],
                 merchant_id=self.merchant_ids[merchant.key],
                 order_id=order_id,
@@ -208,7 +212,7 @@ class World:
 
     def add_destination(self, handle: str, account_number: str, origin: Origin, name: str) -> list[Done]:
         destination_id, done = adapter.add_payout_destination(
-            self.db, self.users[handle], account_number, handle, origin, self.now_ns()
+            self.db, self.box, self.users[handle], account_number, handle, origin, self.now_ns()
         )
         self.destinations[name] = destination_id
         return [done]
