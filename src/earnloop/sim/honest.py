@@ -41,8 +41,6 @@ def plan_user(p: Planner) -> None:
         latest_s = 6 * HOUR_S if number == 0 else 3 * DAY_NS / NS_PER_S
         start = joined + int(rng.uniform(2 * MINUTE_S, latest_s) * NS_PER_S)
         play_game(p, HONEST, handle, handle, rng.choice((origin, origin, away)), game, start)
-    if played and join_day == 0:
-        p.players.append(handle)  # earns from day one: an account worth taking over
     browse(p, handle, origin, joined)
     refunded = False
     for _ in range(rng.choice((0, 0, 1, 1, 2, 3, 4))):
@@ -53,6 +51,8 @@ def plan_user(p: Planner) -> None:
         scan_receipts(p, handle, joined)
     if rng.random() < DESTINATION_SHARE:
         plan_payouts(p, handle, origin, joined)
+    elif played and join_day == 0:
+        p.players.append(handle)  # earns from day one and never withdraws: a balance worth stealing
 
 
 def browse(p: Planner, handle: str, origin: Origin, joined: int) -> None:
@@ -197,7 +197,7 @@ def plan_payouts(p: Planner, handle: str, origin: Origin, joined: int) -> None:
         ),
     )
     for _ in range(rng.randint(1, 2)):
-        when = added + int(rng.uniform(2 * DAY_NS / NS_PER_S, p.days * DAY_NS / NS_PER_S) * NS_PER_S)
+        when = added + int(rng.uniform(DAY_NS / NS_PER_S, p.days * DAY_NS / NS_PER_S) * NS_PER_S)
         share = rng.randrange(3_000, 10_001)
         step = partial(
             World.withdraw, handle=handle, destination=name, share_bps=share, key=p.name("wd"), origin=origin
