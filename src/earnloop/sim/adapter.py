@@ -39,6 +39,7 @@ from earnloop.tracking import service as tracking
 from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
 from earnloop.wallet import service as wallet
 from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.pay import service as pay
 from earnloop.wallet.withdrawals import service as withdrawals
 
 PROVIDER = "earnloop"  # the postback scheme the simulated games are tracked by (per-publisher secrets)
@@ -343,3 +344,37 @@ def withdraw(
     except DomainError:
         return Done("withdrawal", None, REFUSED, amount)
     return Done("withdrawal", f"withdrawal:{held['withdrawal_id']}", ACCEPTED, amount)
+
+
+def pay_merchant(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    merchant_partner_id: int,
+    merchant_order_id: str,
+    user_id: int,
+    amount: int,
+    idempotency_key: str,
+    origin: Origin,
+) -> Done:
+    """The merchant presents an order for this user and the user pays it from the wallet (refused,
+    nothing moved, when the balance says no)."""
+    # not accepted yet: origin (device, ip, user agent) of the confirmation
+    event_ref = f"payment:{merchant_partner_id}:{merchant_order_id}"
+    try:
+        with driver.savepoint(conn):
+            order = pay.create_order(
+                conn,
+                ledger,
+                merchant_id=merchant_partner_id,
+                merchant_order_id=merchant_order_id,
+                amount=amount,
+                currency_code=CURRENCY,
+                payer_user_id=user_id,
+            )
+            pay.confirm(
+                conn, ledger, idempotency_key=idempotency_key, user_id=user_id, order_id=order["order_id"]
+            )
+    except DomainError:
+        return Done("payment", event_ref, REFUSED, amount)
+    return Done("payment", event_ref, ACCEPTED, amount)

@@ -18,6 +18,7 @@ MINUTE_S = 60
 REFUND_SHARE = 0.05  # of honest orders (at most one per user)
 CARRIER_SHARE = 0.35
 DESTINATION_SHARE = 0.6
+PAYER_SHARE = 0.3
 
 
 def plan_population(p: Planner, honest_users: int) -> None:
@@ -49,6 +50,8 @@ def plan_user(p: Planner) -> None:
         shop(p, HONEST, handle, handle, origin, joined + rng.randrange(DAY_NS * p.days), refund=refund)
     if rng.random() < CARRIER_SHARE:
         scan_receipts(p, handle, joined)
+    if rng.random() < PAYER_SHARE:
+        plan_payments(p, handle, origin, joined)
     if rng.random() < DESTINATION_SHARE:
         plan_payouts(p, handle, origin, joined)
     elif played and join_day == 0:
@@ -203,3 +206,20 @@ def plan_payouts(p: Planner, handle: str, origin: Origin, joined: int) -> None:
             World.withdraw, handle=handle, destination=name, share_bps=share, key=p.name("wd"), origin=origin
         )
         p.add(when, HONEST, handle, step)
+
+
+def plan_payments(p: Planner, handle: str, origin: Origin, joined: int) -> None:
+    """A few purchases paid from the wallet at partner merchants, from a couple of days after joining."""
+    rng = p.rng
+    for _ in range(rng.randint(1, 3)):
+        at = joined + int(rng.uniform(2 * DAY_NS / NS_PER_S, p.days * DAY_NS / NS_PER_S) * NS_PER_S)
+        merchant = rng.choice(p.catalog.merchants)
+        step = partial(
+            World.pay,
+            handle=handle,
+            merchant=merchant.key,
+            order_id=p.name("pay"),
+            share_bps=rng.randrange(500, 5_000),
+            origin=origin,
+        )
+        p.add(at, HONEST, handle, step)

@@ -118,6 +118,7 @@ class World:
     game_secrets: dict[str, str] = field(default_factory=dict)
     merchant_ids: dict[str, int] = field(default_factory=dict)
     merchant_secrets: dict[str, str] = field(default_factory=dict)
+    merchant_partners: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
     clicks: dict[str, str] = field(default_factory=dict)
     carriers: dict[str, int] = field(default_factory=dict)
@@ -143,7 +144,8 @@ class World:
                 conn, self.box, publisher_ids[game.publisher], now_ns
             )
         for merchant in planned.merchants:
-            entry = _merchant_entry(merchant, adapter.partner(conn, merchant.name, "merchant"))
+            self.merchant_partners[merchant.key] = adapter.partner(conn, merchant.name, "merchant")
+            entry = _merchant_entry(merchant, self.merchant_partners[merchant.key])
             merchant_id = int(catalog.upsert_merchant(conn, entry)["merchant_id"])
             self.merchant_ids[merchant.key] = merchant_id
             self.merchant_secrets[merchant.key] = adapter.merchant_secret(conn, self.box, merchant_id, now_ns)
@@ -233,6 +235,25 @@ class World:
                 destination_id=destination_id,
                 amount=amount,
                 idempotency_key=key,
+                origin=origin,
+            )
+        ]
+
+    def pay(self, handle: str, merchant: str, order_id: str, share_bps: int, origin: Origin) -> list[Done]:
+        """Pay a merchant ``share_bps`` of the available balance (nothing, unlabelled, when that is 0)."""
+        user_id = self.users[handle]
+        amount = adapter.available(self.db, self.ledger, user_id) * share_bps // 10_000
+        if amount < 1:
+            return []
+        return [
+            adapter.pay_merchant(
+                self.db,
+                self.ledger,
+                merchant_partner_id=self.merchant_partners[merchant],
+                merchant_order_id=order_id,
+                user_id=user_id,
+                amount=amount,
+                idempotency_key=f"{order_id}-pay",
                 origin=origin,
             )
         ]

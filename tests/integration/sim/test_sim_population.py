@@ -63,7 +63,7 @@ def _every_attack_type_has_labelled_money_events(rows: list[dict[str, Any]]) -> 
 def _honest_traffic_has_the_planned_mix(rows: list[dict[str, Any]]) -> None:
     honest = Counter(r["kind"] for r in rows if r["label"] == HONEST)
     planned = ("signup", "click", "milestone", "merchant_click", "conversion", "conversion_approved")
-    for kind in (*planned, "einvoice_receipt", "account_change", "withdrawal"):
+    for kind in (*planned, "einvoice_receipt", "account_change", "withdrawal", "payment"):
         assert honest[kind] > 0, kind
     money = [r for r in rows if r["money_event"]]
     assert sum(r["label"] == HONEST for r in money) > len(money) / 2  # attacks mixed into honest traffic
