@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -31,13 +32,15 @@ def _eval(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _missed(line: dict[str, Any]) -> bool:
+    if "target_min" in line:
+        return line["events"] == 0 or line["value"] < line["target_min"]
+    return "target_max" in line and line["value"] > line["target_max"]
+
+
 @pytest.mark.slow
 def test_quick_eval_prints_json_lines_and_fails_on_a_missed_target() -> None:
     done = _eval("--json")
-    # the pass-through screening lets every attack the services do not refuse through
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: targets missed: recall of click_injection")
-    assert done.stderr.count("\n") == 1
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["metric"] for line in lines] == [
         *(f"recall_{attack}" for attack in ATTACK_TYPES),
@@ -52,8 +55,15 @@ def test_quick_eval_prints_json_lines_and_fails_on_a_missed_target() -> None:
     assert all(line["events"] > 0 and 0 <= line["caught"] <= line["events"] for line in recalls)
     replay = next(line for line in recalls if line["attack"] == "callback_replay")
     assert replay["caught"] > 0  # duplicates and paid milestones are refused by the receiver itself
-    assert lines[-2]["flagged"] == 0  # nothing is flagged by the pass-through
+    assert 0 <= lines[-2]["flagged"] <= lines[-2]["events"]
     assert 0 < lines[-1]["value"] < lines[-1]["ceiling"]
+    # with the pass-through screening every attack the services do not refuse gets through: missed
+    if any(_missed(line) for line in lines):
+        assert done.returncode == 1
+        assert done.stderr.startswith("error: targets missed: ")
+        assert done.stderr.count("\n") == 1
+    else:
+        assert (done.returncode, done.stderr) == (0, "")
 
 
 @pytest.mark.slow
