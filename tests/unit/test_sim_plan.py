@@ -56,6 +56,7 @@ def test_an_attack_given_no_attackers_is_not_planted() -> None:
     ("change", "named"),
     [
         ({"honest_users": 0}, "honest_users"),
+        ({"seed": -1}, "seed"),
         ({"days": 1000}, "days"),
         ({"games": 1}, "games"),
         ({"attackers": {"phishing": 1}}, "unknown attack type 'phishing'"),

@@ -26,7 +26,7 @@ from earnloop.secretbox import SecretBox, process_box
 from earnloop.sim import report
 from earnloop.sim.evaluation import evaluate
 from earnloop.sim.run import SimError, simulate
-from earnloop.sim.spec import SCALES, SpecError
+from earnloop.sim.spec import SCALES, SEED_MAX, SpecError
 
 
 class Scale(StrEnum):
@@ -65,7 +65,7 @@ def _target(database_url: str | None) -> Iterator[Target]:
 
 
 def eval_(
-    seed: Annotated[int, typer.Option(min=0, max=2**62, help="The simulation's seed.")] = 15,
+    seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="The simulation's seed.")] = 15,
     scale: Annotated[Scale, typer.Option(help="Population size.")] = Scale.default,
     quick: Annotated[bool, typer.Option(help="Same as --scale quick (seconds; smoke runs).")] = False,
     database_url: Annotated[

@@ -83,7 +83,11 @@ class Planner:
         return "-".join([self.run, *(str(p) for p in parts), str(self._counter)])
 
     def handle(self, role: str) -> str:
-        return self.name(role).lower()[:64]
+        """A new account's handle: the run, the first 16 characters of the role and a number (at most 64
+        characters for any seed)."""
+        handle = self.name(role[:16]).lower()
+        assert len(handle) <= 64, handle
+        return handle
 
     def device(self) -> str:
         return f"dev-{self.rng.getrandbits(64):016x}"

@@ -22,6 +22,7 @@ ATTACK_TYPES: tuple[str, ...] = (
 # The events that would move money at once if allowed: recall and the false-positive rate count these.
 MONEY_KINDS = frozenset({"milestone", "conversion", "einvoice_receipt", "withdrawal", "payment"})
 
+SEED_MAX = 2**62
 USERS_MAX = 200_000
 DAYS_MAX = 90
 CATALOG_MAX = 200  # games, merchants or partners
@@ -48,6 +49,7 @@ class PopulationSpec:
 
     def check(self) -> PopulationSpec:
         """The spec itself, once every count is within its bounds (:class:`SpecError` otherwise)."""
+        _bound("seed", self.seed, 0, SEED_MAX)
         _bound("honest_users", self.honest_users, 1, USERS_MAX)
         _bound("games", self.games, 2, CATALOG_MAX)
         _bound("merchants", self.merchants, 1, CATALOG_MAX)
