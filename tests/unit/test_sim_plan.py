@@ -30,10 +30,17 @@ def _steps(spec: PopulationSpec) -> list[tuple[object, ...]]:
     return steps
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(min_value=0, max_value=2**40))
-def test_the_same_seed_plans_the_same_steps_inside_the_days_in_time_order(seed: int) -> None:
-    spec = replace(SMALL, seed=seed)
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**62),
+    games=st.integers(min_value=2, max_value=4),
+    merchants=st.integers(min_value=1, max_value=3),
+    days=st.integers(min_value=3, max_value=6),
+)
+def test_the_same_spec_plans_the_same_steps_inside_the_days_in_time_order(
+    seed: int, games: int, merchants: int, days: int
+) -> None:
+    spec = replace(SMALL, seed=seed, games=games, merchants=merchants, days=days)
     first = _steps(spec)
     assert first == _steps(spec)
     times = [step[0] for step in first]

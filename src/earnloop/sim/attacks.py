@@ -190,9 +190,7 @@ def stolen_account_withdrawal(p: Planner, number: int) -> None:
     """Takes over an honest player's account from a device and network new to it, adds a payout
     destination of its own and withdraws most of the balance minutes later."""
     label, actor = "stolen_account_withdrawal", f"stolen_account_withdrawal-{number}"
-    if number >= len(p.players):
-        return
-    victim = p.players[number]
+    victim = p.players[number] if number < len(p.players) else _player(p)
     agent = p.rng.choice(EMULATOR_AGENTS) if p.rng.random() < 0.5 else p.phone_origin().user_agent
     origin = Origin(p.device(), p.ip(), agent)
     at = p.waking(p.days - 1) - _s(2 * HOUR_S)
@@ -210,6 +208,17 @@ def stolen_account_withdrawal(p: Planner, number: int) -> None:
         World.withdraw, handle=victim, destination=name, share_bps=share, key=p.name("wd"), origin=origin
     )
     p.add(at + _s(p.rng.uniform(2 * MINUTE_S, 10 * MINUTE_S)), label, actor, step)
+
+
+def _player(p: Planner) -> str:
+    """An honest player who earns from day one and never withdraws (when the population has too few)."""
+    origin = p.phone_origin()
+    joined = p.waking(0)
+    handle = p.handle("user")
+    p.add(joined, HONEST, handle, partial(World.sign_up, handle=handle, origin=origin))
+    game = p.rng.choice(p.catalog.games)
+    play_game(p, HONEST, handle, handle, origin, game, joined + _s(p.rng.uniform(2 * MINUTE_S, HOUR_S)))
+    return handle
 
 
 ATTACKS: dict[str, Callable[[Planner, int], None]] = {

@@ -30,6 +30,7 @@ def plan_population(p: Planner, honest_users: int) -> None:
 
 
 def plan_user(p: Planner) -> None:
+    """One honest user's weeks: sign-up, games, browsing, orders, receipts, payments and payouts."""
     rng = p.rng
     handle = p.handle("user")
     origin = p.phone_origin()
@@ -37,7 +38,7 @@ def plan_user(p: Planner) -> None:
     joined = p.waking(join_day)
     p.add(joined, HONEST, handle, partial(World.sign_up, handle=handle, origin=origin))
     away = Origin(origin.device, p.ip(), origin.user_agent, origin.phone)  # the phone on mobile data
-    played = rng.sample(p.catalog.games, rng.choice((0, 1, 1, 2, 2, 3)))
+    played = rng.sample(p.catalog.games, min(len(p.catalog.games), rng.choice((0, 1, 1, 2, 2, 3))))
     for number, game in enumerate(played):
         latest_s = 6 * HOUR_S if number == 0 else 3 * DAY_NS / NS_PER_S
         start = joined + int(rng.uniform(2 * MINUTE_S, latest_s) * NS_PER_S)
