@@ -67,12 +67,14 @@ def _target(database_url: str | None) -> Iterator[Target]:
 def eval_(
     seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="The simulation's seed.")] = 15,
     scale: Annotated[Scale, typer.Option(help="Population size.")] = Scale.default,
-    quick: Annotated[bool, typer.Option(help="Same as --scale quick (seconds; smoke runs).")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Same as --scale quick (seconds; smoke runs).")
+    ] = False,
     database_url: Annotated[
         str | None, typer.Option(help="Run on this migrated database instead of a temporary SQLite file.")
     ] = None,
     json_only: Annotated[bool, typer.Option("--json", help="JSON lines (bench convention) only.")] = False,
-    no_fail: Annotated[bool, typer.Option(help="Exit 0 even when a target is missed.")] = False,
+    no_fail: Annotated[bool, typer.Option("--no-fail", help="Exit 0 even when a target is missed.")] = False,
 ) -> None:
     """Score the live risk strategy on simulated honest and attack traffic (docs/risk-attacks.md)."""
     try:

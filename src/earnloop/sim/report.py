@@ -72,6 +72,7 @@ def json_lines(evaluation: Evaluation, result: SimResult, dialect: str) -> list[
             "1/s",
             RATE_CEILING_WHAT,
             events=result.events,
+            events_per_cpu_s=round(result.events_per_cpu_s),
         )
     )
     return lines
@@ -94,6 +95,7 @@ def text(evaluation: Evaluation, result: SimResult, dialect: str) -> list[str]:
     )
     out.append(
         f"simulation: {result.events} events in {result.elapsed_s:.1f} s"
-        f" = {result.events_per_s:,.0f} events/s (label rows alone: {result.label_rows_per_s:,.0f}/s)"
+        f" = {result.events_per_s:,.0f} events/s ({result.events_per_cpu_s:,.0f}/s of CPU time;"
+        f" label rows alone: {result.label_rows_per_s:,.0f}/s)"
     )
     return out
