@@ -46,11 +46,12 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_user(conn: Connection, handle: str) -> Created:
-    """A new user with an API token (returned once, stored as a digest)."""
+def create_user(conn: Connection, handle: str, *, now_ns: int | None = None) -> Created:
+    """A new user with an API token (returned once, stored as a digest); created ``now_ns`` (default: the
+    wall clock; the simulator passes its own clock, so that account ages are those of its world)."""
     if not HANDLE_RE.match(handle):
         raise AuthError("handle: 3–64 of a-z 0-9 _ . - starting with a letter or digit")
-    now = time.time_ns()
+    now = time.time_ns() if now_ns is None else now_ns
     with conn.begin_nested():
         try:
             statement = insert(users).values(handle=handle, created_at_ns=now).returning(users.c.id)
