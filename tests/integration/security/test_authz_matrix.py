@@ -246,10 +246,19 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/risk/strategies/{name}/versions/{version}/approve"): R(RISK_OPERATOR),
     ("POST", "/v1/risk/strategies/{name}/versions/{version}/rollback"): R(RISK_OPERATOR),
     ("PUT", "/v1/risk/strategies/{name}/shadow"): R(RISK_OPERATOR, body=lambda i: {"version": 2}),
+    ("GET", "/v1/risk/decisions/{event_ref}/explain"): R(RISK_READERS),
+    ("GET", "/v1/risk/shadow-report"): R(RISK_READERS),
+    ("POST", "/v1/risk/strategies/{name}/versions/{version}/backtest"): R(RISK_OPERATOR),
 }
 # fmt: on
 
-PATH_CONSTANTS = {"source": "manual", "ref": "matrix-1", "list_name": "block", "number": PHONE_NUMBER}
+PATH_CONSTANTS = {
+    "source": "manual",
+    "ref": "matrix-1",
+    "list_name": "block",
+    "number": PHONE_NUMBER,
+    "event_ref": "game:matrix",
+}
 
 
 # -- the population -----------------------------------------------------------------------------------
