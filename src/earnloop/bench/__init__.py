@@ -16,6 +16,7 @@ BENCHES: dict[str, str] = {
     "postback": "earnloop.bench.postback",
     "risk": "earnloop.bench.risk",
     "risk-deploy": "earnloop.bench.risk_deploy",
+    "backtest": "earnloop.bench.backtest",
 }
 
 
