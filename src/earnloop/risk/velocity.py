@@ -36,6 +36,7 @@ SWEEP_EVERY_ADDS = 50_000
 VALUE_CHARS_MAX = 200
 SEPARATOR = "\x1f"  # between the parts of a stored entry; removed from entity values
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_LAST = "\U0010ffff"  # sorts after every member: (t, _LAST) bounds the entries at or before t
 
 
 @dataclass(frozen=True)
@@ -171,18 +172,19 @@ class MemoryVelocity:
         entries = self._data.get((stream_index, clean(value)))
         if entries is None:
             return 0
-        low = bisect.bisect_right(entries.order, (at_ms - spec.window_s * 1000, "\U0010ffff"))
-        high = bisect.bisect_right(entries.order, (at_ms, "\U0010ffff"))
-        window = entries.order[low:high]
+        order = entries.order
+        low = bisect.bisect_right(order, (at_ms - spec.window_s * 1000, _LAST))
+        high = bisect.bisect_right(order, (at_ms, _LAST), low)
         if spec.aggregate == "count":
-            return len(window)
+            return high - low
         facts = entries.facts
+        window = (facts[order[i][1]] for i in range(low, high))
         if spec.aggregate == "sum":
-            return sum(facts[m][0] for _, m in window)
+            return sum(amount for amount, _ in window)
         if spec.aggregate == "distinct":
-            return len({facts[m][1] for _, m in window})
+            return len({other for _, other in window})
         mine = event.keys.get(spec.of) if spec.of is not None else None
-        return 0 if mine is None else sum(facts[m][1] == clean(mine) for _, m in window)
+        return 0 if mine is None else sum(other == clean(mine) for _, other in window)
 
     def _add(self, event: RiskEvent, at_ms: int) -> None:
         for index, stream in enumerate(self.plan.streams):
@@ -215,7 +217,7 @@ class MemoryVelocity:
 
 def _trim(entries: _Entries, oldest_ms: int) -> None:
     """Drop events at or before ``oldest_ms`` and the oldest beyond the per-entity cap."""
-    cut = bisect.bisect_right(entries.order, (oldest_ms, "\U0010ffff"))
+    cut = bisect.bisect_right(entries.order, (oldest_ms, _LAST))
     cut = max(cut, len(entries.order) - ENTRIES_PER_KEY_MAX)
     if cut <= 0:
         return
