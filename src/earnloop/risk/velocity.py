@@ -133,11 +133,11 @@ class VelocityBackend(Protocol):
 
 def member(event: RiskEvent, other: str) -> str:
     """An event's identity in a stream (what Redis stores as the sorted-set member): its ref, amount and
-    the ``of`` key's value. The same event added again is the same member, and is not added twice."""
+    the ``of`` key's value (cleaned). The same event added again is the same member, not added twice."""
     return f"{clean(event.ref)}{SEPARATOR}{event.amount}{SEPARATOR}{other}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entries:
     """One entity's events in one stream, ordered by (time, member); each member's amount and other."""
 
@@ -157,19 +157,20 @@ class MemoryVelocity:
 
     def read_and_add(self, event: RiskEvent) -> dict[str, int]:
         at_ms = event_ms(event)
+        keys = {name: clean(value) for name, value in event.keys.items()}  # cleaned once per event
         with self._lock:
-            values = {spec.name: self._read(spec, index, event, at_ms) for spec, index in self._indexed()}
-            self._add(event, at_ms)
+            values = {spec.name: self._read(spec, index, keys, at_ms) for spec, index in self._indexed()}
+            self._add(event, keys, at_ms)
         return values
 
     def _indexed(self) -> Iterable[tuple[VelocitySpec, int]]:
         return zip(self.plan.specs, self.plan.stream_of, strict=True)
 
-    def _read(self, spec: VelocitySpec, stream_index: int, event: RiskEvent, at_ms: int) -> int:
-        value = event.keys.get(spec.key)
+    def _read(self, spec: VelocitySpec, stream_index: int, keys: Mapping[str, str], at_ms: int) -> int:
+        value = keys.get(spec.key)
         if value is None:
             return 0
-        entries = self._data.get((stream_index, clean(value)))
+        entries = self._data.get((stream_index, value))
         if entries is None:
             return 0
         order = entries.order
@@ -183,20 +184,22 @@ class MemoryVelocity:
             return sum(amount for amount, _ in window)
         if spec.aggregate == "distinct":
             return len({other for _, other in window})
-        mine = event.keys.get(spec.of) if spec.of is not None else None
-        return 0 if mine is None else sum(other == clean(mine) for _, other in window)
+        mine = keys.get(spec.of) if spec.of is not None else None
+        return 0 if mine is None else sum(other == mine for _, other in window)
 
-    def _add(self, event: RiskEvent, at_ms: int) -> None:
+    def _add(self, event: RiskEvent, keys: Mapping[str, str], at_ms: int) -> None:
         for index, stream in enumerate(self.plan.streams):
-            value = event.keys.get(stream.key)
-            other = event.keys.get(stream.of) if stream.of is not None else ""
-            if event.kind not in stream.kinds or value is None or other is None:
+            if event.kind not in stream.kinds:
                 continue
-            entries = self._data.setdefault((index, clean(value)), _Entries([], {}))
-            identity = member(event, clean(other))
+            value = keys.get(stream.key)
+            other = keys.get(stream.of) if stream.of is not None else ""
+            if value is None or other is None:
+                continue
+            entries = self._data.setdefault((index, value), _Entries([], {}))
+            identity = member(event, other)
             if identity not in entries.facts:
                 bisect.insort(entries.order, (at_ms, identity))
-                entries.facts[identity] = (event.amount, clean(other))
+                entries.facts[identity] = (event.amount, other)
             _trim(entries, at_ms - self.plan.keep_ms[index])
         self._adds += 1
         if self._adds % SWEEP_EVERY_ADDS == 0:
@@ -218,7 +221,8 @@ class MemoryVelocity:
 def _trim(entries: _Entries, oldest_ms: int) -> None:
     """Drop events at or before ``oldest_ms`` and the oldest beyond the per-entity cap."""
     cut = bisect.bisect_right(entries.order, (oldest_ms, _LAST))
-    cut = max(cut, len(entries.order) - ENTRIES_PER_KEY_MAX)
+    if len(entries.order) - cut > ENTRIES_PER_KEY_MAX:
+        cut = len(entries.order) - ENTRIES_PER_KEY_MAX
     if cut <= 0:
         return
     for _, identity in entries.order[:cut]:
