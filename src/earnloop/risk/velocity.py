@@ -157,7 +157,7 @@ class MemoryVelocity:
 
     def read_and_add(self, event: RiskEvent) -> dict[str, int]:
         at_ms = event_ms(event)
-        keys = {name: clean(value) for name, value in event.keys.items()}  # cleaned once per event
+        keys: dict[str, str] = {name: clean(value) for name, value in event.keys.items()}  # cleaned once
         with self._lock:
             values = {spec.name: self._read(spec, index, keys, at_ms) for spec, index in self._indexed()}
             self._add(event, keys, at_ms)
