@@ -224,8 +224,3 @@ class MemoryVelocity:
         """Events held, over every stream and entity (for tests and ``doctor``)."""
         with self._lock:
             return sum(len(order) for order in self._data.values())
-
-
-def spec_values(specs: Sequence[VelocitySpec]) -> Mapping[str, type]:
-    """The catalogue fields the specs add (every velocity feature is an int)."""
-    return {spec.name: int for spec in specs}
