@@ -145,7 +145,8 @@ def _row(ref: str, n: int, activation: dict[str, Any]) -> dict[str, Any]:
         "kind": activation["kind"],
         "amount": activation["amount"],
         "currency": "TWD",
-        "activation": json.dumps(activation, separators=(",", ":")),
+        # as screen() stores it: only the values that are not their type's zero
+        "activation": json.dumps({k: v for k, v in activation.items() if v}, separators=(",", ":")),
     }
 
 

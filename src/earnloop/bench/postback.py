@@ -215,7 +215,7 @@ def populate_world(
                 user_id=user.id,
                 game_id=game["game_id"],
                 user_agent="Mozilla/5.0 (Linux; Android 14) earnloop-bench",
-                client_ip=f"10.{index // 65_536 % 256}.{index // 256 % 256}.{index % 256}",
+                client_ip=f"10.{index // 256 % 256}.{index % 256}.7",  # a network of its own
                 now_ns=now - CLICK_AGE_NS,
                 risk=risk,
                 device_id=f"bench-device-{index:05d}",

@@ -6,6 +6,10 @@ activation a plain dict built once per event. The ceiling, measured in the same 
 is the same 100 rules written as one plain-Python function feeding the same :func:`decide` (outcome,
 score, reasons, thresholds). Both must reach the same decision on every event, or the bench fails.
 Latency lines compare the engine's p50/p99 with the plain-Python path's at the same percentile.
+
+Then the engine lines (``bench/risk_engine.py``): the same rules over 10 velocity features read per event
+(in-process, and with Redis when ``EARNLOOP_REDIS_URL`` is set), activation included, against the same
+compiled rules on the precomputed activations.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
+from earnloop.bench.risk_engine import SPECS, engine_lines
 from earnloop.observability import configure_logging
 from earnloop.risk.rules import CompiledStrategy, Decision, Rule, Strategy, Thresholds, compile_strategy
 from earnloop.risk.rules import decide as decide_from
@@ -86,6 +91,8 @@ def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
     for pct in (50, 99):
         value_us, ceiling_us = percentile(cel_ns, pct) / 1_000, percentile(py_ns, pct) / 1_000
         yield _line(f"decision_latency_p{pct}_us", value_us, ceiling_us, "us", LATENCY_WHAT, 1)
+    log(f"the engine: {len(SPECS)} velocity features + activation + the same rules, per backend")
+    yield from engine_lines(rules, sizes.events, sizes.rounds, SEED, _line)
 
 
 def _rules(rng: random.Random) -> tuple[list[Rule], str]:

@@ -1,3 +1,3 @@
-"""The risk engine's entry point for money events. Today a pass-through strategy that allows every
-event and records the decision before any money moves; rules, features and scores come later behind
-the same :func:`screen` call."""
+"""The risk engine: every money event is screened (``screening.screen``) by the live strategy of CEL rules
+over the event, its velocity features and the feature sources' fields, and the decision is recorded before
+any money moves (ADR 0023, ADR 0024)."""

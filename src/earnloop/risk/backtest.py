@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select
 from earnloop.db.engine import make_database
 from earnloop.risk.models import risk_decisions, risk_outcomes
 from earnloop.risk.outcomes import BAD_OUTCOMES
-from earnloop.risk.rules import CompiledStrategy, Decision, Strategy, compile_strategy, evaluate
+from earnloop.risk.rules import CompiledStrategy, Decision, Strategy, compile_strategy, evaluate, replayed
 
 HELD = ("review", "block", "deny")  # outcomes that move no money at once
 SHARD_ROWS = 20_000  # decisions read per query inside a shard
@@ -92,10 +92,11 @@ def _as_recorded(outcome: str) -> str:
 
 
 def replay(compiled: CompiledStrategy, events: Iterable[StoredEvent]) -> Tally:
-    """The whole strategy's decision on every event, tallied."""
+    """The whole strategy's decision on every event (its stored, sparse activation filled with zero
+    values), tallied."""
     tally = Tally()
     for event in events:
-        tally.add(event, evaluate(compiled, dict(event.activation)))
+        tally.add(event, evaluate(compiled, replayed(compiled, event.activation)))
     return tally
 
 

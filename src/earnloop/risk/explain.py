@@ -17,6 +17,7 @@ from earnloop.risk.rules import (
     CompiledStrategy,
     Outcome,
     Thresholds,
+    replayed,
 )
 
 
@@ -50,6 +51,7 @@ class Explanation:
 def explain(compiled: CompiledStrategy, activation: Mapping[str, Any]) -> Explanation:
     """Each rule of ``compiled`` evaluated alone on ``activation`` (the same verdict as the whole-strategy
     program: the unit tests hold the two to agreeing), in rule order, and how the outcome follows."""
+    activation = replayed(compiled, activation)  # a stored activation keeps only non-zero values
     steps = tuple(_step(compiled, index, activation) for index in range(len(compiled.strategy.rules)))
     score = sum(step.score_added for step in steps)
     severity = max(

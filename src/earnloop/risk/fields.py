@@ -36,7 +36,6 @@ ATTR_FIELDS: dict[str, type] = {
     "milestone_position": int,  # the milestone's order in its game (1 = the first)
     "emulator": bool,  # the click's user agent is an emulator's / a headless browser's
     "user_agent": str,
-    "reversal": bool,  # a refund, reversal or chargeback (observed)
     "share_of_balance_bps": int,  # a withdrawal's share of the available balance, in basis points
 }
 # Computed by the engine from what the platform knows (the user's account and earlier decisions).

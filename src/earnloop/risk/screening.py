@@ -22,7 +22,7 @@ from earnloop.db import driver
 from earnloop.risk.engine import RiskEngine
 from earnloop.risk.events import RiskEvent
 from earnloop.risk.models import risk_decisions
-from earnloop.risk.rules import SEVERITY, Decision, evaluate
+from earnloop.risk.rules import SEVERITY, Decision, evaluate, narrowed
 
 log = structlog.get_logger("earnloop.risk")
 
@@ -71,9 +71,10 @@ def screen(conn: Connection, engine: RiskEngine, event: RiskEvent) -> ScreenResu
     """Decide ``event`` and record the decision once (see the module docstring)."""
     started_ns = time.perf_counter_ns()
     activation, failed = _activation(conn, engine, event)
-    decision = evaluate(engine.strategies.live(), activation)
-    shadow_strategy = engine.strategies.shadow()
-    shadow = None if shadow_strategy is None else evaluate(shadow_strategy, activation)
+    live = engine.strategies.live()
+    decision = evaluate(live, narrowed(live, activation))
+    candidate = engine.strategies.shadow()
+    shadow = None if candidate is None else evaluate(candidate, narrowed(candidate, activation))
     outcome = _ACTED[decision.outcome]
     reasons = decision.reasons + tuple(f"{FEATURE_ERROR}:{name}" for name in failed)
     if failed and SEVERITY[decision.outcome] < SEVERITY["review"]:

@@ -36,6 +36,7 @@ SWEEP_EVERY_ADDS = 50_000
 VALUE_CHARS_MAX = 200
 SEPARATOR = "\x1f"  # between the parts of a stored entry; removed from entity values
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_LAST = "\U0010ffff"  # sorts after every member: (t, _LAST) bounds the entries at or before t
 
 
 @dataclass(frozen=True)
@@ -132,98 +133,94 @@ class VelocityBackend(Protocol):
 
 def member(event: RiskEvent, other: str) -> str:
     """An event's identity in a stream (what Redis stores as the sorted-set member): its ref, amount and
-    the ``of`` key's value. The same event added again is the same member, and is not added twice."""
+    the ``of`` key's value (cleaned). The same event added again is the same member, not added twice."""
     return f"{clean(event.ref)}{SEPARATOR}{event.amount}{SEPARATOR}{other}"
 
 
-@dataclass
-class _Entries:
-    """One entity's events in one stream, ordered by (time, member); each member's amount and other."""
-
-    order: list[tuple[int, str]]
-    facts: dict[str, tuple[int, str]]
+Entry = tuple[int, str, int, str]  # (at_ms, member, amount, other): atomic, so the GC stops tracking it
 
 
 class MemoryVelocity:
-    """The in-process backend: per stream and entity value, the events of the longest window."""
+    """The in-process backend: per stream and entity value, one list of the events of the longest
+    window ordered by (time, member), and per stream the set of ``value␟member`` held (a retried event
+    is not added twice). One container per entity: the garbage collector walks long-lived containers."""
 
     def __init__(self, specs: Sequence[VelocitySpec]) -> None:
         self.plan = Plan.of(specs)
         self.specs = self.plan.specs
         self._lock = threading.Lock()
-        self._data: dict[tuple[int, str], _Entries] = {}
+        self._data: dict[tuple[int, str], list[Entry]] = {}
+        self._held: list[set[str]] = [set() for _ in self.plan.streams]
         self._adds = 0
 
     def read_and_add(self, event: RiskEvent) -> dict[str, int]:
         at_ms = event_ms(event)
+        keys: dict[str, str] = {name: clean(value) for name, value in event.keys.items()}  # cleaned once
         with self._lock:
-            values = {spec.name: self._read(spec, index, event, at_ms) for spec, index in self._indexed()}
-            self._add(event, at_ms)
+            values = {spec.name: self._read(spec, index, keys, at_ms) for spec, index in self._indexed()}
+            self._add(event, keys, at_ms)
         return values
 
     def _indexed(self) -> Iterable[tuple[VelocitySpec, int]]:
         return zip(self.plan.specs, self.plan.stream_of, strict=True)
 
-    def _read(self, spec: VelocitySpec, stream_index: int, event: RiskEvent, at_ms: int) -> int:
-        value = event.keys.get(spec.key)
+    def _read(self, spec: VelocitySpec, stream_index: int, keys: Mapping[str, str], at_ms: int) -> int:
+        value = keys.get(spec.key)
         if value is None:
             return 0
-        entries = self._data.get((stream_index, clean(value)))
-        if entries is None:
+        order = self._data.get((stream_index, value))
+        if order is None:
             return 0
-        low = bisect.bisect_right(entries.order, (at_ms - spec.window_s * 1000, "\U0010ffff"))
-        high = bisect.bisect_right(entries.order, (at_ms, "\U0010ffff"))
-        window = entries.order[low:high]
+        low = bisect.bisect_right(order, (at_ms - spec.window_s * 1000, _LAST))
+        high = bisect.bisect_right(order, (at_ms, _LAST), low)
         if spec.aggregate == "count":
-            return len(window)
-        facts = entries.facts
+            return high - low
         if spec.aggregate == "sum":
-            return sum(facts[m][0] for _, m in window)
+            return sum(order[i][2] for i in range(low, high))
         if spec.aggregate == "distinct":
-            return len({facts[m][1] for _, m in window})
-        mine = event.keys.get(spec.of) if spec.of is not None else None
-        return 0 if mine is None else sum(facts[m][1] == clean(mine) for _, m in window)
+            return len({order[i][3] for i in range(low, high)})
+        mine = keys.get(spec.of) if spec.of is not None else None
+        return 0 if mine is None else sum(order[i][3] == mine for i in range(low, high))
 
-    def _add(self, event: RiskEvent, at_ms: int) -> None:
+    def _add(self, event: RiskEvent, keys: Mapping[str, str], at_ms: int) -> None:
         for index, stream in enumerate(self.plan.streams):
-            value = event.keys.get(stream.key)
-            other = event.keys.get(stream.of) if stream.of is not None else ""
-            if event.kind not in stream.kinds or value is None or other is None:
+            if event.kind not in stream.kinds:
                 continue
-            entries = self._data.setdefault((index, clean(value)), _Entries([], {}))
-            identity = member(event, clean(other))
-            if identity not in entries.facts:
-                bisect.insort(entries.order, (at_ms, identity))
-                entries.facts[identity] = (event.amount, clean(other))
-            _trim(entries, at_ms - self.plan.keep_ms[index])
+            value = keys.get(stream.key)
+            other = keys.get(stream.of) if stream.of is not None else ""
+            if value is None or other is None:
+                continue
+            order = self._data.setdefault((index, value), [])
+            identity = member(event, other)
+            held = f"{value}{SEPARATOR}{identity}"
+            if held not in self._held[index]:
+                bisect.insort(order, (at_ms, identity, event.amount, other))
+                self._held[index].add(held)
+            self._trim(index, value, order, at_ms - self.plan.keep_ms[index])
         self._adds += 1
         if self._adds % SWEEP_EVERY_ADDS == 0:
             self._sweep(at_ms)
 
+    def _trim(self, index: int, value: str, order: list[Entry], oldest_ms: int) -> None:
+        """Drop events at or before ``oldest_ms`` and the oldest beyond the per-entity cap."""
+        cut = bisect.bisect_right(order, (oldest_ms, _LAST))
+        if len(order) - cut > ENTRIES_PER_KEY_MAX:
+            cut = len(order) - ENTRIES_PER_KEY_MAX
+        if cut <= 0:
+            return
+        held = self._held[index]
+        for entry in order[:cut]:
+            held.discard(f"{value}{SEPARATOR}{entry[1]}")
+        del order[:cut]
+
     def _sweep(self, now_ms: int) -> None:
         """Drop entities whose newest event is older than their stream's longest window."""
-        for (index, value), entries in list(self._data.items()):
-            _trim(entries, now_ms - self.plan.keep_ms[index])
-            if not entries.order:
+        for (index, value), order in list(self._data.items()):
+            self._trim(index, value, order, now_ms - self.plan.keep_ms[index])
+            if not order:
                 del self._data[(index, value)]
 
     def size(self) -> int:
         """Events held, over every stream and entity (for tests and ``doctor``)."""
         with self._lock:
-            return sum(len(e.order) for e in self._data.values())
-
-
-def _trim(entries: _Entries, oldest_ms: int) -> None:
-    """Drop events at or before ``oldest_ms`` and the oldest beyond the per-entity cap."""
-    cut = bisect.bisect_right(entries.order, (oldest_ms, "\U0010ffff"))
-    cut = max(cut, len(entries.order) - ENTRIES_PER_KEY_MAX)
-    if cut <= 0:
-        return
-    for _, identity in entries.order[:cut]:
-        del entries.facts[identity]
-    del entries.order[:cut]
-
-
-def spec_values(specs: Sequence[VelocitySpec]) -> Mapping[str, type]:
-    """The catalogue fields the specs add (every velocity feature is an int)."""
-    return {spec.name: int for spec in specs}
+            return sum(len(order) for order in self._data.values())

@@ -20,7 +20,8 @@ from earnloop.einvoice.source import HttpEInvoiceSource
 from earnloop.einvoice.sweep import CarrierSweep, SweepReport
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from earnloop.risk.engine import memory_engine
+from earnloop.risk.engine import RiskEngine, StaticStrategySource, memory_engine
+from earnloop.risk.rules import Outcome, Rule, Strategy, compile_strategy
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.cashback.service import Funding
@@ -187,3 +188,38 @@ def _wait_until_blocked_by(db: Database, blocker_pid: int) -> None:
                 return
         time.sleep(0.05)
     pytest.fail("the sync never waited for the competing reward's ledger lock")
+
+
+def _engine(outcome: Outcome) -> RiskEngine:
+    rule = Rule("receipts", 'kind == "einvoice_receipt"', outcome, 100)
+    strategy = Strategy(f"receipts-{outcome}", (rule,))
+    return memory_engine(strategies=lambda fields: StaticStrategySource(compile_strategy(strategy, fields)))
+
+
+@pytest.mark.parametrize("outcome", ["block", "review"])
+def test_receipts_the_risk_engine_denies_pay_nothing_and_reviewed_ones_wait(
+    db: Database,
+    ledger: LedgerService,
+    clock: ManualClock,
+    platform: FakePlatform,
+    source: HttpEInvoiceSource,
+    cipher: FernetCodeCipher,
+    outcome: Outcome,
+) -> None:
+    _partner_store(db)
+    user_id = _user(db)
+    carrier_id = _bind(db, source, cipher, user_id)
+    platform.add_invoice(_invoice("AB12345678", date(2026, 3, 1), amount=5_000, seller=PARTNER_TAX_ID))
+    synced = _sync(db, source, cipher, carrier_id, TODAY)
+    with db.uow() as conn:
+        done = reward_receipts(conn, ledger, synced, risk=_engine(outcome))
+    clock.advance(seconds=86_400)  # the lock period (0 days) is over
+    with db.uow() as conn:
+        assert cashback.confirm_due(conn, ledger, clock.now_ns()) == 0
+        found = cashback.find(conn, "einvoice", "AB12345678:20260301")
+    if outcome == "block":  # nothing credited (not even a wallet opened)
+        assert (done["denied"], done["credited"], found) == (1, 0, None)
+    else:  # credited, still pending a day after its release
+        assert (done["denied"], done["credited"]) == (0, 1)
+        assert found is not None
+        assert (found["status"], found["amount"]) == ("pending", 5_000 * 100 * 200 // 10_000)

@@ -23,6 +23,8 @@ from earnloop.risk.rules import Rule, Strategy
 from earnloop.risk.screening import screen
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.cashback.models import cashback_entries
+from earnloop.wallet.cashback.reviews import decide_review
+from tests.conftest import Cli
 from tests.integration.tracking.support import World, click, count, event, money, postback
 
 REVIEW_LEVEL_10 = Strategy(
@@ -131,3 +133,49 @@ def test_a_rule_that_errs_fails_safe_to_review_and_the_postback_succeeds(
     assert money(db, ledger, world.user_id)[1] == 200  # credited pending, on hold
     with db.uow(write=False) as conn:
         assert count(conn, risk_reviews, risk_reviews.c.status == "open") == 1
+
+
+@pytest.mark.parametrize("risk", [REVIEW_LEVEL_10], indirect=True)
+def test_a_rejected_review_voids_the_held_cashback(
+    api: httpx.Client, world: World, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    click_id = click(api, world)
+    clock.advance(seconds=600)
+    assert postback(api, clock, event("txn-1", click_id, "lv5")).status_code == 200
+    assert postback(api, clock, event("txn-2", click_id, "lv10")).status_code == 200
+    with db.uow() as conn:
+        (review,) = reviews.list_reviews(conn)
+        done = decide_review(conn, ledger, review["review_id"], approve=False, reviewer="ana", note="farm")
+    assert done["voided"] == ["earnloop:txn-2", f"earnloop:txn-2:bonus:{world.campaign_id}"]
+    assert (done["status"], done["reviewer"], done["note"]) == ("rejected", "ana", "farm")
+    clock.advance(seconds=86_400)
+    with db.uow() as conn:
+        assert cashback.confirm_due(conn, ledger, clock.now_ns()) == 2  # lv5 and its bonus
+    assert money(db, ledger, world.user_id)[1:] == (0, 200)
+
+
+@pytest.mark.parametrize("risk", [REVIEW_LEVEL_10], indirect=True)
+def test_operators_list_and_decide_held_rewards_from_the_cli(
+    api: httpx.Client, world: World, db: Database, ledger: LedgerService, clock: ManualClock, cli: Cli
+) -> None:
+    click_id = click(api, world)
+    clock.advance(seconds=600)
+    assert postback(api, clock, event("txn-1", click_id, "lv5")).status_code == 200
+    assert postback(api, clock, event("txn-2", click_id, "lv10")).status_code == 200
+    listed = cli("cashback", "reviews")
+    assert listed.returncode == 0, listed.stderr
+    (review,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (review["reward_ref"], review["status"]) == ("earnloop:txn-2", "open")
+    review_id = str(review["review_id"])
+    rejected = cli("cashback", "review", review_id, "--reject", "--reviewer", "ana", "--note", "farm")
+    assert rejected.returncode == 0, rejected.stderr
+    assert json.loads(rejected.stdout)["voided"] == [
+        "earnloop:txn-2",
+        f"earnloop:txn-2:bonus:{world.campaign_id}",
+    ]
+    again = cli("cashback", "review", review_id, "--approve", "--reviewer", "bo")
+    assert again.returncode == 1
+    assert again.stderr.strip().count("\n") == 0
+    assert "rejected already" in again.stderr
+    assert cli("cashback", "reviews", "--status", "nope").returncode == 1
+    assert money(db, ledger, world.user_id)[1:] == (200, 0)  # lv5 and its bonus pending, lv10 voided

@@ -24,6 +24,7 @@ from earnloop.auth.service import create_partner, create_user
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
+from earnloop.risk.engine import RiskEngine
 from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS
 from tests.conftest import ADMIN_TOKEN, Cli, DbTarget
 from tests.integration.signed_post import post_signed
@@ -90,7 +91,7 @@ def scene(db: Database) -> Scene:
 
 
 @pytest.fixture
-def http(db: Database, db_target: DbTarget, clock: ManualClock) -> Iterator[Http]:
+def http(db: Database, db_target: DbTarget, clock: ManualClock, risk: RiskEngine) -> Iterator[Http]:
     from earnloop.api.app import create_app
     from earnloop.config import Settings
 
@@ -99,7 +100,7 @@ def http(db: Database, db_target: DbTarget, clock: ManualClock) -> Iterator[Http
         admin_token=ADMIN_TOKEN,
         appsflyer_push_networks=[*APPSFLYER_PUSH_NETWORKS, "127.0.0.0/8"],
     )
-    app = create_app(settings, db=db, clock=clock)
+    app = create_app(settings, db=db, clock=clock, risk=risk)  # the tests' allow-all engine (conftest)
     with serve(app) as base_url, client(base_url, ADMIN_TOKEN) as admin, client(base_url) as anon:
         yield Http(admin, anon)
 

@@ -29,6 +29,7 @@ from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import ManualClock
 from earnloop.outbox.models import webhook_secrets
+from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.secretbox import SecretBox, SecretBoxError
 from earnloop.tracking.models import tracking_partner_secrets, tracking_provider_secrets
 from earnloop.tracking.verifiers import APPSFLYER_PUSH_NETWORKS
@@ -212,7 +213,7 @@ def _server(db: Database, db_target: DbTarget, clock: ManualClock, keys: str) ->
         secrets_keys=keys,
         appsflyer_push_networks=[*APPSFLYER_PUSH_NETWORKS, "127.0.0.0/8"],
     )
-    app = create_app(settings, db=db, clock=clock)
+    app = create_app(settings, db=db, clock=clock, risk=memory_engine(strategies=shadowed_default))
     with serve(app) as base_url, client(base_url, ADMIN_TOKEN) as admin:
         yield admin
 

@@ -1,5 +1,5 @@
-"""``earnloop cashback …``: credit, reverse and confirm rewards from the command line (operators and
-scripts)."""
+"""``earnloop cashback …``: credit, reverse and confirm rewards, and decide the ones a risk review holds,
+from the command line (operators and scripts)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import typer
 
 from earnloop.cli_support import out
 from earnloop.ledger.cli import run
+from earnloop.risk import reviews
 from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.cashback.reviews import decide_review
 from earnloop.wallet.chart import AccountKind
 
 cashback_app = typer.Typer(help="Cashback: credit, reverse, confirm due.", no_args_is_help=True)
@@ -60,6 +62,32 @@ def confirm_due() -> None:
     """Confirm every reward whose release time has passed (the worker does this continuously)."""
     count = run(lambda conn, ledger: cashback.confirm_due(conn, ledger, ledger.clock.now_ns()))
     out.print(f"{count} confirmed")
+
+
+@cashback_app.command("reviews")
+def list_reviews(
+    status: Annotated[str, typer.Option(help="open, approved or rejected.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=reviews.LIST_MAX)] = 100,
+) -> None:
+    """Rewards held by a risk review, oldest first (JSON lines)."""
+    for review in run(lambda conn, _: reviews.list_reviews(conn, status=status, limit=limit), write=False):
+        typer.echo(json.dumps(review))
+
+
+@cashback_app.command("review")
+def decide(
+    review_id: Annotated[int, typer.Argument(min=1, help="Review id.")],
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="Release the reward, or void it.")],
+    reviewer: Annotated[str, typer.Option(help="Who decides (recorded).")],
+    note: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Decide a held reward: approve (released by the next confirm) or reject (voided), once."""
+    done = run(
+        lambda conn, ledger: decide_review(
+            conn, ledger, review_id, approve=approve, reviewer=reviewer, note=note
+        )
+    )
+    typer.echo(json.dumps(done))
 
 
 def register(app: typer.Typer) -> None:
