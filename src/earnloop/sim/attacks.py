@@ -95,19 +95,22 @@ def sdk_spoofing(p: Planner, number: int) -> None:
 
 def device_farm(p: Planner, number: int) -> None:
     """Racks of phones and emulators on one /24, several accounts per device, each playing like a
-    player (plausible timing): the many accounts per device and per /24 give it away."""
+    player (plausible timing): the many accounts per device and per /24 give it away. A script runs the
+    rack: a device's accounts are opened and started within minutes of each other, then play."""
     label, actor = "device_farm", f"device_farm-{number}"
     subnet = p.subnet()
     day = p.rng.randrange(0, max(1, p.days - 2))
     for _ in range(3):
         agent = p.rng.choice(EMULATOR_AGENTS) if p.rng.random() < 0.6 else p.phone_origin().user_agent
         device = Origin(p.device(), p.ip(subnet), agent)
+        started = p.waking(day)
         for _ in range(6):
-            joined = p.waking(day)
+            joined = started + _s(p.rng.uniform(0, 10 * MINUTE_S))
             handle = _account(p, label, actor, device, joined)
             game = p.rng.choice(p.catalog.games)
+            clicked = joined + _s(p.rng.uniform(MINUTE_S, 5 * MINUTE_S))
             play_game(
-                p, label, actor, handle, device, game, joined + _s(p.rng.uniform(MINUTE_S, 30 * MINUTE_S))
+                p, label, actor, handle, device, game, clicked, first_after_s=(20 * MINUTE_S, 4 * HOUR_S)
             )
 
 

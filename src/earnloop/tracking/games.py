@@ -200,6 +200,28 @@ def bind(conn: Connection, provider: str, claim: VerifiedPostback) -> tuple[Any,
     return click, game
 
 
+def _claimed_milestone(
+    conn: Connection,
+    risk: RiskEngine,
+    provider: str,
+    claim: VerifiedPostback,
+    click: Any,
+    game: Any,
+    now_ns: int,
+) -> Any:
+    """The milestone the postback claims. A claim of one the user was already paid for (a replay under
+    a new transaction id) is refused, and still counted in the user's milestone velocity: a burst of
+    replays shows on the events that follow it."""
+    try:
+        return _milestone(conn, game, click, claim.event_key, now_ns)
+    except Rejected as refused:
+        if refused.code == "duplicate_milestone":
+            keys = click_keys(int(click.user_id), click.client_ip, click.device_id)
+            ref = f"{SOURCE}:{reward_ref(provider, claim.transaction_id)}"
+            observe(risk, RiskEvent("milestone", ref, now_ns, keys={**keys, "offer": f"game:{game.id}"}))
+        raise
+
+
 def earn(
     conn: Connection,
     ledger: LedgerService,
@@ -212,7 +234,7 @@ def earn(
     user_id = int(click.user_id)
     if game.status != "active":
         raise Rejected("game_inactive", f"game {game.key!r} is {game.status}")
-    milestone = _milestone(conn, game, click, claim.event_key, now_ns)
+    milestone = _claimed_milestone(conn, risk, provider, claim, click, game, now_ns)
     pricing = price_milestone(
         conn, ledger, user_id=user_id, at_ns=now_ns, game=game, milestone=milestone, used=milestone.used
     )
