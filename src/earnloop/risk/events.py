@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 EventKind = Literal[
     "click",
@@ -24,33 +24,10 @@ EventKind = Literal[
     "account_change",
     "refund",
 ]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "click",
-    "install",
-    "milestone",
-    "conversion",
-    "einvoice_receipt",
-    "login",
-    "payment",
-    "withdrawal",
-    "paycode_use",
-    "account_change",
-    "refund",  # a refund, reversal or chargeback of an earlier event (observed, not decided)
-)
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 # The entities an event can be keyed by: velocity windows, lists and feeds count per one of these.
 EntityKey = Literal["user", "device", "ip", "ip24", "card", "carrier", "payee", "partner", "offer", "phone"]
-ENTITY_KEYS: tuple[EntityKey, ...] = (
-    "user",
-    "device",
-    "ip",
-    "ip24",
-    "card",
-    "carrier",
-    "payee",
-    "partner",
-    "offer",
-    "phone",
-)
+ENTITY_KEYS: tuple[EntityKey, ...] = get_args(EntityKey)
 AttrValue = bool | int | float | str
 
 

@@ -196,18 +196,8 @@ def approve(
     _retire_live(conn, name)
     approval = {"approver_id": approver.id, "approver": approver.name, "approved_at_ns": now_ns}
     _set_status(conn, row, "draft", status="live", self_approved=own, **approval)
-    _point(conn, name, live_version=version, shadow_version=_unless(current["shadow_version"], version))
     detail = {"self_approved": own, "previous_live": current["live_version"]}
-    audit.record(
-        conn,
-        name=name,
-        version=version,
-        action=audit.APPROVED,
-        operator=approver,
-        detail=detail,
-        now_ns=now_ns,
-    )
-    return version_out(version_row(conn, name, version), None)
+    return _now_live(conn, name, version, current, approver, audit.APPROVED, detail, now_ns)
 
 
 def rollback(conn: Connection, name: str, version: int, operator: Operator, *, now_ns: int) -> VersionOut:
@@ -223,16 +213,24 @@ def rollback(conn: Connection, name: str, version: int, operator: Operator, *, n
         )
     _retire_live(conn, name)
     _set_status(conn, row, "retired", status="live")
-    _point(conn, name, live_version=version, shadow_version=_unless(current["shadow_version"], version))
     detail = {"previous_live": current["live_version"]}
+    return _now_live(conn, name, version, current, operator, audit.ROLLED_BACK, detail, now_ns)
+
+
+def _now_live(
+    conn: Connection,
+    name: str,
+    version: int,
+    current: Any,
+    operator: Operator,
+    action: str,
+    detail: dict[str, Any],
+    now_ns: int,
+) -> VersionOut:
+    """Point ``name`` at ``version`` as live (the shadow stays, unless it is that version) and audit it."""
+    _point(conn, name, live_version=version, shadow_version=_unless(current["shadow_version"], version))
     audit.record(
-        conn,
-        name=name,
-        version=version,
-        action=audit.ROLLED_BACK,
-        operator=operator,
-        detail=detail,
-        now_ns=now_ns,
+        conn, name=name, version=version, action=action, operator=operator, detail=detail, now_ns=now_ns
     )
     return version_out(version_row(conn, name, version), None)
 
