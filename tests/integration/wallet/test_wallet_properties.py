@@ -370,6 +370,7 @@ class WalletMachine(RuleBasedStateMachine):
                     holder_name=f"Holder {i}",
                     account_number=f"ACCT00{i}",
                     now_ns=now,
+                    risk=RISK,
                 )
                 self.destinations.append(int(dest["destination_id"]))
                 for cur in CURRENCIES[: 2 if i < 2 else 1]:  # users 0 and 1 also have a USD wallet
@@ -1119,6 +1120,7 @@ class WalletMachine(RuleBasedStateMachine):
                 currency_code=cur,
                 amount=amount,
                 limits=LIMITS,
+                risk=RISK,
             )
 
         now = self.clock.now_ns()
