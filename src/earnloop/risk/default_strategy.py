@@ -14,7 +14,7 @@ from earnloop.risk.events import EventKind
 from earnloop.risk.rules import Rule, Strategy, Thresholds
 from earnloop.risk.velocity import VelocitySpec
 
-VERSION = "default-1"
+VERSION = "default-2"  # 2: withdrawals read destination_age_s, other_destinations
 MINUTE_S, HOUR_S, DAY_S = 60, 3_600, 86_400
 CLICK: frozenset[EventKind] = frozenset({"click"})
 EARNS: frozenset[EventKind] = frozenset({"milestone", "conversion", "einvoice_receipt"})
@@ -45,6 +45,12 @@ _EARN = 'kind in ["milestone", "conversion", "einvoice_receipt"]'
 _NEW_PRESENCE = (
     '((key_device != "" && device_seen_user_30d == 0) || (key_ip24 != "" && ip24_seen_user_30d == 0))'
 )
+# A device new to the user; by its network only when the request named no device (people move between
+# networks every day, a new phone is rarer): what a withdrawal is blocked on.
+_NEW_DEVICE = '(key_device != "" ? device_seen_user_30d == 0 : (key_ip24 != "" && ip24_seen_user_30d == 0))'
+# The payout destinations changed in the last day: counted by velocity (this process, or Redis) and,
+# for the withdrawal's own destination, from the database (any process, any restart).
+_RECENT_CHANGE = "(changes_user_24h >= 1 || destination_age_s < 86400)"
 
 RULES: tuple[Rule, ...] = (
     # click_injection: the milestone follows its click by seconds (honest players need minutes)
@@ -80,13 +86,16 @@ RULES: tuple[Rule, ...] = (
     # stolen_account_withdrawal: payout destination changed, then a withdrawal from a new device / network
     Rule(
         "withdrawal_after_change_new_device",
-        f'kind == "withdrawal" && changes_user_24h >= 1 && {_NEW_PRESENCE}',
+        f'kind == "withdrawal" && {_RECENT_CHANGE} && {_NEW_DEVICE}',
         "block",
         100,
     ),
+    # ... or of most of the balance to a destination that replaced another (a first destination and a
+    # first withdrawal of everything is what honest users do)
     Rule(
         "withdrawal_after_change_most_balance",
-        'kind == "withdrawal" && changes_user_24h >= 1 && share_of_balance_bps >= 8000',
+        f'kind == "withdrawal" && {_RECENT_CHANGE} && other_destinations >= 1'
+        " && share_of_balance_bps >= 8000",
         "review",
         50,
     ),
