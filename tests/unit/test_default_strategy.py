@@ -20,7 +20,7 @@ def activation(**values: Any) -> dict[str, Any]:
     base = ENGINE.builder.template.copy()
     base.update(key_user="7", key_device="d1", key_ip24="203.0.113.0/24", account_age_s=90 * 86_400)
     base.update(device_seen_user_30d=5, ip24_seen_user_30d=5, users_device_24h=1, users_device_30d=1)
-    base.update(users_ip24_24h=1)
+    base.update(users_ip24_24h=1, devices_user_30d=1, ip24s_user_30d=1)
     base.update(values)
     return base
 
@@ -125,6 +125,14 @@ HONEST = {
         **WITHDRAWAL,
         "destination_age_s": 30 * 86_400,
         "device_seen_user_30d": 0,
+        "share_of_balance_bps": 10_000,
+    },
+    "a first withdrawal of a user never seen on a device (e-invoices only), to a new destination": {
+        **WITHDRAWAL,
+        "changes_user_24h": 1,
+        "destination_age_s": 60,
+        "device_seen_user_30d": 0,
+        "devices_user_30d": 0,
         "share_of_balance_bps": 10_000,
     },
     "a payment at a till": {"kind": "payment", "amount": 12_000, "key_payee": "merchant:3"},
