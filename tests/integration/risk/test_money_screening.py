@@ -30,6 +30,7 @@ BY_AMOUNT = Strategy(
         Rule("largish_payment", 'kind == "payment" && amount >= 20000 && amount < 50000', "review", 10),
         Rule("big_withdrawal", 'kind == "withdrawal" && amount >= 3000', "block", 100),
         Rule("largish_withdrawal", 'kind == "withdrawal" && amount >= 1000 && amount < 3000', "review", 10),
+        Rule("third_destination", 'kind == "account_change" && other_destinations >= 2', "block", 100),
     ),
 )
 FUNDS = 100_000
@@ -310,3 +311,23 @@ def test_reviewers_reject_a_held_withdrawal_from_the_cli(api: httpx.Client, cli:
         assert again.returncode == 1
         assert again.stderr.startswith("error: ")
         assert len(again.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("risk", [BY_AMOUNT], indirect=True)
+def test_a_denied_destination_change_stores_nothing(api: httpx.Client, db: Database) -> None:
+    with _user(api, "dan") as me:
+        first, second = _destination(me, "0010000001"), _destination(me, "0010000002")
+        body = {
+            "kind": "bank",
+            "institution": "Test Bank",
+            "holder_name": "D",
+            "account_number": "0010000003",
+        }
+        refused = me.post("/v1/me/payout-destinations", json=body)
+        _problem(refused, "risk-denied")
+        listed = [d["destination_id"] for d in me.get("/v1/me/payout-destinations").json()]
+        assert listed == [first, second]
+        assert me.delete(f"/v1/me/payout-destinations/{second}").status_code == 204  # observed, not screened
+    changes = _decisions(db, "account_change")
+    assert [c["decision"] for c in changes] == ["allow", "allow", "deny"]
+    assert changes[0]["activation"] != changes[1]["activation"]  # two accounts, two payee fingerprints
