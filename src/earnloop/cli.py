@@ -30,6 +30,8 @@ from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
 from earnloop.outbox import cli as outbox_cli
+from earnloop.risk import cli as risk_cli
+from earnloop.sim import cli as sim_cli
 from earnloop.tracking import cli as tracking_cli
 from earnloop.wallet import cli as wallet_cli
 from earnloop.wallet.cashback import cli as cashback_cli
@@ -51,6 +53,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(demo_app, name="demo")
 secrets_app = typer.Typer(help="Secrets stored at rest (EARNLOOP_SECRETS_KEYS).", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+sim_cli.register(risk_cli.risk_app)  # earnloop risk eval (the fraud lab sits above risk)
 # Every domain's sub-commands, in the order `earnloop --help` lists them.
 for domain_cli in (
     auth_cli,
@@ -67,6 +70,7 @@ for domain_cli in (
     einvoice_cli,
     affiliate_cli,
     tracking_cli,
+    risk_cli,
 ):
     domain_cli.register(app)
 out = Console()
@@ -285,7 +289,9 @@ def demo_seed() -> None:
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Bench name: ledger, wallet, postback, risk, or all.")],
+    name: Annotated[
+        str, typer.Argument(help="Bench name: ledger, wallet, postback, risk, risk-deploy, or all.")
+    ],
     quick: Annotated[bool, typer.Option(help="Small sizes (smoke run).")] = False,
     json_only: Annotated[bool, typer.Option("--json", help="Only the JSON lines.")] = False,
 ) -> None:

@@ -150,6 +150,49 @@ class Settings(BaseSettings):
         ge=60,
         description="The worker syncs (and rewards) each bound carrier whose last sync is older than this.",
     )
+    # Risk lists, partner feeds and phone reputation (risk/, ADR 0026)
+    risk_feed_signing_key_file: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="File holding our Ed25519 private key (PKCS#8 PEM) that signs the blocklist feeds we "
+        "export; `earnloop risk feeds keygen` creates it (mode 0600). Unset: export is refused.",
+    )
+    risk_feed_issuer: str = Field(
+        default="earnloop",
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+        description="Our name as the issuer of exported feeds (partners register our public key under it).",
+    )
+    phone_default_region: str = Field(
+        default="TW",
+        pattern=r"^[A-Z]{2}$",
+        description="Region (ISO 3166-1 alpha-2) a phone number without a country code is read in.",
+    )
+
+    # Risk strategies (risk/strategies/, ADR 0025)
+    risk_four_eyes: bool = Field(
+        default=True,
+        description="A strategy version goes live only when an operator other than its author approves it. "
+        "false (small teams): the author may approve their own version, recorded as self-approved.",
+    )
+    risk_strategy_refresh_ms: int = Field(
+        default=1_000,
+        ge=0,
+        le=60_000,
+        description="How often each process checks whether the live or shadow strategy changed (one "
+        "primary-key row read); a change is in force in every process within about this long. 0: on "
+        "every decision.",
+    )
+    risk_strategy: str = Field(
+        default="default",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="The stored strategy every money event is decided by (its live version, hot-deployed); "
+        "while it has no live version, the built-in default strategy decides.",
+    )
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="The operator token the `earnloop risk strategy` commands act under (the operator is "
+        "recorded as author, approver…); created by `earnloop operators create`.",
+    )
 
     @field_validator("appsflyer_push_networks")
     @classmethod
@@ -160,6 +203,15 @@ class Settings(BaseSettings):
             raise ValueError("1 to 64 CIDR blocks")
         for block in value:
             ipaddress.ip_network(block, strict=True)  # ValueError names the bad block
+        return value
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value} is not a region phonenumbers knows")
         return value
 
 

@@ -20,10 +20,8 @@ database only, like any postback secret (ADR 0016). The catalog it seeds is data
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import secrets as token_source
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +39,10 @@ from earnloop.demo_catalog import GAMES, MERCHANT, MERCHANTS, TWO_X_FUNDING, TWO
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.engine import RiskEngine, demo_engine
+from earnloop.secretbox import process_box
+from earnloop.sim import adapter
 from earnloop.tracking import service as tracking
 from earnloop.tracking.models import tracking_clicks
-from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
@@ -64,8 +63,7 @@ HOUSE_PUBLISHER = "Lantern Games"  # publishes the demo games that name no other
 POPULATION = 50
 LATE_JOINERS = 5  # the last players sign up on day two
 POPULATION_SEED = 20_261_204
-PROVIDER = "earnloop"
-PROVIDER_IP = "203.0.113.7"  # TEST-NET-3: the simulated provider's servers
+PROVIDER = adapter.PROVIDER
 PLAYERS_IP = "198.51.100.20"  # TEST-NET-2: the players' network
 USER_AGENTS = {
     "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)",
@@ -353,7 +351,9 @@ def _play_day(
     demo_keys = {game["key"] for game in GAMES}
     now_ns = ledger.clock.now_ns()
     signing = {
-        k: _publisher_secret(conn, g["publisher_id"], now_ns) for k, g in games.items() if k in demo_keys
+        k: adapter.publisher_secret(conn, process_box(), g["publisher_id"], now_ns)
+        for k, g in games.items()
+        if k in demo_keys
     }
     for play in all_plays:
         if play.first_day > day:
@@ -378,17 +378,6 @@ def _play_day(
             _postback(conn, ledger, risk, secret, play.transaction_id(milestone), click_id, milestone)
 
 
-def _publisher_secret(conn: Connection, publisher_id: int, now_ns: int) -> str:
-    """The publisher's active ``earnloop`` postback secret, made (random, kept in the database only)
-    when it has none."""
-    active = tracking.active_partner_secrets(conn, publisher_id)
-    if active:
-        return active[0]
-    secret = token_source.token_urlsafe(32)
-    tracking.set_partner_secret(conn, partner_id=publisher_id, secret=secret, active=True, now_ns=now_ns)
-    return secret
-
-
 def _last_click(conn: Connection, user_id: int, game_id: int) -> str:
     return str(
         conn.execute(
@@ -410,19 +399,17 @@ def _postback(
     event: str,
 ) -> None:
     """A provider's signed milestone postback, handled by the real earn engine; it must be accepted."""
-    now_ns = ledger.clock.now_ns()
-    body = json.dumps({"transaction_id": transaction_id, "click_id": click_id, "event": event}).encode()
-    raw = RawPostback(
-        method="POST",
-        path=f"/postbacks/{PROVIDER}",
-        query_string="",
-        headers={
-            GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, now_ns // 10**9),
-            "Content-Type": "application/json",
-        },
-        body=body,
-        client_ip=PROVIDER_IP,
+    done = adapter.game_postback(
+        conn,
+        ledger,
+        risk,
+        process_box(),
+        secret,
+        transaction_id=transaction_id,
+        click_id=click_id,
+        event=event,
+        now_ns=ledger.clock.now_ns(),
+        sent_before=False,
     )
-    reply = tracking.handle_postback(conn, ledger, raw, provider=PROVIDER, now_ns=now_ns, risk=risk)
-    if reply.status != 200:
-        raise RuntimeError(f"demo postback {transaction_id} was rejected: {reply.body[:300]!r}")
+    if done.outcome != adapter.ACCEPTED:
+        raise RuntimeError(f"demo postback {transaction_id} was not accepted: {done.outcome}")

@@ -1,7 +1,8 @@
 """The demo's shoppers: day-one players who click a partner merchant and buy, each purchase reported by
 the merchant's affiliate partner in signed ``Earnloop-Signature`` conversion postbacks handled by the
-real engine (``affiliate.postbacks.handle_postback``) — then some approved, a few partly refunded and
-one reversed, as partners report them. Every reward stays pending for the merchant's lock period.
+real engine (``affiliate.postbacks.handle_postback``, called through ``earnloop.sim.adapter``) — then
+some approved, a few partly refunded and one reversed, as partners report them. Every reward stays
+pending for the merchant's lock period.
 
 Deterministic (a fixed seed) and idempotent: the shopping day runs in one transaction and is skipped
 once its first order exists. Each merchant's postback secret is random and lives in the database only.
@@ -9,30 +10,27 @@ once its first order exists. Each merchant's postback secret is random and lives
 
 from __future__ import annotations
 
-import json
 import random
-import secrets as token_source
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
-from earnloop.affiliate import postbacks
-from earnloop.affiliate import service as affiliate
 from earnloop.affiliate.models import affiliate_conversions
 from earnloop.auth.models import users
 from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.engine import RiskEngine
-from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, sign_generic
+from earnloop.secretbox import process_box
+from earnloop.sim import adapter
+from earnloop.sim.adapter import Origin
 
 SEED = 20_261_205
 SHOPPER_SHARE = 0.4  # of the day-one players
-PARTNER_IP = "203.0.113.9"  # TEST-NET-3: the affiliate partners' servers
-SHOPPER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"
-SHOPPER_IP = "198.51.100.21"
+SHOPPER = Origin(
+    "demo-shopper-phone", "198.51.100.21", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def shop(db: Database, ledger: LedgerService, shoppers: Sequence[str], risk: Ris
         if not plan or _done(conn, plan[0].order_id):
             return 0
         for purchase in plan:
-            _buy(conn, ledger, purchase, merchants[purchase.merchant_key]["merchant_id"], risk)
+            _buy(conn, ledger, risk, purchase, merchants[purchase.merchant_key]["merchant_id"])
     return len(plan)
 
 
@@ -90,63 +88,44 @@ def _done(conn: Connection, order_id: str) -> bool:
 
 
 def _buy(
-    conn: Connection, ledger: LedgerService, purchase: Purchase, merchant_id: int, risk: RiskEngine
+    conn: Connection, ledger: LedgerService, risk: RiskEngine, purchase: Purchase, merchant_id: int
 ) -> None:
     user_id = conn.execute(select(users.c.id).where(users.c.handle == purchase.handle)).scalar_one()
     now = ledger.clock.now_ns()
-    click = affiliate.record_click(
-        conn,
-        user_id=user_id,
-        merchant_id=merchant_id,
-        user_agent=SHOPPER_AGENT,
-        client_ip=SHOPPER_IP,
-        now_ns=now,
-    )
-    secret = _secret(conn, merchant_id, now)
-    report = {
-        "order_id": purchase.order_id,
-        "click_id": click["click_id"],
-        "order_amount": purchase.amount,
-        "currency": "TWD",
-        "category": purchase.category,
-        "event_time": datetime.fromtimestamp(now / 10**9, UTC).isoformat(),
-    }
-    _report(conn, ledger, risk, merchant_id, secret, {**report, "status": "pending"})
+    click_id, _ = adapter.click_merchant(conn, user_id, merchant_id, SHOPPER, now)
+    secret = adapter.merchant_secret(conn, process_box(), merchant_id, now)
+    _report(conn, ledger, risk, secret, merchant_id, purchase, click_id, "pending", purchase.amount)
     if purchase.later == "refund":
-        refund = {"status": "approved", "order_amount": purchase.refunded_to}
-        _report(conn, ledger, risk, merchant_id, secret, {**report, **refund})
+        _report(conn, ledger, risk, secret, merchant_id, purchase, click_id, "approved", purchase.refunded_to)
     elif purchase.later:
-        _report(conn, ledger, risk, merchant_id, secret, {**report, "status": purchase.later})
-
-
-def _secret(conn: Connection, merchant_id: int, now_ns: int) -> str:
-    active = affiliate.active_secrets(conn, merchant_id)
-    if active:
-        return active[0]
-    secret = token_source.token_urlsafe(32)
-    affiliate.set_secret(conn, merchant_id=merchant_id, secret=secret, active=True, now_ns=now_ns)
-    return secret
+        _report(conn, ledger, risk, secret, merchant_id, purchase, click_id, purchase.later, purchase.amount)
 
 
 def _report(
     conn: Connection,
     ledger: LedgerService,
     risk: RiskEngine,
-    merchant_id: int,
     secret: str,
-    update: dict[str, object],
+    merchant_id: int,
+    purchase: Purchase,
+    click_id: str,
+    status: str,
+    amount: int,
 ) -> None:
     """The partner's signed postback for one update; the engine must accept it."""
-    now = ledger.clock.now_ns()
-    body = json.dumps(update).encode()
-    raw = RawPostback(
-        method="POST",
-        path=f"/affiliate/postbacks/{merchant_id}",
-        query_string="",
-        headers={GENERIC_SIGNATURE_HEADER: sign_generic(secret, body, now // 10**9)},
-        body=body,
-        client_ip=PARTNER_IP,
+    done = adapter.merchant_report(
+        conn,
+        ledger,
+        risk,
+        process_box(),
+        secret,
+        merchant_id=merchant_id,
+        order_id=purchase.order_id,
+        click_id=click_id,
+        status=status,
+        order_amount=amount,
+        category=purchase.category,
+        now_ns=ledger.clock.now_ns(),
     )
-    reply = postbacks.handle_postback(conn, ledger, raw, merchant_id=merchant_id, now_ns=now, risk=risk)
-    if reply.status != 200:
-        raise RuntimeError(f"demo conversion {update['order_id']} was rejected: {reply.body[:300]!r}")
+    if done.outcome != adapter.ACCEPTED:
+        raise RuntimeError(f"demo conversion {purchase.order_id} ({status}) was not accepted: {done.outcome}")

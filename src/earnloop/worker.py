@@ -124,7 +124,7 @@ def run_sweeps(
     The e-invoice platform is configured once, at start (a production misconfiguration fails here)."""
     settings = settings or get_settings()
     carriers = CarrierSweep.from_settings(settings)
-    risk = build_engine(settings)
+    risk = build_engine(settings, db=db)
     try:
         _run_rounds(
             db, ledger, interval_s=interval_s, once=once, settings=settings, carriers=carriers, risk=risk

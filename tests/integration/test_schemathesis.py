@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from earnloop.api.app import create_app
 from earnloop.config import Settings
 from earnloop.ledger.clock import ManualClock
+from earnloop.risk.feed_signing import generate_key_file
 from tests.conftest import ADMIN_TOKEN, reset_ledger
 from tests.live_server import client, serve
 
@@ -71,12 +72,19 @@ def live(request: pytest.FixtureRequest) -> Iterator[Live]:
     target = request.getfixturevalue(f"{request.param}_target")
     db = target.open()
     reset_ledger(db)
-    app = create_app(Settings(database_url=target.url, admin_token=ADMIN_TOKEN), db=db, clock=ManualClock())
+    keys = tempfile.TemporaryDirectory(prefix="fuzz-feed-")
+    feed_key_file = str(Path(keys.name) / "feed.pem")
+    generate_key_file(feed_key_file)  # the operator's feed export signs with it
+    settings = Settings(
+        database_url=target.url, admin_token=ADMIN_TOKEN, risk_feed_signing_key_file=feed_key_file
+    )
+    app = create_app(settings, db=db, clock=ManualClock())
     try:
         with serve(app) as base_url:
             yield _seed(base_url)
     finally:
         db.dispose()
+        keys.cleanup()
 
 
 def _document() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from earnloop.affiliate import report, service
-from earnloop.cli_support import fail, out, secret_box
+from earnloop.cli_support import database, fail, out, secret_box
 from earnloop.config import get_settings
 from earnloop.ledger.cli import run
 from earnloop.risk.engine import build_engine
@@ -37,7 +37,8 @@ def import_report(
         content = file.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {file}: {exc}")
-    risk = build_engine(get_settings())
+    settings = get_settings()
+    risk = build_engine(settings, db=database(settings))  # the stored strategy decides, as in the API
     summary: dict[str, Any] = run(
         lambda conn, ledger: report.import_report(
             conn, ledger, merchant_id=merchant_id, content=content, now_ns=ledger.clock.now_ns(), risk=risk

@@ -14,6 +14,10 @@ from earnloop.api import health, ledger, wallet
 from earnloop.api import holds as holds_api
 from earnloop.api import mandates as mandates_api
 from earnloop.api import pay as pay_api
+from earnloop.api import phone_reputation as phone_reputation_api
+from earnloop.api import risk_decisions as risk_decisions_api
+from earnloop.api import risk_lists as risk_lists_api
+from earnloop.api import risk_strategies as risk_strategies_api
 from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
 from earnloop.api import withdrawal_reviews as withdrawal_reviews_api
@@ -64,7 +68,7 @@ def create_app(
         metrics=metrics,
         admin_token=resolve_admin_token(settings),
         box=box_from_settings(settings),
-        risk=risk or build_engine(settings),
+        risk=risk or build_engine(settings, db=db),
         group_commit=GroupCommitter(db) if db.is_sqlite else None,
     )
     app = FastAPI(
@@ -93,6 +97,10 @@ def create_app(
     app.include_router(catalog_api.router)
     app.include_router(tracking_api.admin)
     app.include_router(affiliate_api.admin)
+    app.include_router(risk_lists_api.router)
+    app.include_router(phone_reputation_api.router)
+    risk_strategies_api.install(app, ctx)
+    app.include_router(risk_decisions_api.router)
     withdrawals_api.install_payouts(app, settings)
     webhooks_api.install(app, settings, webhook_resolver)
     einvoice_api.install(app, settings)

@@ -1,4 +1,5 @@
-"""Identity tables: users of the consumer app and their API tokens, and partners with their API keys.
+"""Identity tables: users of the consumer app and their API tokens, partners with their API keys, and
+operators (named people with roles) with their API tokens.
 
 Secrets are stored as SHA-256 digests of high-entropy random tokens, never in clear.
 """
@@ -35,5 +36,17 @@ partners = Table(
     Column("kind", String(32), nullable=False),
     Column("settlement_currency", String(3), nullable=False),
     Column("api_key_sha256", String(64), nullable=False, unique=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+)
+
+# Named operators (risk analysts, finance, admins): the people whose actions are recorded by name, e.g.
+# a strategy's author and its approver. ``roles`` is a space-separated set of role names.
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("roles", String(200), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at_ns", BigInteger, nullable=False),
 )

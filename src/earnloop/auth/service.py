@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, insert, select
@@ -45,11 +46,12 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_user(conn: Connection, handle: str) -> Created:
-    """A new user with an API token (returned once, stored as a digest)."""
+def create_user(conn: Connection, handle: str, *, now_ns: int | None = None) -> Created:
+    """A new user with an API token (returned once, stored as a digest); created ``now_ns`` (default: the
+    wall clock; the simulator passes its own clock, so that account ages are those of its world)."""
     if not HANDLE_RE.match(handle):
         raise AuthError("handle: 3–64 of a-z 0-9 _ . - starting with a letter or digit")
-    now = time.time_ns()
+    now = time.time_ns() if now_ns is None else now_ns
     with conn.begin_nested():
         try:
             statement = insert(users).values(handle=handle, created_at_ns=now).returning(users.c.id)
@@ -121,3 +123,12 @@ def partner_for_key(conn: Connection, key: str) -> Partner | None:
 def get_partner(conn: Connection, partner_id: int) -> Partner | None:
     row = driver.first(conn, _PARTNER, {"partner_id": partner_id})
     return Partner(row.id, row.name, row.kind, row.settlement_currency) if row else None
+
+
+def users_created_at_ns(conn: Connection, user_ids: Iterable[int]) -> dict[int, int]:
+    """When each of the (existing) users was created, in ns since the epoch (account age for trust)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(users.c.id, users.c.created_at_ns).where(users.c.id.in_(ids)))
+    return {int(row.id): int(row.created_at_ns) for row in rows}

@@ -15,6 +15,8 @@ BENCHES: dict[str, str] = {
     "wallet": "earnloop.bench.wallet",
     "postback": "earnloop.bench.postback",
     "risk": "earnloop.bench.risk",
+    "risk-deploy": "earnloop.bench.risk_deploy",
+    "backtest": "earnloop.bench.backtest",
 }
 
 

@@ -61,6 +61,7 @@ class Database:
 
     engine: Engine
     sqlite_writer: threading.RLock = field(default_factory=threading.RLock, compare=False, repr=False)
+    search_path: str | None = None  # the PostgreSQL schema it was opened on (tests), for worker processes
 
     @property
     def dialect(self) -> str:
@@ -205,4 +206,4 @@ def make_database(
     engine = create_engine(
         parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
     )
-    return Database(engine)
+    return Database(engine, search_path=search_path)

@@ -69,7 +69,9 @@ def sync(carrier_id: Annotated[int, typer.Argument(min=1, help="Carrier id.")]) 
         with db.uow() as conn:
             result = service.apply_sync(conn, plan, time.time_ns())
             ledger = LedgerService(SystemClock())
-            result["rewards"] = rewards.reward_receipts(conn, ledger, result, risk=build_engine(settings))
+            result["rewards"] = rewards.reward_receipts(
+                conn, ledger, result, risk=build_engine(settings, db=db)
+            )
     except ERRORS as exc:
         fail(str(exc))
     finally:

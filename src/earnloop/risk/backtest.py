@@ -200,14 +200,20 @@ def id_range(conn: Connection) -> tuple[int, int]:
 
 
 def backtest(
-    store: Store, strategy: Strategy, fields: Mapping[str, type], *, conn: Connection, workers: int = 2
+    store: Store | None,
+    strategy: Strategy,
+    fields: Mapping[str, type],
+    *,
+    conn: Connection,
+    workers: int = 2,
 ) -> dict[str, Any]:
     """Replay ``strategy`` (validated against ``fields``; raises ``RuleError`` first) over every stored
-    decision. ``workers`` processes each replay a contiguous id range; 1 replays here."""
+    decision. ``workers`` processes, each opening ``store``, replay a contiguous id range each; with one
+    worker (or no ``store``) the replay runs here, on ``conn``."""
     compiled = compile_strategy(strategy, fields)
     started = time.perf_counter()
     low, high = id_range(conn)
-    if workers <= 1 or high - low < SHARD_ROWS:
+    if store is None or workers <= 1 or high - low < SHARD_ROWS:
         tally = replay(compiled, stored_events(conn, low, high))
         return report(strategy, tally, time.perf_counter() - started)
     bounds = _split(low, high, workers)

@@ -14,7 +14,9 @@ from earnloop.risk.events import EventKind
 from earnloop.risk.rules import Rule, Strategy, Thresholds
 from earnloop.risk.velocity import VelocitySpec
 
-VERSION = "default-2"  # 2: withdrawals read destination_age_s, other_destinations; seen = SEEN
+# a "." never appears in a stored version's label, "<name>-<n>"; 3: withdrawals read destination_age_s,
+# other_destinations, and "seen" counts only the SEEN kinds (ADR 0028)
+VERSION = "builtin.default-3"
 MINUTE_S, HOUR_S, DAY_S = 60, 3_600, 86_400
 CLICK: frozenset[EventKind] = frozenset({"click"})
 EARNS: frozenset[EventKind] = frozenset({"milestone", "conversion", "einvoice_receipt"})
@@ -61,7 +63,14 @@ _NEW_DEVICE = (
 # for the withdrawal's own destination, from the database (any process, any restart).
 _RECENT_CHANGE = "(changes_user_24h >= 1 || destination_age_s < 86400)"
 
+_BLOCKLISTED = " || ".join(
+    f"blocklisted_{key}" for key in ("user", "device", "ip", "ip24", "card", "carrier", "payee", "phone")
+)
+
 RULES: tuple[Rule, ...] = (
+    # an entity on our blocklist or a partner's feed (lists.py); a phone number people report as a scam
+    Rule("blocklisted_entity", _BLOCKLISTED, "block", 100),
+    Rule("reported_phone", "phone_flagged", "review", 50),
     # click_injection: the milestone follows its click by seconds (honest players need minutes)
     Rule(
         "click_to_milestone_too_fast",

@@ -3,8 +3,8 @@ feature sources and the catalogue they make (issue 15, ADR 0024).
 
 Owns :class:`RiskEngine` (built once per process and handed to the earn paths explicitly, the way the
 ledger is), :class:`StaticStrategySource` (a fixed strategy: the built-in default when nothing is
-stored) and :func:`build_engine` (the engine the settings describe). Registering a feature source is one
-argument: ``build_engine(settings, sources=(lists, phones))``.
+stored) and :func:`build_engine` (the engine the settings describe). Every engine reads the standard
+feature sources — list membership and phone reputation — unless given others: ``sources=(...)``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,19 @@ from sqlalchemy import Connection
 
 from earnloop.auth import service as auth
 from earnloop.config import Settings
+from earnloop.db.engine import Database
 from earnloop.risk.default_strategy import DEFAULT_VELOCITY, default_strategy
 from earnloop.risk.fields import ActivationBuilder, catalogue
+from earnloop.risk.lists import ListFeatures
+from earnloop.risk.normalise import DEFAULT_PHONE_REGION
+from earnloop.risk.phones import PhoneFeatures
 from earnloop.risk.rules import CompiledStrategy, Rule, Strategy, compile_strategy
 from earnloop.risk.sources import FeatureSource, StrategySource
+from earnloop.risk.strategies.source import DbStrategySource
 from earnloop.risk.velocity import MemoryVelocity, VelocityBackend, VelocitySpec
 
 ACCOUNT_CACHE_MAX = 100_000
-ALLOW_ALL_VERSION = "allow-all-0"
+ALLOW_ALL_VERSION = "builtin.allow-all-0"
 
 
 class StaticStrategySource:
@@ -78,6 +83,12 @@ def default_source(fields: dict[str, type]) -> StrategySource:
     return StaticStrategySource(compile_strategy(default_strategy(), fields))
 
 
+def standard_sources(phone_region: str = DEFAULT_PHONE_REGION) -> tuple[FeatureSource, ...]:
+    """The feature sources every engine reads: allow/block list membership of each entity key and the
+    reputation of the event's phone number (ADR 0026)."""
+    return (ListFeatures(phone_region), PhoneFeatures(phone_region))
+
+
 def velocity_backend(settings: Settings, specs: Sequence[VelocitySpec]) -> VelocityBackend:
     """``EARNLOOP_RISK_VELOCITY``: ``memory`` (this process only) or ``redis`` (at ``EARNLOOP_REDIS_URL``,
     shared by every process)."""
@@ -90,16 +101,45 @@ def velocity_backend(settings: Settings, specs: Sequence[VelocitySpec]) -> Veloc
     return RedisVelocity.from_url(specs, settings.redis_url)
 
 
+def stored_source(settings: Settings, db: Database) -> StrategyFactory:
+    """The stored strategy ``EARNLOOP_RISK_STRATEGY`` (its live and shadow versions, hot-deployed:
+    checked every ``EARNLOOP_RISK_STRATEGY_REFRESH_MS``), the built-in default deciding while it has no
+    live version."""
+
+    def factory(fields: dict[str, type]) -> StrategySource:
+        fallback = compile_strategy(default_strategy(), fields)
+        return DbStrategySource(
+            db,
+            settings.risk_strategy,
+            fields=fields,
+            refresh_ms=settings.risk_strategy_refresh_ms,
+            fallback=fallback,
+        )
+
+    return factory
+
+
+def standard_catalogue(settings: Settings) -> dict[str, type]:
+    """The fields rules may read in an engine the settings describe (what publishing validates against)."""
+    return catalogue(DEFAULT_VELOCITY, standard_sources(settings.phone_default_region))
+
+
 def build_engine(
     settings: Settings,
     *,
-    sources: Sequence[FeatureSource] = (),
-    strategies: StrategyFactory = default_source,
+    db: Database | None = None,
+    sources: Sequence[FeatureSource] | None = None,
+    strategies: StrategyFactory | None = None,
     specs: Sequence[VelocitySpec] = DEFAULT_VELOCITY,
 ) -> RiskEngine:
-    """The engine the settings describe: the velocity backend they name, the given feature sources, and
-    the strategy source ``strategies`` builds for the catalogue (default: the built-in strategy)."""
+    """The engine the settings describe: the velocity backend they name, the standard feature sources
+    (or ``sources``), and the strategy source: ``strategies`` if given, else the stored strategy in
+    ``db`` (see :func:`stored_source`), else the built-in default."""
     velocity = velocity_backend(settings, specs)
+    if sources is None:
+        sources = standard_sources(settings.phone_default_region)
+    if strategies is None:
+        strategies = default_source if db is None else stored_source(settings, db)
     fields = catalogue(velocity.specs, sources)
     return RiskEngine(strategies(fields), velocity, tuple(sources))
 
@@ -116,8 +156,9 @@ def demo_engine() -> RiskEngine:
 
 
 def memory_engine(
-    *, sources: Sequence[FeatureSource] = (), strategies: StrategyFactory = default_source
+    *, sources: Sequence[FeatureSource] | None = None, strategies: StrategyFactory = default_source
 ) -> RiskEngine:
     """The default strategy on in-process velocity (tests, the demo, one-off CLI runs)."""
     velocity = MemoryVelocity(DEFAULT_VELOCITY)
+    sources = standard_sources() if sources is None else sources
     return RiskEngine(strategies(catalogue(velocity.specs, sources)), velocity, tuple(sources))

@@ -5,6 +5,7 @@ through the real HTTP API (the admin token for what only operators can do)."""
 from __future__ import annotations
 
 import itertools
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ from tests.live_server import client, serve
 ANON, USER, OTHER_USER = "anonymous", "user", "other_user"
 MERCHANT, OTHER_MERCHANT = "merchant", "other_merchant"
 CHARITY, PUBLISHER, ADMIN = "charity", "game_publisher", "admin"
-PRINCIPALS = (ANON, USER, OTHER_USER, MERCHANT, OTHER_MERCHANT, CHARITY, PUBLISHER, ADMIN)
+RISK = "risk_operator"  # an operator with the risk role
+PRINCIPALS = (ANON, USER, OTHER_USER, MERCHANT, OTHER_MERCHANT, CHARITY, PUBLISHER, ADMIN, RISK)
+STRATEGY = "matrix"
 
 CURRENCY = "TWD"
 FUNDS = 100_000
@@ -102,14 +105,20 @@ def live_world(db: Database) -> Iterator[World]:
     """The app over real HTTP on ``db``, seeded."""
     from earnloop.api.app import create_app
     from earnloop.config import Settings
+    from earnloop.risk.feed_signing import generate_key_file
 
     clock = ManualClock()
-    settings = Settings(database_url=str(db.engine.url), admin_token=ADMIN_TOKEN)
-    app = create_app(settings, db=db, clock=clock)
-    with serve(app) as base_url, client(base_url) as http:
-        world = World(http, db)
-        seed(world, clock.now_ns())
-        yield world
+    with tempfile.TemporaryDirectory(prefix="authz-feed-") as keys:
+        feed_key_file = str(Path(keys) / "feed.pem")
+        generate_key_file(feed_key_file)  # so that an operator's feed export succeeds
+        settings = Settings(
+            database_url=str(db.engine.url), admin_token=ADMIN_TOKEN, risk_feed_signing_key_file=feed_key_file
+        )
+        app = create_app(settings, db=db, clock=clock)
+        with serve(app) as base_url, client(base_url) as http:
+            world = World(http, db)
+            seed(world, clock.now_ns())
+            yield world
 
 
 # -- seeding ----------------------------------------------------------------------------------------
@@ -122,6 +131,7 @@ def seed(w: World, now_ns: int) -> None:
     _carrier(w)
     _catalog(w, now_ns)
     _charity(w, now_ns)
+    _strategy(w)
     w.ok(ADMIN, "POST", "/v1/ledger/accounts", json={"accounts": [{"id": "9000", "ledger": 1, "code": 1}]})
     w.ids |= {"account_id": "9000", "currency": CURRENCY, "provider": "tapjoy", "product": "sedan"}
 
@@ -267,3 +277,23 @@ def _charity(w: World, now_ns: int) -> None:
     }
     created = w.ok(ADMIN, "POST", f"/v1/admin/charities/{w.ids['charity_id']}/campaigns", json=campaign)
     w.ids["charity_campaign_id"] = created["campaign_id"]
+
+
+def _strategy(w: World) -> None:
+    """The risk operator, and two draft versions of a strategy published by another risk operator (so
+    that the risk operator may approve them)."""
+    from earnloop.auth.operators import create_operator, operator_for_token
+    from earnloop.risk.fields import catalogue
+    from earnloop.risk.strategies import service
+    from earnloop.risk.strategies.schemas import VersionIn
+
+    document = VersionIn.model_validate(
+        {"changelog": "matrix", "rules": [{"code": "big", "expression": "amount > 10", "outcome": "review"}]}
+    )
+    with w.db.uow() as conn:
+        w.secrets[RISK] = create_operator(conn, "matrix-risk", ["risk"]).secret
+        author = operator_for_token(conn, create_operator(conn, "matrix-author", ["risk"]).secret)
+        assert author is not None
+        for _ in range(2):
+            service.publish(conn, STRATEGY, document, author, fields=catalogue(), now_ns=1)
+    w.ids |= {"name": STRATEGY, "version": 1}

@@ -19,6 +19,7 @@ operation and principal:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from tests.integration.security.authz_world import (
     OTHER_USER,
     PRINCIPALS,
     PUBLISHER,
+    RISK,
+    STRATEGY,
     USER,
     World,
     live_world,
@@ -63,6 +66,8 @@ MERCHANTS = frozenset({MERCHANT, OTHER_MERCHANT})
 SELLER = frozenset({MERCHANT})  # with owned=True: the resource is the first merchant's
 PARTNERS = frozenset({MERCHANT, OTHER_MERCHANT, CHARITY, PUBLISHER})
 OPERATOR = frozenset({ADMIN})
+RISK_READERS = frozenset({ADMIN, RISK})  # strategies: the admin token reads, a named operator changes
+RISK_OPERATOR = frozenset({RISK})
 SIGNED = frozenset({"signed"})  # authenticated by the message's signature, whoever sends it
 
 
@@ -85,6 +90,8 @@ CATALOG_MERCHANT = {"merchant_id": "catalog_merchant_id"}
 PARTNER_ORDER = {"order_id": "merchant_order_id"}
 PUBLISHER_PARTNER = {"partner_id": "game_publisher_id"}
 EMPTY_JSON = b"{}"
+PHONE_NUMBER = "0912345678"
+FEED_PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode()
 
 # fmt: off
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -218,10 +225,43 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/admin/affiliate/merchants/{merchant_id}/report"): R(OPERATOR, path=CATALOG_MERCHANT, content=b"order_id,status,amount\n"),
     ("GET", "/v1/admin/affiliate/conversions"): R(OPERATOR),
     ("GET", "/v1/admin/affiliate/requests"): R(OPERATOR),
+    # risk lists and partner feeds (operators); phone reputation (reports by users and partners, lookups by anyone signed in)
+    ("POST", "/v1/risk/lists/{list_name}/entries"): R(OPERATOR, body=lambda i: {"key": "device", "value": "matrix", "reason": "matrix"}),
+    ("GET", "/v1/risk/lists/{list_name}/entries"): R(OPERATOR),
+    ("DELETE", "/v1/risk/lists/{list_name}/entries"): R(OPERATOR, query={"key": "device", "value": "matrix"}),
+    ("GET", "/v1/risk/lists/lookup"): R(OPERATOR, query={"key": "device", "value": "matrix"}),
+    ("POST", "/v1/risk/feeds/partners"): R(OPERATOR, body=lambda i: {"name": "matrix", "public_key": FEED_PUBLIC_KEY}),
+    ("GET", "/v1/risk/feeds/partners"): R(OPERATOR),
+    ("POST", "/v1/risk/feeds/import"): R(OPERATOR, content=EMPTY_JSON),
+    ("GET", "/v1/risk/feeds/export"): R(OPERATOR),
+    ("POST", "/v1/me/phone-reports"): R(USERS, body=lambda i: {"number": PHONE_NUMBER, "category": "scam"}),
+    ("POST", "/v1/partner/phone-reports"): R(PARTNERS, body=lambda i: {"number": PHONE_NUMBER, "category": "scam"}),
+    ("GET", "/v1/phone-reputation/{number}"): R(USERS | PARTNERS | OPERATOR),
+    # risk strategies: read and dry-run by the admin token or a risk operator, changed by a risk operator
+    ("GET", "/v1/risk/strategies"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}/versions"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}/versions/{version}"): R(RISK_READERS),
+    ("GET", "/v1/risk/strategies/{name}/diff"): R(RISK_READERS, query={"from": 1, "to": 2}),
+    ("GET", "/v1/risk/strategies/{name}/audit"): R(RISK_READERS),
+    ("POST", "/v1/risk/evaluate"): R(RISK_READERS, body=lambda i: {"strategy": STRATEGY, "version": 1, "activation": {}}),
+    ("POST", "/v1/risk/strategies/{name}/versions"): R(RISK_OPERATOR, body=lambda i: {"changelog": "m", "rules": [{"code": "m", "expression": "amount > 1", "outcome": "review"}]}),
+    ("POST", "/v1/risk/strategies/{name}/versions/{version}/approve"): R(RISK_OPERATOR),
+    ("POST", "/v1/risk/strategies/{name}/versions/{version}/rollback"): R(RISK_OPERATOR),
+    ("PUT", "/v1/risk/strategies/{name}/shadow"): R(RISK_OPERATOR, body=lambda i: {"version": 2}),
+    ("GET", "/v1/risk/decisions/{event_ref}/explain"): R(RISK_READERS),
+    ("GET", "/v1/risk/shadow-report"): R(RISK_READERS),
+    ("POST", "/v1/risk/strategies/{name}/versions/{version}/backtest"): R(RISK_OPERATOR),
 }
 # fmt: on
 
-PATH_CONSTANTS = {"source": "manual", "ref": "matrix-1"}
+PATH_CONSTANTS = {
+    "source": "manual",
+    "ref": "matrix-1",
+    "list_name": "block",
+    "number": PHONE_NUMBER,
+    "event_ref": "game:matrix",
+}
 
 
 # -- the population -----------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ from earnloop.wallet.pay.orders import ORDER_ID_RE as ORDER_ID_RE
 from earnloop.wallet.pay.orders import ORDER_TOKEN_RE as ORDER_TOKEN_RE
 from earnloop.wallet.pay.risk import screen_payment
 from earnloop.wallet.pay.schemas import Fee, Order, PayCode, Refund, Settlement, UserOrder
-from earnloop.wallet.screening import UNKNOWN, Presence, raise_if_refused
+from earnloop.wallet.screening import UNKNOWN, Presence, event_ref, raise_if_refused
 from earnloop.wallet.service import check_amount, require_wallet
 
 FEE_MAX_BPS = 5_000
@@ -215,6 +215,15 @@ def _pay(
     return answer
 
 
+def _confirm_scope(user_id: int) -> str:
+    return f"pay.confirm:u{user_id}"
+
+
+def confirm_screened_ref(user_id: int, idempotency_key: str) -> str:
+    """The reference an order confirmation's risk decision is recorded under."""
+    return event_ref("payment", _confirm_scope(user_id), idempotency_key)
+
+
 def confirm(
     conn: Connection,
     ledger: LedgerService,
@@ -233,7 +242,7 @@ def confirm(
     screened first (``pay/risk.py``): a refusal raises :class:`~earnloop.wallet.screening.RiskRefusedError`
     after storing itself as the key's answer."""
     request = {"token": token, "order_id": order_id, "pay_currency": pay_currency}
-    scope = f"pay.confirm:u{user_id}"
+    scope = _confirm_scope(user_id)
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
         raise_if_refused(replay)

@@ -122,6 +122,15 @@ def list_withdrawals(conn: Connection, user_id: int, *, limit: int = 50) -> list
     return [as_dict(r) for r in rows]
 
 
+def _scope(user_id: int) -> str:
+    return f"withdrawal.request:{user_id}"
+
+
+def screened_ref(user_id: int, idempotency_key: str) -> str:
+    """The reference a withdrawal request's risk decision is recorded under."""
+    return event_ref("withdrawal", _scope(user_id), idempotency_key)
+
+
 def hold(
     conn: Connection,
     ledger: LedgerService,
@@ -139,7 +148,7 @@ def hold(
     """Step 1 (one transaction): check the limits, screen, reserve the money, fix the provider request
     id. A ``deny`` raises :class:`~earnloop.wallet.screening.RiskDeniedError` once the refusal is stored
     as the key's answer; a ``review`` holds the money in state ``in_review`` with a review open."""
-    scope = f"withdrawal.request:{user_id}"
+    scope = _scope(user_id)
     request = {"destination_id": destination_id, "currency": currency_code.upper(), "amount": amount}
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
@@ -149,7 +158,7 @@ def hold(
     check_amount(amount, minimum=limits.min_amount)
     now = ledger.clock.now_ns()
     destination = check_allowed(conn, ledger, user_id, cur, destination_id, amount, limits, now)
-    ref = event_ref("withdrawal", scope, idempotency_key)
+    ref = screened_ref(user_id, idempotency_key)
     decision = screen_withdrawal(
         conn,
         ledger,
