@@ -124,6 +124,7 @@ def seed(db: Database, settings: Settings) -> str:
     ledger = LedgerService(SystemClock())
     now = ledger.clock.now_ns()
     created: dict[str, str] = {}
+    risk = demo_engine()
     with db.uow() as conn:
         ids = {handle: _user(conn, handle, created) for handle in USERS}
         merchant = _partner(conn, MERCHANT, "merchant", created)
@@ -131,14 +132,13 @@ def seed(db: Database, settings: Settings) -> str:
         for handle, funds in USERS.items():
             _fund(conn, ledger, ids[handle], handle, funds)
         _cashback(conn, ledger, ids["alice"], now)
-        _one_cent_purchase(conn, ledger, merchant, ids["alice"])
+        _one_cent_purchase(conn, ledger, risk, merchant, ids["alice"])
         _deposit_holds(conn, ledger, merchant, ids["alice"], ids["bob"])
         _donation(conn, ledger, charity, ids["bob"], now)
     for name, secret in created.items():
         _write_secret(secrets_dir / f"{name}.token", secret)
     with db.uow() as conn:
         _catalog(conn, ledger, now)
-    risk = demo_engine()
     _simulate(db, ledger, risk)
     demo_shopping.shop(db, ledger, players(1), risk)
     base = f"http://{settings.host}:{settings.port}"
@@ -228,7 +228,9 @@ def _cashback(conn: Connection, ledger: LedgerService, user_id: int, now: int) -
         )
 
 
-def _one_cent_purchase(conn: Connection, ledger: LedgerService, merchant_id: int, user_id: int) -> None:
+def _one_cent_purchase(
+    conn: Connection, ledger: LedgerService, risk: RiskEngine, merchant_id: int, user_id: int
+) -> None:
     order = pay.create_order(
         conn,
         ledger,
@@ -241,7 +243,12 @@ def _one_cent_purchase(conn: Connection, ledger: LedgerService, merchant_id: int
     )
     if order["state"] == "awaiting_user":
         pay.confirm(
-            conn, ledger, idempotency_key="demo-pay-water-1", user_id=user_id, order_id=order["order_id"]
+            conn,
+            ledger,
+            idempotency_key="demo-pay-water-1",
+            user_id=user_id,
+            order_id=order["order_id"],
+            risk=risk,
         )
 
 

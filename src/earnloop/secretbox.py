@@ -18,6 +18,7 @@ domain.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ KEYS_MAX = 8
 RESEAL_BATCH = 500
 OPEN_CACHE_MAX = 1024  # stored values whose plaintext a box keeps (postback secrets: a few per partner)
 DIGEST_LEN = 64  # hex SHA-256
+FINGERPRINT_CONTEXT = (
+    b"earnloop.secretbox.fingerprint\x00"  # the fingerprint key is derived, not a Fernet key
+)
+FINGERPRINT_HEX_LEN = 32
 
 
 class SecretBoxError(Exception):
@@ -85,6 +90,10 @@ class SecretBox:
             raise SecretBoxError(
                 "EARNLOOP_SECRETS_KEYS: each key must be a Fernet key (urlsafe base64 of 32 bytes)"
             ) from exc
+        first = key_list[0]
+        self._fingerprint_key = hashlib.sha256(
+            FINGERPRINT_CONTEXT + (first.encode() if isinstance(first, str) else first)
+        ).digest()
         # Keyed by the stored value: a re-encrypted value is a new key, a failure is not cached.
         self._opened = lru_cache(maxsize=OPEN_CACHE_MAX)(self.open)
 
@@ -109,6 +118,13 @@ class SecretBox:
     def open_cached(self, stored: str) -> str:
         """:meth:`open`, remembered for the last :data:`OPEN_CACHE_MAX` stored values (thread-safe)."""
         return self._opened(stored)
+
+    def fingerprint(self, plaintext: str) -> str:
+        """A keyed digest of a guessable secret (a payout account number): equal plaintexts give equal
+        fingerprints, so a risk rule can count the accounts sharing one, but without the key nobody can
+        test guesses against it. Keyed by the first key: a rotation starts new fingerprints."""
+        mac = hmac.new(self._fingerprint_key, plaintext.encode(), hashlib.sha256)
+        return mac.hexdigest()[:FINGERPRINT_HEX_LEN]
 
     def reseal(self, stored: str) -> str:
         """The value sealed with the first key (plaintext is sealed; a sealed value is re-encrypted)."""

@@ -20,6 +20,7 @@ from earnloop.api import risk_lists as risk_lists_api
 from earnloop.api import risk_strategies as risk_strategies_api
 from earnloop.api import tracking as tracking_api
 from earnloop.api import webhooks as webhooks_api
+from earnloop.api import withdrawal_reviews as withdrawal_reviews_api
 from earnloop.api import withdrawals as withdrawals_api
 from earnloop.api.context import AppContext
 from earnloop.api.limits import BodyLimitMiddleware, BodyLimits
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(mandates_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(withdrawals_api.router)
+    app.include_router(withdrawal_reviews_api.router)
     app.include_router(catalog_api.router)
     app.include_router(tracking_api.admin)
     app.include_router(affiliate_api.admin)

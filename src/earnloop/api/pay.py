@@ -6,17 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
 from earnloop.api.context import run_write
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
+from earnloop.api.inbound import client_ip
 from earnloop.api.problems import problem_responses
+from earnloop.api.tracking import DEVICE_HEADER
 from earnloop.wallet.fx import service as fx
 from earnloop.wallet.fx.schemas import Rate
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.pay.schemas import Order
 from earnloop.wallet.schemas import AMOUNT_MAX, Amount, CurrencyCode, Strict, from_ns, to_ns
+from earnloop.wallet.screening import Presence, keep_refusal, unwrap
 
 router = APIRouter(prefix="/v1", tags=["pay"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -241,11 +244,13 @@ async def refund_order(
 
 @router.post("/merchant/pay-codes/charge", response_model=OrderOut)
 async def charge_pay_code(body: ChargeIn, partner: PartnerAuth, key: IdempotencyKey) -> OrderOut:
-    """Charge a customer's one-time pay code: the order is created and paid at once."""
+    """Charge a customer's one-time pay code: the order is created and paid at once — unless risk
+    screening refuses it (403 `risk-denied`, or `risk-review` when it is held for a review): nothing is
+    paid and the code is used up."""
     ctx = partner.ctx
     order = await run_write(
         ctx,
-        lambda conn: pay.charge_pay_code(
+        lambda conn: keep_refusal(pay.charge_pay_code)(
             conn,
             ctx.ledger,
             idempotency_key=key,
@@ -254,9 +259,10 @@ async def charge_pay_code(body: ChargeIn, partner: PartnerAuth, key: Idempotency
             merchant_order_id=body.order_id,
             amount=body.amount,
             currency_code=body.currency,
+            risk=ctx.risk,
         ),
     )
-    return OrderOut.of(order)
+    return OrderOut.of(unwrap(order))
 
 
 @router.get("/merchant/settlement", response_model=SettlementOut)
@@ -277,22 +283,27 @@ def show_order(order_id: OrderToken, user: User) -> OrderOut:
 
 @router.post("/me/orders/{order_id}/confirm", response_model=OrderOut)
 async def confirm_order(
-    order_id: OrderToken, user: User, key: IdempotencyKey, body: ConfirmIn | None = None
+    order_id: OrderToken, user: User, key: IdempotencyKey, request: Request, body: ConfirmIn | None = None
 ) -> OrderOut:
-    """Pay an order from your wallet (a wallet in another currency converts at the current rate)."""
+    """Pay an order from your wallet (a wallet in another currency converts at the current rate). Risk
+    screening may refuse it (403 `risk-denied`, or `risk-review` when held for a review): nothing is
+    paid, and a retry with the same key gets the same answer."""
     ctx = user.ctx
+    presence = Presence(client_ip(request), request.headers.get(DEVICE_HEADER))
     order = await run_write(
         ctx,
-        lambda conn: pay.confirm(
+        lambda conn: keep_refusal(pay.confirm)(
             conn,
             ctx.ledger,
             idempotency_key=key,
             user_id=user.user_id,
             token=order_id,
             pay_currency=body.currency if body else None,
+            risk=ctx.risk,
+            presence=presence,
         ),
     )
-    return OrderOut.of(order)
+    return OrderOut.of(unwrap(order))
 
 
 @router.post("/me/pay-codes", response_model=PayCodeOut, status_code=201)

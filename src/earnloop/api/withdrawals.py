@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from earnloop import bounds
 from earnloop.api.context import app_context
 from earnloop.api.deps import Admin, IdempotencyKey, User
+from earnloop.api.inbound import client_ip
 from earnloop.api.problems import ProblemError, problem_responses
+from earnloop.api.tracking import DEVICE_HEADER
 from earnloop.api.types import Id
 from earnloop.config import Settings
 from earnloop.db.engine import Database
@@ -25,6 +27,7 @@ from earnloop.ledger.service import LedgerService
 from earnloop.wallet.donations import service as donations
 from earnloop.wallet.donations.schemas import Campaign
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict, from_ns, to_ns
+from earnloop.wallet.screening import Presence, keep_refusal, unwrap
 from earnloop.wallet.withdrawals import service as withdrawals
 from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
 from earnloop.wallet.withdrawals.payouts import (
@@ -39,7 +42,7 @@ from earnloop.wallet.withdrawals.payouts import (
 from earnloop.wallet.withdrawals.schemas import Withdrawal
 
 router = APIRouter(
-    prefix="/v1", tags=["withdrawals", "donations"], responses=problem_responses(401, 404, 409, 422)
+    prefix="/v1", tags=["withdrawals", "donations"], responses=problem_responses(401, 403, 404, 409, 422)
 )
 FAKE_PAYOUTS_PATH = "/fake-payouts"
 
@@ -57,7 +60,12 @@ def install_payouts(app: FastAPI, settings: Settings) -> None:
     app.state.payout_provider = provider
 
 
-def _provider(request: Request) -> PayoutProvider:
+def presence_of(request: Request) -> Presence:
+    """Where a user's own request came from (client address, ``X-Device-Id``): risk entity keys."""
+    return Presence(client_ip(request), request.headers.get(DEVICE_HEADER))
+
+
+def provider_of(request: Request) -> PayoutProvider:
     provider: PayoutProvider = request.app.state.payout_provider
     return provider
 
@@ -91,7 +99,10 @@ class WithdrawalOut(BaseModel):
     amount: int
     destination_id: int
     request_id: str = Field(description="The provider's request id, fixed before the first call.")
-    state: str = Field(description="requested, processing, unknown (being resolved), paid or failed.")
+    state: str = Field(
+        description="requested, processing, unknown (being resolved), paid, failed, in_review (held by risk"
+        " screening until a reviewer decides) or rejected (by the reviewer; the money is back)."
+    )
     provider_ref: str | None
     failure_reason: str | None
     created_at: datetime
@@ -171,10 +182,11 @@ class StatementOut(BaseModel):
 
 # -- destinations ---------------------------------------------------------------------------------------
 @router.post("/me/payout-destinations", response_model=DestinationOut, status_code=201)
-def add_destination(body: DestinationIn, user: User) -> DestinationOut:
-    """Register a bank account or e-wallet to withdraw to (the number is only ever shown masked)."""
+def add_destination(body: DestinationIn, user: User, request: Request) -> DestinationOut:
+    """Register a bank account or e-wallet to withdraw to (the number is only ever shown masked). Risk
+    screening may refuse it (403 `risk-denied`)."""
     with user.ctx.db.uow() as conn:
-        created = withdrawals.add_destination(
+        created = keep_refusal(withdrawals.add_destination)(
             conn,
             user_id=user.user_id,
             kind=body.kind,
@@ -182,9 +194,11 @@ def add_destination(body: DestinationIn, user: User) -> DestinationOut:
             holder_name=body.holder_name,
             account_number=body.account_number,
             now_ns=user.ctx.ledger.clock.now_ns(),
+            risk=user.ctx.risk,
+            presence=presence_of(request),
             box=user.ctx.box,
         )
-    return DestinationOut(**created)
+    return DestinationOut(**unwrap(created))
 
 
 @router.get("/me/payout-destinations", response_model=list[DestinationOut])
@@ -194,9 +208,16 @@ def list_destinations(user: User) -> list[DestinationOut]:
 
 
 @router.delete("/me/payout-destinations/{destination_id}", status_code=204)
-def remove_destination(destination_id: Id, user: User) -> None:
+def remove_destination(destination_id: Id, user: User, request: Request) -> None:
     with user.ctx.db.uow() as conn:
-        withdrawals.remove_destination(conn, user_id=user.user_id, destination_id=destination_id)
+        withdrawals.remove_destination(
+            conn,
+            user_id=user.user_id,
+            destination_id=destination_id,
+            risk=user.ctx.risk,
+            presence=presence_of(request),
+            now_ns=user.ctx.ledger.clock.now_ns(),
+        )
 
 
 # -- withdrawals ----------------------------------------------------------------------------------------
@@ -205,18 +226,22 @@ def request_withdrawal(
     body: WithdrawalIn, user: User, key: IdempotencyKey, request: Request
 ) -> WithdrawalOut:
     """Withdraw to a destination. The money is held first, then the provider is called; the answer says
-    where it stands (`paid`, `failed`, or `processing` / `unknown` until the provider's result is in)."""
+    where it stands (`paid`, `failed`, or `processing` / `unknown` until the provider's result is in;
+    `in_review` while a reviewer looks at it). Risk screening may refuse it (403 `risk-denied`: nothing
+    held; a retry with the same key gets the same answer)."""
     ctx = user.ctx
     result = withdrawals.request_withdrawal(
         ctx.db,
         ctx.ledger,
-        _provider(request),
+        provider_of(request),
         idempotency_key=key,
         user_id=user.user_id,
         destination_id=body.destination_id,
         currency_code=body.currency,
         amount=body.amount,
         limits=withdrawals.Limits.from_settings(ctx.settings),
+        risk=ctx.risk,
+        presence=presence_of(request),
         box=ctx.box,
     )
     return WithdrawalOut.of(result)
@@ -243,7 +268,7 @@ def resolve_withdrawals(ctx: Admin, request: Request) -> dict[str, int]:
     report = withdrawals.resolve_unknown(
         ctx.db,
         ctx.ledger,
-        _provider(request),
+        provider_of(request),
         stale_after_ns=ctx.settings.payout_stale_after_s * 1_000_000_000,
         box=ctx.box,
     )

@@ -14,13 +14,18 @@ from earnloop.risk.events import EventKind
 from earnloop.risk.rules import Rule, Strategy, Thresholds
 from earnloop.risk.velocity import VelocitySpec
 
-VERSION = "builtin.default-2"  # a "." never appears in a stored version's label, "<name>-<n>"
+# a "." never appears in a stored version's label, "<name>-<n>"; 3: withdrawals read destination_age_s,
+# other_destinations, and "seen" counts only the SEEN kinds (ADR 0028)
+VERSION = "builtin.default-3"
 MINUTE_S, HOUR_S, DAY_S = 60, 3_600, 86_400
 CLICK: frozenset[EventKind] = frozenset({"click"})
 EARNS: frozenset[EventKind] = frozenset({"milestone", "conversion", "einvoice_receipt"})
 PRESENCE: frozenset[EventKind] = frozenset(
     {"click", "install", "milestone", "conversion", "login", "payment", "withdrawal", "account_change"}
 )
+# Where the user has been *seen*: the events that show a person using the account. Not a payout
+# destination change nor a withdrawal, the very events a thief sends first from a new device.
+SEEN: frozenset[EventKind] = PRESENCE - {"account_change", "withdrawal"}
 
 DEFAULT_VELOCITY: tuple[VelocitySpec, ...] = (
     VelocitySpec("clicks_device_1h", "count", "device", HOUR_S, CLICK),
@@ -35,8 +40,10 @@ DEFAULT_VELOCITY: tuple[VelocitySpec, ...] = (
     VelocitySpec("earns_user_24h", "count", "user", DAY_S, EARNS),
     VelocitySpec("refunds_user_30d", "count", "user", 30 * DAY_S, frozenset({"refund"})),
     VelocitySpec("changes_user_24h", "count", "user", DAY_S, frozenset({"account_change"})),
-    VelocitySpec("device_seen_user_30d", "match", "user", 30 * DAY_S, PRESENCE, of="device"),
-    VelocitySpec("ip24_seen_user_30d", "match", "user", 30 * DAY_S, PRESENCE, of="ip24"),
+    VelocitySpec("device_seen_user_30d", "match", "user", 30 * DAY_S, SEEN, of="device"),
+    VelocitySpec("ip24_seen_user_30d", "match", "user", 30 * DAY_S, SEEN, of="ip24"),
+    VelocitySpec("devices_user_30d", "distinct", "user", 30 * DAY_S, SEEN, of="device"),
+    VelocitySpec("ip24s_user_30d", "distinct", "user", 30 * DAY_S, SEEN, of="ip24"),
     VelocitySpec("users_payee_30d", "distinct", "payee", 30 * DAY_S, PRESENCE, of="user"),
     VelocitySpec("users_phone_30d", "distinct", "phone", 30 * DAY_S, PRESENCE, of="user"),
 )
@@ -45,6 +52,16 @@ _EARN = 'kind in ["milestone", "conversion", "einvoice_receipt"]'
 _NEW_PRESENCE = (
     '((key_device != "" && device_seen_user_30d == 0) || (key_ip24 != "" && ip24_seen_user_30d == 0))'
 )
+# A device new to a user seen on other devices; by its network only when the request named no device
+# (people move between networks every day, a new phone is rarer): what a withdrawal is blocked on. A
+# user never seen on any device (earning by e-invoices only, say) is not "on a new device".
+_NEW_DEVICE = (
+    '(key_device != "" ? (device_seen_user_30d == 0 && devices_user_30d >= 1)'
+    ' : (key_ip24 != "" && ip24_seen_user_30d == 0 && ip24s_user_30d >= 1))'
+)
+# The payout destinations changed in the last day: counted by velocity (this process, or Redis) and,
+# for the withdrawal's own destination, from the database (any process, any restart).
+_RECENT_CHANGE = "(changes_user_24h >= 1 || destination_age_s < 86400)"
 
 _BLOCKLISTED = " || ".join(
     f"blocklisted_{key}" for key in ("user", "device", "ip", "ip24", "card", "carrier", "payee", "phone")
@@ -87,13 +104,23 @@ RULES: tuple[Rule, ...] = (
     # stolen_account_withdrawal: payout destination changed, then a withdrawal from a new device / network
     Rule(
         "withdrawal_after_change_new_device",
-        f'kind == "withdrawal" && changes_user_24h >= 1 && {_NEW_PRESENCE}',
+        f'kind == "withdrawal" && {_RECENT_CHANGE} && {_NEW_DEVICE}',
         "block",
         100,
     ),
+    # ... or again after a refusal (the refused attempt's own device counts as seen by then)
+    Rule(
+        "withdrawal_after_change_and_refusal",
+        f'kind == "withdrawal" && {_RECENT_CHANGE} && prior_denies_30d >= 1',
+        "block",
+        100,
+    ),
+    # ... or of most of the balance to a destination that replaced another (a first destination and a
+    # first withdrawal of everything is what honest users do)
     Rule(
         "withdrawal_after_change_most_balance",
-        'kind == "withdrawal" && changes_user_24h >= 1 && share_of_balance_bps >= 8000',
+        f'kind == "withdrawal" && {_RECENT_CHANGE} && other_destinations >= 1'
+        " && share_of_balance_bps >= 8000",
         "review",
         50,
     ),

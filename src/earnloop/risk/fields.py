@@ -37,6 +37,8 @@ ATTR_FIELDS: dict[str, type] = {
     "emulator": bool,  # the click's user agent is an emulator's / a headless browser's
     "user_agent": str,
     "share_of_balance_bps": int,  # a withdrawal's share of the available balance, in basis points
+    "destination_age_s": int,  # a withdrawal's: seconds since its payout destination was added
+    "other_destinations": int,  # withdrawal, account change: the user's payout destinations added before
 }
 # Computed by the engine from what the platform knows (the user's account and earlier decisions).
 HISTORY_FIELDS: dict[str, type] = {

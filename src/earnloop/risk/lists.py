@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
+from earnloop.db import driver
 from earnloop.db.upsert import dialect_insert
 from earnloop.risk.events import ENTITY_KEYS, RiskEvent
 from earnloop.risk.list_errors import RiskInputError, RiskNotFoundError
@@ -199,23 +200,36 @@ def lookup(
     return stored, [_entry(row) for row in conn.execute(query.order_by(table.c.id))]
 
 
-def memberships(conn: Connection, keys: Mapping[str, str], at_ns: int) -> set[tuple[str, str]]:
-    """``(list, key)`` for each of ``keys`` (key → stored value) on a list at ``at_ns``: one query."""
-    if not keys:
-        return set()
-    table = risk_list_entries
-    wanted = or_(*(and_(table.c.key == key, table.c.value == value) for key, value in keys.items()))
-    query = select(table.c.list, table.c.key).where(wanted, _active(at_ns)).distinct()
-    return {(row.list, row.key) for row in conn.execute(query)}
-
-
-def _active(at_ns: int) -> Any:
+def _active(at_ns: Any) -> Any:
     table = risk_list_entries
     return and_(
         table.c.created_at_ns <= at_ns,
         or_(table.c.removed_at_ns.is_(None), table.c.removed_at_ns > at_ns),
         or_(table.c.expires_at_ns.is_(None), table.c.expires_at_ns > at_ns),
     )
+
+
+def _memberships_of(count: int) -> Any:
+    """The membership query of ``count`` (key, value) pairs, bound as ``k<i>``/``v<i>`` and ``at_ns``."""
+    table = risk_list_entries
+    wanted = or_(
+        *(and_(table.c.key == bindparam(f"k{i}"), table.c.value == bindparam(f"v{i}")) for i in range(count))
+    )
+    return select(table.c.list, table.c.key).where(wanted, _active(bindparam("at_ns"))).distinct()
+
+
+# Built once per number of keys and run on the driver: every screened event asks (ADR 0011).
+_MEMBERSHIPS = {count: _memberships_of(count) for count in range(1, len(ENTITY_KEYS) + 1)}
+
+
+def memberships(conn: Connection, keys: Mapping[str, str], at_ns: int) -> set[tuple[str, str]]:
+    """``(list, key)`` for each of ``keys`` (key → stored value) on a list at ``at_ns``: one query."""
+    if not keys:
+        return set()
+    params: dict[str, Any] = {"at_ns": at_ns}
+    for i, (key, value) in enumerate(keys.items()):
+        params[f"k{i}"], params[f"v{i}"] = key, value
+    return {(row.list, row.key) for row in driver.rows(conn, _MEMBERSHIPS[len(keys)], params)}
 
 
 def _check_key(key: str) -> str:

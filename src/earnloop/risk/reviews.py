@@ -3,9 +3,9 @@ it (issue 15, ADR 0024).
 
 Owns :func:`hold` (the earn path opens a review for a reward it credited pending), :func:`held` (the
 condition the cashback release adds, so that a held reward and its campaign bonuses stay pending past
-their release date), :func:`list_reviews` and :func:`decide` (open → approved | rejected, once, with the
-reviewer and a note). What a decision does to the money belongs to the wallet: approve lets the release
-job pay it, reject voids the pending cashback (``wallet/cashback/reviews.py``).
+their release date), :func:`list_reviews`, :func:`review_of` and :func:`decide` (open → approved |
+rejected, once, with the reviewer and a note). What a decision does to the money belongs to the wallet:
+approve lets the release job pay it, reject voids the pending cashback (``wallet/cashback/reviews.py``).
 """
 
 from __future__ import annotations
@@ -112,6 +112,18 @@ def list_reviews(conn: Connection, *, status: str = "open", limit: int = 100) ->
         raise ReviewError(f"limit: 1 to {LIST_MAX}")
     query = select(reviews).where(reviews.c.status == status).order_by(reviews.c.id).limit(limit)
     return [_view(row) for row in conn.execute(query)]
+
+
+def review_of(conn: Connection, *, source: str, reward_ref: str) -> dict[str, Any] | None:
+    """The latest review of ``(source, reward_ref)`` (a held withdrawal's, say), or ``None``."""
+    query = (
+        select(reviews)
+        .where(reviews.c.source == source, reviews.c.reward_ref == reward_ref)
+        .order_by(reviews.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _view(row)
 
 
 def decide(

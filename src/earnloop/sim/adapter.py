@@ -4,9 +4,10 @@ kind, the reference its risk decision is recorded under, what the service answer
 
 **Facts the services do not take yet.** Each call carries the actor's :class:`Origin` (device id, client
 IP, user agent, phone): the facts the risk engine keys events by. Today ``record_click`` takes the user
-agent and IP, the postbacks carry the provider's IP, and nothing takes a device id, a phone number or
-the origin of a withdrawal or a payout-destination change. Those facts are passed here in the form the
-engine needs (:class:`Origin`), and each function says which of them it cannot hand over yet
+agent and IP, the postbacks carry the provider's IP, withdrawals, payments and payout-destination
+changes take the device and IP (``Presence``), and nothing takes a phone number. Those facts are passed
+here in the form the engine needs (:class:`Origin`), and each function says which of them it cannot hand
+over yet
 (``# not accepted yet:``): the integrator wires them in this module only, when the services accept a
 ``RiskEvent``'s keys.
 """
@@ -41,6 +42,7 @@ from earnloop.tracking.verifiers import GENERIC_SIGNATURE_HEADER, RawPostback, s
 from earnloop.wallet import service as wallet
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.pay import service as pay
+from earnloop.wallet.screening import Presence, RiskRefusedError, keep_refusal, unwrap
 from earnloop.wallet.withdrawals import service as withdrawals
 
 PROVIDER = "earnloop"  # the postback scheme the simulated games are tracked by (per-publisher secrets)
@@ -298,26 +300,38 @@ def sync_receipts(
 def add_payout_destination(
     conn: Connection,
     box: SecretBox,
+    risk: RiskEngine,
     user_id: int,
     account_number: str,
     holder_name: str,
     origin: Origin,
     now_ns: int,
-) -> tuple[int, Done]:
-    """A payout destination added to the account (an ``account_change``); its id."""
-    # not accepted yet: origin (device, ip, user agent) of the change
-    added = withdrawals.add_destination(
-        conn,
-        user_id=user_id,
-        kind="bank",
-        institution="Sim Bank",
-        holder_name=holder_name,
-        account_number=account_number,
-        now_ns=now_ns,
-        box=box,
-    )
+) -> tuple[int | None, Done]:
+    """A payout destination added to the account (an ``account_change``, screened: a refusal stores
+    nothing but its decision); its id."""
+    with driver.savepoint(conn):  # a refusal is returned, so that its decision stays
+        kept = keep_refusal(withdrawals.add_destination)(
+            conn,
+            user_id=user_id,
+            kind="bank",
+            institution="Sim Bank",
+            holder_name=holder_name,
+            account_number=account_number,
+            now_ns=now_ns,
+            risk=risk,
+            presence=_presence(origin),
+            box=box,
+        )
+    try:
+        added = unwrap(kept)
+    except RiskRefusedError:
+        return None, Done("account_change", None, REFUSED)
     destination_id = int(added["destination_id"])
     return destination_id, Done("account_change", f"payout_destination:{destination_id}", ACCEPTED)
+
+
+def _presence(origin: Origin) -> Presence:
+    return Presence(origin.ip, origin.device or None)
 
 
 def available(conn: Connection, ledger: LedgerService, user_id: int) -> int:
@@ -331,6 +345,8 @@ def available(conn: Connection, ledger: LedgerService, user_id: int) -> int:
 def withdraw(
     conn: Connection,
     ledger: LedgerService,
+    risk: RiskEngine,
+    box: SecretBox,
     *,
     user_id: int,
     destination_id: int,
@@ -338,12 +354,14 @@ def withdraw(
     idempotency_key: str,
     origin: Origin,
 ) -> Done:
-    """A withdrawal request: the money is reserved at once (the payout itself is the provider's later
-    step, not simulated). Refused (nothing reserved) when a limit or the balance says no."""
-    # not accepted yet: origin (device, ip, user agent) of the request
+    """A withdrawal request: screened, then the money is reserved at once (the payout itself is the
+    provider's later step, not simulated; one held for review stays reserved). Refused (nothing
+    reserved) when risk screening, a limit or the balance says no; a screening's refusal keeps its
+    decision (recorded under the event's reference)."""
+    event_ref = withdrawals.screened_ref(user_id, idempotency_key)
     try:
-        with driver.savepoint(conn):
-            held = withdrawals.hold(
+        with driver.savepoint(conn):  # a refusal is returned, so that its decision stays
+            kept = keep_refusal(withdrawals.hold)(
                 conn,
                 ledger,
                 idempotency_key=idempotency_key,
@@ -352,15 +370,20 @@ def withdraw(
                 currency_code=CURRENCY,
                 amount=amount,
                 limits=withdrawals.Limits(),
+                risk=risk,
+                presence=_presence(origin),
+                box=box,
             )
+        unwrap(kept)
     except DomainError:
-        return Done("withdrawal", None, REFUSED, amount)
-    return Done("withdrawal", f"withdrawal:{held['withdrawal_id']}", ACCEPTED, amount)
+        return Done("withdrawal", event_ref, REFUSED, amount)
+    return Done("withdrawal", event_ref, ACCEPTED, amount)
 
 
 def pay_merchant(
     conn: Connection,
     ledger: LedgerService,
+    risk: RiskEngine,
     *,
     merchant_partner_id: int,
     merchant_order_id: str,
@@ -369,10 +392,9 @@ def pay_merchant(
     idempotency_key: str,
     origin: Origin,
 ) -> Done:
-    """The merchant presents an order for this user and the user pays it from the wallet (refused,
-    nothing moved, when the balance says no)."""
-    # not accepted yet: origin (device, ip, user agent) of the confirmation
-    event_ref = f"payment:{merchant_partner_id}:{merchant_order_id}"
+    """The merchant presents an order for this user and the user pays it from the wallet, screened
+    (refused, nothing moved, when risk screening or the balance says no)."""
+    event_ref = pay.confirm_screened_ref(user_id, idempotency_key)
     try:
         with driver.savepoint(conn):
             order = pay.create_order(
@@ -384,9 +406,16 @@ def pay_merchant(
                 currency_code=CURRENCY,
                 payer_user_id=user_id,
             )
-            pay.confirm(
-                conn, ledger, idempotency_key=idempotency_key, user_id=user_id, order_id=order["order_id"]
+            kept = keep_refusal(pay.confirm)(
+                conn,
+                ledger,
+                idempotency_key=idempotency_key,
+                user_id=user_id,
+                order_id=order["order_id"],
+                risk=risk,
+                presence=_presence(origin),
             )
+        unwrap(kept)  # after the savepoint: a refusal keeps its decision
     except DomainError:
         return Done("payment", event_ref, REFUSED, amount)
     return Done("payment", event_ref, ACCEPTED, amount)

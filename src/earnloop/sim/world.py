@@ -218,9 +218,10 @@ class World:
 
     def add_destination(self, handle: str, account_number: str, origin: Origin, name: str) -> list[Done]:
         destination_id, done = adapter.add_payout_destination(
-            self.db, self.box, self.users[handle], account_number, handle, origin, self.now_ns()
+            self.db, self.box, self.risk, self.users[handle], account_number, handle, origin, self.now_ns()
         )
-        self.destinations[name] = destination_id
+        if destination_id is not None:  # refused by risk screening: there is nothing to withdraw to
+            self.destinations[name] = destination_id
         return [done]
 
     def withdraw(self, handle: str, destination: str, share_bps: int, key: str, origin: Origin) -> list[Done]:
@@ -230,11 +231,15 @@ class World:
         amount = adapter.available(self.db, self.ledger, user_id) * share_bps // 10_000
         if amount < WITHDRAWAL_MIN:
             return []
-        destination_id = self.destinations[destination]
+        destination_id = self.destinations.get(destination)
+        if destination_id is None:
+            return []
         return [
             adapter.withdraw(
                 self.db,
                 self.ledger,
+                self.risk,
+                self.box,
                 user_id=user_id,
                 destination_id=destination_id,
                 amount=amount,
@@ -253,6 +258,7 @@ class World:
             adapter.pay_merchant(
                 self.db,
                 self.ledger,
+                self.risk,
                 merchant_partner_id=self.merchant_partners[merchant],
                 merchant_order_id=order_id,
                 user_id=user_id,

@@ -141,9 +141,11 @@ def test_explain_and_backtest_from_the_command_line(cli: Any, db: Database, db_t
     assert json.loads(explained.stdout)["recorded"]["decision"] == "deny"
     missing = cli("risk", "explain", "game:nothing")
     assert missing.returncode == 1
-    assert missing.stderr.strip().count("\n") == 0 and "no decision recorded" in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0
+    assert "no decision recorded" in missing.stderr
     no_operator = cli("risk", "backtest", "default", "1")
-    assert no_operator.returncode == 1 and "EARNLOOP_OPERATOR_TOKEN" in no_operator.stderr
+    assert no_operator.returncode == 1
+    assert "EARNLOOP_OPERATOR_TOKEN" in no_operator.stderr
 
 
 def _stored_rows(count: int) -> list[dict[str, Any]]:

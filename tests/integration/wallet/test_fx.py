@@ -17,6 +17,7 @@ from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
 from earnloop.wallet.errors import (
@@ -34,6 +35,7 @@ from tests.integration.wallet.test_pay import _fund
 
 USD, TWD = currency("USD"), currency("TWD")
 NS = 1_000_000_000
+RISK = memory_engine(strategies=shadowed_default)  # screened, decided by allow-all (default in shadow)
 
 
 def _rate(conn: Connection, base: str, quote: str, rate: str, valid_from_ns: int, spread: int = 100) -> Any:
@@ -170,7 +172,7 @@ def test_payment_from_a_foreign_wallet_settles_in_the_merchants_currency(
 
     def confirm(key: str, order_id: int) -> Callable[[Connection], Any]:
         return lambda c: pay.confirm(
-            c, ledger, idempotency_key=key, user_id=user_id, order_id=order_id, pay_currency="USD"
+            c, ledger, idempotency_key=key, user_id=user_id, order_id=order_id, pay_currency="USD", risk=RISK
         )
 
     _fails_unchanged(db, ledger, user_id, confirm("c-0", order["order_id"]), fx.FxRateUnavailableError)
@@ -191,7 +193,13 @@ def test_payment_from_a_foreign_wallet_settles_in_the_merchants_currency(
     with db.uow() as conn:
         _fund(conn, ledger, user_id, 1, "TWD")
         pay_twd = lambda c: pay.confirm(  # noqa: E731
-            c, ledger, idempotency_key="c-2", user_id=user_id, order_id=other["order_id"], pay_currency="TWD"
+            c,
+            ledger,
+            idempotency_key="c-2",
+            user_id=user_id,
+            order_id=other["order_id"],
+            pay_currency="TWD",
+            risk=RISK,
         )
     _fails_unchanged(db, ledger, user_id, pay_twd, InsufficientFundsError)
 

@@ -23,6 +23,7 @@ from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
+from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.wallet import service
 from earnloop.wallet.chart import AccountKind, AccountRef
 from earnloop.wallet.errors import (
@@ -40,6 +41,7 @@ from tests.integration.sqlite_lock import write_lock_held_elsewhere
 from tests.integration.test_ledger_http_cli import one_error_line
 
 TWD = currency("TWD")
+RISK = memory_engine(strategies=shadowed_default)  # screened, decided by allow-all (default in shadow)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -108,7 +110,7 @@ def _order(db: Database, ledger: LedgerService, merchant_id: int, ref: str, amou
 def _confirm(
     conn: Connection, ledger: LedgerService, user_id: int, order_id: int, key: str
 ) -> dict[str, Any]:
-    return pay.confirm(conn, ledger, idempotency_key=key, user_id=user_id, order_id=order_id)
+    return pay.confirm(conn, ledger, idempotency_key=key, user_id=user_id, order_id=order_id, risk=RISK)
 
 
 def _events(db: Database, topic: str) -> list[tuple[int | None, dict[str, Any]]]:
@@ -205,7 +207,7 @@ def test_confirm_replays_and_a_second_confirm_conflicts(db: Database, ledger: Le
         ledger,
         ids,
         lambda c: pay.confirm(
-            c, ledger, idempotency_key="c-1", user_id=user_id, order_id=order["order_id"] + 1
+            c, ledger, idempotency_key="c-1", user_id=user_id, order_id=order["order_id"] + 1, risk=RISK
         ),
         IdempotencyConflictError,
     )
@@ -225,7 +227,13 @@ def test_insufficient_funds_and_missing_wallet_change_nothing(db: Database, ledg
         InsufficientFundsError,
     )
     confirm_usd = lambda c: pay.confirm(  # noqa: E731
-        c, ledger, idempotency_key="c-2", user_id=user_id, order_id=order["order_id"], pay_currency="USD"
+        c,
+        ledger,
+        idempotency_key="c-2",
+        user_id=user_id,
+        order_id=order["order_id"],
+        pay_currency="USD",
+        risk=RISK,
     )
     _fails_unchanged(db, ledger, ids, confirm_usd, NotFoundError)
     with db.uow() as conn:
@@ -384,6 +392,7 @@ def test_pay_code_is_single_use_short_lived_and_stored_hashed(
             code=the_code,
             merchant_order_id=ref,
             amount=amount,
+            risk=RISK,
         )
 
     assert len(code) == 18
@@ -424,8 +433,10 @@ def _problem(response: httpx.Response, status: int, slug: str) -> None:
 # Statements of one payment over HTTP once the merchant's accounts exist: the two requests' key and
 # token lookups, the order (idempotency claim and answer, merchant, fee, insert in a savepoint, read
 # back) and the confirm (claim, order, wallet, the guarded update, the ledger's two linked legs, the
-# order read back, the outbox event, the answer). A change that adds one must raise this, on purpose.
-PAYMENT_BUDGET = 27
+# order read back, the outbox event, the answer), and its risk screening (the payer's prior decisions,
+# each feature source in a savepoint — list membership, phone reputation —, the decision recorded). A
+# change that adds one must raise this, on purpose.
+PAYMENT_BUDGET = 34
 
 
 @contextmanager

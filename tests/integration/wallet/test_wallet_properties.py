@@ -42,6 +42,7 @@ from earnloop.db.engine import Database
 from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.cashback.service import Funding
@@ -75,6 +76,7 @@ from tests.conftest import DbTarget, reset_ledger
 from tests.integration.ledger_invariants import LedgerSnapshot, check_ledger_invariants
 
 NS = 1_000_000_000
+RISK = memory_engine(strategies=shadowed_default)  # screened, decided by allow-all (default in shadow)
 DAY_NS = 86_400 * NS
 USERS = 5
 CURRENCIES = ("TWD", "USD")
@@ -368,6 +370,7 @@ class WalletMachine(RuleBasedStateMachine):
                     holder_name=f"Holder {i}",
                     account_number=f"ACCT00{i}",
                     now_ns=now,
+                    risk=RISK,
                 )
                 self.destinations.append(int(dest["destination_id"]))
                 for cur in CURRENCIES[: 2 if i < 2 else 1]:  # users 0 and 1 also have a USD wallet
@@ -658,6 +661,7 @@ class WalletMachine(RuleBasedStateMachine):
                 user_id=self.users[u],
                 order_id=order.order_id,
                 pay_currency=pay_cur,
+                risk=RISK,
             )
         )
         expected, cost = self._pay_expectation(u, cur, order)
@@ -692,6 +696,7 @@ class WalletMachine(RuleBasedStateMachine):
                 code=code.code,
                 merchant_order_id=merchant_order_id,
                 amount=amount,
+                risk=RISK,
             )
         )
         now = self.clock.now_ns()
@@ -1115,6 +1120,7 @@ class WalletMachine(RuleBasedStateMachine):
                 currency_code=cur,
                 amount=amount,
                 limits=LIMITS,
+                risk=RISK,
             )
 
         now = self.clock.now_ns()

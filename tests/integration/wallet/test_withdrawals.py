@@ -20,6 +20,7 @@ from earnloop.idempotency.service import IdempotencyConflictError
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox.models import outbox_events
+from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.wallet import service
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.chart import AccountKind
@@ -40,6 +41,7 @@ from tests.conftest import ADMIN_TOKEN, Cli, DbTarget
 from tests.live_server import serve
 
 LIMITS = withdrawals.Limits(min_amount=100, daily_limit=10_000)
+RISK = memory_engine(strategies=shadowed_default)  # screened, decided by allow-all (default in shadow)
 DAY_S = 86_400
 SECRET = "callback-secret-for-tests"
 
@@ -70,6 +72,7 @@ def _destination(conn: Connection, ledger: LedgerService, user_id: int, account:
         holder_name="A. Holder",
         account_number=account,
         now_ns=ledger.clock.now_ns(),
+        risk=RISK,
     )
     assert created["account_masked"] == "****" + account[-4:]
     assert "account_number" not in created
@@ -99,6 +102,7 @@ def _withdraw(
         currency_code="TWD",
         amount=amount,
         limits=LIMITS,
+        risk=RISK,
     )
 
 
@@ -127,6 +131,7 @@ def test_paid_withdrawal_posts_and_a_declined_one_voids(db: Database, ledger: Le
                 currency_code="TWD",
                 amount=301,
                 limits=LIMITS,
+                risk=RISK,
             )
     assert (paid["state"], again) == ("paid", paid)
     assert (failed["state"], failed["failure_reason"]) == ("failed", "declined by the receiving institution")
@@ -215,10 +220,14 @@ def test_removed_destination_cannot_be_used(db: Database, ledger: LedgerService)
     with db.uow() as conn:
         user_id = _funded(conn, ledger, "rita", 1_000)
         dest = _destination(conn, ledger, user_id, "RM000111")
-        withdrawals.remove_destination(conn, user_id=user_id, destination_id=dest)
+        withdrawals.remove_destination(
+            conn, user_id=user_id, destination_id=dest, risk=RISK, now_ns=ledger.clock.now_ns()
+        )
         assert withdrawals.list_destinations(conn, user_id) == []
         with pytest.raises(NotFoundError):
-            withdrawals.remove_destination(conn, user_id=user_id, destination_id=dest)
+            withdrawals.remove_destination(
+                conn, user_id=user_id, destination_id=dest, risk=RISK, now_ns=ledger.clock.now_ns()
+            )
     with pytest.raises(NotFoundError):
         _withdraw(db, ledger, DirectPayoutProvider(FakeBank()), user_id, dest, 100, "r-1")
 

@@ -8,9 +8,12 @@ from typing import Annotated
 
 import typer
 
-from earnloop.cli_support import out
+from earnloop.cli_support import fail, out
+from earnloop.config import get_settings
 from earnloop.ledger.cli import run
+from earnloop.risk.engine import build_engine
 from earnloop.wallet.pay import service as pay
+from earnloop.wallet.screening import RiskRefusedError, keep_refusal, unwrap
 
 pay_app = typer.Typer(help="Merchant payments: orders, confirmations, refunds, fees.", no_args_is_help=True)
 
@@ -63,14 +66,17 @@ def confirm(
     key: Key,
     currency: Annotated[str | None, typer.Option(help="Wallet to pay from (default: the order's).")] = None,
 ) -> None:
-    """Pay an order on a user's behalf (support, scripts)."""
-    _print(
-        run(
-            lambda conn, ledger: pay.confirm(
-                conn, ledger, idempotency_key=key, user_id=user_id, token=order, pay_currency=currency
-            )
+    """Pay an order on a user's behalf (support, scripts); screened like the user's own payment."""
+    risk = build_engine(get_settings())
+    kept = run(
+        lambda conn, ledger: keep_refusal(pay.confirm)(
+            conn, ledger, idempotency_key=key, user_id=user_id, token=order, pay_currency=currency, risk=risk
         )
     )
+    try:
+        _print(unwrap(kept))
+    except RiskRefusedError as refused:  # committed: a retry with the key gets it again
+        fail(str(refused))
 
 
 @pay_app.command("refund")

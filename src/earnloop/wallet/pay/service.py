@@ -39,6 +39,7 @@ from earnloop.db.upsert import dialect_insert
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.outbox import service as outbox
+from earnloop.risk.engine import RiskEngine
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.fx import service as fx
 from earnloop.wallet.ledger_ops import balance_of
@@ -58,7 +59,9 @@ from earnloop.wallet.pay.orders import DEFAULT_FEE_BPS as DEFAULT_FEE_BPS
 from earnloop.wallet.pay.orders import NS
 from earnloop.wallet.pay.orders import ORDER_ID_RE as ORDER_ID_RE
 from earnloop.wallet.pay.orders import ORDER_TOKEN_RE as ORDER_TOKEN_RE
+from earnloop.wallet.pay.risk import screen_payment
 from earnloop.wallet.pay.schemas import Fee, Order, PayCode, Refund, Settlement, UserOrder
+from earnloop.wallet.screening import UNKNOWN, Presence, event_ref, raise_if_refused
 from earnloop.wallet.service import check_amount, require_wallet
 
 FEE_MAX_BPS = 5_000
@@ -212,27 +215,55 @@ def _pay(
     return answer
 
 
+def _confirm_scope(user_id: int) -> str:
+    return f"pay.confirm:u{user_id}"
+
+
+def confirm_screened_ref(user_id: int, idempotency_key: str) -> str:
+    """The reference an order confirmation's risk decision is recorded under."""
+    return event_ref("payment", _confirm_scope(user_id), idempotency_key)
+
+
 def confirm(
     conn: Connection,
     ledger: LedgerService,
     *,
     idempotency_key: str,
     user_id: int,
+    risk: RiskEngine,
     token: str | None = None,
     order_id: int | None = None,
     pay_currency: str | None = None,
+    presence: Presence = UNKNOWN,
 ) -> Order:
     """The user pays an order from its wallet in ``pay_currency`` (default: the order's currency). Users
     name the order by its ``token`` (HTTP, the CLI); trusted callers (the demo) may use the internal
-    ``order_id``. An order meant for another payer is a 404, as if it did not exist."""
+    ``order_id``. An order meant for another payer is a 404, as if it did not exist. The payment is
+    screened first (``pay/risk.py``): a refusal raises :class:`~earnloop.wallet.screening.RiskRefusedError`
+    after storing itself as the key's answer."""
     request = {"token": token, "order_id": order_id, "pay_currency": pay_currency}
-    scope = f"pay.confirm:u{user_id}"
+    scope = _confirm_scope(user_id)
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
+        raise_if_refused(replay)
         return cast(Order, replay)
     row = orders.load_for_user(conn, user_id, token=token, order_id=order_id)
     pay_cur = require_wallet(conn, user_id, pay_currency or row.currency)
-    answer = _pay(conn, ledger, row, user_id, pay_cur, ledger.clock.now_ns())
+    now = ledger.clock.now_ns()
+    if orders.state_of(row, now) == "awaiting_user":  # a paid or expired order is refused by _pay
+        screen_payment(
+            conn,
+            risk,
+            scope=scope,
+            idempotency_key=idempotency_key,
+            user_id=user_id,
+            merchant_id=int(row.merchant_id),
+            amount=int(row.amount),
+            currency_code=str(row.currency),
+            presence=presence,
+            now_ns=now,
+        )
+    answer = _pay(conn, ledger, row, user_id, pay_cur, now)
     return idem.complete(conn, scope, idempotency_key, answer)
 
 
@@ -367,39 +398,11 @@ def issue_pay_code(conn: Connection, ledger: LedgerService, *, user_id: int, cur
     return {"code": code, "currency": cur.code, "expires_at_ns": expires}
 
 
-def charge_pay_code(
-    conn: Connection,
-    ledger: LedgerService,
-    *,
-    idempotency_key: str,
-    merchant_id: int,
-    code: str,
-    merchant_order_id: str,
-    amount: int,
-    currency_code: str | None = None,
-) -> Order:
-    """The merchant charges a user's pay code: the order is created and paid in one step."""
-    digest = _code_digest(code) if isinstance(code, str) else ""
-    request = {
-        "code_sha256": digest,
-        "merchant_order_id": merchant_order_id,
-        "amount": amount,
-        "currency": currency_code,
-    }
-    scope = f"pay.charge:m{merchant_id}"
-    replay = idem.claim(conn, scope, idempotency_key, request)
-    if replay is not None:
-        return cast(Order, replay)
-    merchant = orders.require_merchant(conn, merchant_id)
-    cur = orders.order_currency(merchant, currency_code)
-    orders.check_order_id(merchant_order_id)
-    check_amount(amount)
-    if not PAY_CODE_RE.match(code):
-        raise NotFoundError("unknown pay code")
+def _use_code(conn: Connection, digest: str, now: int) -> Any:
+    """Mark an active, unexpired pay code used (guarded); its row."""
     found = conn.execute(select(pay_codes).where(pay_codes.c.code_sha256 == digest)).first()
     if found is None:
         raise NotFoundError("unknown pay code")
-    now = ledger.clock.now_ns()
     used = conn.execute(
         update(pay_codes)
         .where(pay_codes.c.id == found.id, pay_codes.c.state == "active", pay_codes.c.expires_at_ns > now)
@@ -410,6 +413,56 @@ def charge_pay_code(
         if current == "used":
             raise PayCodeUsedError("this pay code was already used; ask the customer for a new one")
         raise PayCodeExpiredError("this pay code has expired; ask the customer for a new one")
+    return found
+
+
+def charge_pay_code(
+    conn: Connection,
+    ledger: LedgerService,
+    *,
+    idempotency_key: str,
+    merchant_id: int,
+    code: str,
+    merchant_order_id: str,
+    amount: int,
+    risk: RiskEngine,
+    currency_code: str | None = None,
+) -> Order:
+    """The merchant charges a user's pay code: the order is created and paid in one step, once the
+    payment is screened (the code is used up even when screening refuses it; the request comes from
+    the till, so the payer's device and network are not known)."""
+    digest = _code_digest(code) if isinstance(code, str) else ""
+    request = {
+        "code_sha256": digest,
+        "merchant_order_id": merchant_order_id,
+        "amount": amount,
+        "currency": currency_code,
+    }
+    scope = f"pay.charge:m{merchant_id}"
+    replay = idem.claim(conn, scope, idempotency_key, request)
+    if replay is not None:
+        raise_if_refused(replay)
+        return cast(Order, replay)
+    merchant = orders.require_merchant(conn, merchant_id)
+    cur = orders.order_currency(merchant, currency_code)
+    orders.check_order_id(merchant_order_id)
+    check_amount(amount)
+    if not PAY_CODE_RE.match(code):
+        raise NotFoundError("unknown pay code")
+    now = ledger.clock.now_ns()
+    found = _use_code(conn, digest, now)
+    screen_payment(
+        conn,
+        risk,
+        scope=scope,
+        idempotency_key=idempotency_key,
+        user_id=int(found.user_id),
+        merchant_id=merchant_id,
+        amount=amount,
+        currency_code=cur.code,
+        presence=UNKNOWN,
+        now_ns=now,
+    )
     order_id = orders.insert_order(
         conn,
         merchant,

@@ -14,11 +14,14 @@ from earnloop.db.engine import Database
 from earnloop.ledger.cli import run
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk.engine import build_engine
+from earnloop.wallet.screening import keep_refusal, unwrap
+from earnloop.wallet.withdrawals import reviews
 from earnloop.wallet.withdrawals import service as withdrawals
 from earnloop.wallet.withdrawals.payouts import provider_from_settings
 
 withdrawals_app = typer.Typer(
-    help="Withdrawals: destinations, request, resolve unknowns.", no_args_is_help=True
+    help="Withdrawals: destinations, request, resolve unknowns, review held ones.", no_args_is_help=True
 )
 
 UserId = Annotated[int, typer.Argument(min=1, help="User id.")]
@@ -47,9 +50,9 @@ def add_destination(
     account: Annotated[str, typer.Option(help="Account number (stored; shown masked).")],
 ) -> None:
     """Register a payout destination for a user (the account number is stored encrypted, shown masked)."""
-    box = secret_box()
+    box, risk = secret_box(), build_engine(get_settings())
     created = run(
-        lambda conn, ledger: withdrawals.add_destination(
+        lambda conn, ledger: keep_refusal(withdrawals.add_destination)(
             conn,
             user_id=user_id,
             kind=kind,
@@ -57,10 +60,14 @@ def add_destination(
             holder_name=holder,
             account_number=account,
             now_ns=ledger.clock.now_ns(),
+            risk=risk,
             box=box,
         )
     )
-    typer.echo(json.dumps(created))
+    try:
+        typer.echo(json.dumps(unwrap(created)))
+    except EXPECTED_ERRORS as exc:  # the refusal, committed with its decision
+        fail(str(exc))
 
 
 @withdrawals_app.command("request")
@@ -85,6 +92,7 @@ def request(
             currency_code=currency,
             amount=amount,
             limits=withdrawals.Limits.from_settings(settings),
+            risk=build_engine(settings),
             box=box,
         )
     )
@@ -114,6 +122,43 @@ def resolve(
         )
     )
     typer.echo(json.dumps(report.as_dict()))
+
+
+@withdrawals_app.command("in-review")
+def in_review(limit: Annotated[int, typer.Option(min=1, max=reviews.LIST_MAX)] = 50) -> None:
+    """Withdrawals held by risk screening for a reviewer, oldest first (JSON lines)."""
+    for row in run(lambda conn, _: reviews.list_in_review(conn, limit=limit), write=False):
+        typer.echo(json.dumps(row))
+
+
+WithdrawalId = Annotated[int, typer.Argument(min=1, help="Withdrawal id.")]
+Reviewer = Annotated[str, typer.Option(help="Who decides (kept with the review).")]
+Note = Annotated[str, typer.Option(help="Why (kept with the review).")]
+
+
+@withdrawals_app.command("approve")
+def approve(
+    withdrawal_id: Annotated[int, typer.Argument(min=1)], reviewer: Reviewer, note: Note = ""
+) -> None:
+    """Release a held withdrawal: it is submitted to the payout provider now."""
+    _decide(withdrawal_id, reviewer, note, approve=True)
+
+
+@withdrawals_app.command("reject")
+def reject(withdrawal_id: WithdrawalId, reviewer: Reviewer, note: Note = "") -> None:
+    """Refuse a held withdrawal: its hold is voided, the money is back in the wallet."""
+    _decide(withdrawal_id, reviewer, note, approve=False)
+
+
+def _decide(withdrawal_id: int, reviewer: str, note: str, *, approve: bool) -> None:
+    settings = get_settings()
+    provider, box = provider_from_settings(settings), secret_box(settings)
+    decided = _with_database(
+        lambda db, ledger: reviews.review_withdrawal(
+            db, ledger, provider, withdrawal_id, approve=approve, reviewer=reviewer, note=note, box=box
+        )
+    )
+    typer.echo(json.dumps(decided))
 
 
 def register(app: typer.Typer) -> None:

@@ -40,8 +40,10 @@ payout_destinations = Table(
     Index("ix_payout_destinations_user", "user_id"),
 )
 
-WITHDRAWAL_STATES = ("requested", "processing", "unknown", "paid", "failed")
-OPEN_STATES = ("requested", "processing", "unknown")
+# ``in_review``: risk screening held it for a review (money held, not submitted) until a reviewer
+# approves (→ ``requested``) or rejects it (→ ``rejected``, the hold voided; migration 0230).
+WITHDRAWAL_STATES = ("requested", "processing", "unknown", "paid", "failed", "in_review", "rejected")
+OPEN_STATES = ("requested", "processing", "unknown")  # submitted (or about to be): the provider decides
 
 # One row per withdrawal. ``request_id`` is fixed before the provider is called and identifies the
 # payout at the provider (inquiries, callbacks); ``hold_transfer_id`` is the pending ledger transfer.

@@ -3,9 +3,11 @@
 The flow, and why it cannot lose or double-pay money:
 
 1. **Hold** (one transaction, :func:`hold`): limits are checked (minimum amount, daily limit, frozen
-   while the user owes a debt), a *pending* ledger transfer user → PAYOUTS reserves the money ("payouts
-   in flight"; no timeout, so it never expires by itself), and the withdrawal row is written in state
-   ``requested`` with its provider request id fixed **now**. Commit.
+   while the user owes a debt), the withdrawal is screened by the risk engine (``screening.py``:
+   ``deny`` refuses it, nothing held; ``review`` holds it in state ``in_review``, not submitted until a
+   reviewer decides, ``reviews.py``), a *pending* ledger transfer user → PAYOUTS reserves the money
+   ("payouts in flight"; no timeout, so it never expires by itself), and the withdrawal row is written
+   in state ``requested`` with its provider request id fixed **now**. Commit.
 2. **Submit** (:func:`submit_held`), outside any transaction: the provider is called with that request id.
 3. **Apply** (a new transaction, :func:`apply_answer`): ``paid`` → the pending transfer is posted
    (state ``paid``); ``failed`` → voided (state ``failed``, the money is back); ``pending`` → state
@@ -29,31 +31,40 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from earnloop.config import Settings
-from earnloop.currencies import Currency
 from earnloop.db.engine import Database
 from earnloop.idempotency import service as idem
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import AMOUNT_MAX, Transfer, TransferFlags, dec128, enc128
 from earnloop.outbox import service as outbox
+from earnloop.risk import reviews
+from earnloop.risk.engine import RiskEngine
 from earnloop.secretbox import SecretBox, process_box
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.errors import (
-    FrozenError,
-    LimitExceededError,
     NotFoundError,
     StateConflictError,
 )
-from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
-from earnloop.wallet.models import wallets
-from earnloop.wallet.service import check_amount, debt_account, require_wallet, system_account, user_account
+from earnloop.wallet.ledger_ops import ensure_accounts, submit
+from earnloop.wallet.screening import (
+    UNKNOWN,
+    Presence,
+    event_ref,
+    keep_refusal,
+    raise_if_refused,
+    refuse_unless_allowed,
+    unwrap,
+)
+from earnloop.wallet.service import check_amount, require_wallet, system_account, user_account
 from earnloop.wallet.withdrawals.destinations import add_destination as add_destination
 from earnloop.wallet.withdrawals.destinations import list_destinations as list_destinations
 from earnloop.wallet.withdrawals.destinations import load_destination
 from earnloop.wallet.withdrawals.destinations import mask as mask
 from earnloop.wallet.withdrawals.destinations import remove_destination as remove_destination
+from earnloop.wallet.withdrawals.limits import Limits as Limits
+from earnloop.wallet.withdrawals.limits import check_allowed
+from earnloop.wallet.withdrawals.limits import used_today as used_today
 from earnloop.wallet.withdrawals.models import OPEN_STATES
 from earnloop.wallet.withdrawals.models import withdrawals as w
 from earnloop.wallet.withdrawals.payouts import (
@@ -63,29 +74,18 @@ from earnloop.wallet.withdrawals.payouts import (
     PayoutUnknownError,
 )
 from earnloop.wallet.withdrawals.schemas import Withdrawal
+from earnloop.wallet.withdrawals.screening import screen_withdrawal
 
 log = structlog.get_logger("earnloop.withdrawals")
 
 NS_PER_S = 1_000_000_000
-DAY_NS = 86_400 * NS_PER_S
 RESOLVE_BATCH_MAX = 200
 LIST_MAX = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-withdrawal minimum and per user-and-currency daily maximum, in minor units."""
-
-    min_amount: int = 100
-    daily_limit: int = 5_000_000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.withdrawal_min_amount, settings.withdrawal_daily_limit)
+REVIEW_SOURCE = "withdrawal"  # a held withdrawal's review: (REVIEW_SOURCE, str(withdrawal id))
 
 
 # -- withdrawals ----------------------------------------------------------------------------------------
-def _dict(row: Any) -> Withdrawal:
+def as_dict(row: Any) -> Withdrawal:
     return {
         "withdrawal_id": row.id,
         "user_id": row.user_id,
@@ -112,28 +112,23 @@ def get_withdrawal(conn: Connection, user_id: int, withdrawal_id: int) -> Withdr
     row = _load(conn, withdrawal_id)
     if row.user_id != user_id:
         raise NotFoundError(f"no withdrawal {withdrawal_id}")
-    return _dict(row)
+    return as_dict(row)
 
 
 def list_withdrawals(conn: Connection, user_id: int, *, limit: int = 50) -> list[Withdrawal]:
     rows = conn.execute(
         select(w).where(w.c.user_id == user_id).order_by(w.c.id.desc()).limit(max(1, min(limit, LIST_MAX)))
     )
-    return [_dict(r) for r in rows]
+    return [as_dict(r) for r in rows]
 
 
-def used_today(conn: Connection, user_id: int, currency_code: str, now_ns: int) -> int:
-    """Sum of today's (UTC) withdrawals that did not fail: they count against the daily limit."""
-    day_start = now_ns - now_ns % DAY_NS
-    total = conn.execute(
-        select(func.coalesce(func.sum(w.c.amount), 0)).where(
-            w.c.user_id == user_id,
-            w.c.currency == currency_code,
-            w.c.created_at_ns >= day_start,
-            w.c.state != "failed",
-        )
-    ).scalar_one()
-    return int(total)
+def _scope(user_id: int) -> str:
+    return f"withdrawal.request:{user_id}"
+
+
+def screened_ref(user_id: int, idempotency_key: str) -> str:
+    """The reference a withdrawal request's risk decision is recorded under."""
+    return event_ref("withdrawal", _scope(user_id), idempotency_key)
 
 
 def hold(
@@ -146,67 +141,72 @@ def hold(
     currency_code: str,
     amount: int,
     limits: Limits,
+    risk: RiskEngine,
+    presence: Presence = UNKNOWN,
+    box: SecretBox | None = None,
 ) -> Withdrawal:
-    """Step 1 (one transaction): check the limits, reserve the money, fix the provider request id."""
-    scope = f"withdrawal.request:{user_id}"
+    """Step 1 (one transaction): check the limits, screen, reserve the money, fix the provider request
+    id. A ``deny`` raises :class:`~earnloop.wallet.screening.RiskDeniedError` once the refusal is stored
+    as the key's answer; a ``review`` holds the money in state ``in_review`` with a review open."""
+    scope = _scope(user_id)
     request = {"destination_id": destination_id, "currency": currency_code.upper(), "amount": amount}
     replay = idem.claim(conn, scope, idempotency_key, request)
     if replay is not None:
+        raise_if_refused(replay)
         return cast(Withdrawal, replay)
     cur = require_wallet(conn, user_id, currency_code)
     check_amount(amount, minimum=limits.min_amount)
     now = ledger.clock.now_ns()
-    _check_allowed(conn, ledger, user_id, cur, destination_id, amount, limits, now)
+    destination = check_allowed(conn, ledger, user_id, cur, destination_id, amount, limits, now)
+    ref = screened_ref(user_id, idempotency_key)
+    decision = screen_withdrawal(
+        conn,
+        ledger,
+        risk,
+        ref=ref,
+        destination=destination,
+        cur=cur,
+        amount=amount,
+        presence=presence,
+        box=box or process_box(),
+    )
+    if decision.outcome == "deny":
+        refuse_unless_allowed(conn, decision, scope=scope, idempotency_key=idempotency_key, what="withdrawal")
+    in_review = decision.outcome == "review"
     hold_id = transfer_id(scope, idempotency_key, "hold")
     _reserve(conn, ledger, hold_id, user_account(user_id, cur), amount)
-    new_id = conn.execute(
-        insert(w)
-        .values(
+    values = {"user_id": user_id, "currency": cur.code, "amount": amount, "destination_id": destination_id}
+    new_id = _insert(conn, values, hold_id, "in_review" if in_review else "requested", now)
+    if in_review:
+        reviews.hold(
+            conn,
+            event_ref=ref,
+            source=REVIEW_SOURCE,
+            reward_ref=str(new_id),
             user_id=user_id,
-            currency=cur.code,
-            amount=amount,
-            destination_id=destination_id,
-            request_id="wd_" + secrets.token_hex(16),
-            hold_transfer_id=enc128(hold_id),
-            state="requested",
-            inquiries=0,
-            created_at_ns=now,
-            updated_at_ns=now,
+            reasons=decision.reasons,
+            now_ns=now,
         )
-        .returning(w.c.id)
-    ).scalar_one()
-    return idem.complete(conn, scope, idempotency_key, _dict(_load(conn, int(new_id))))
+    return idem.complete(conn, scope, idempotency_key, as_dict(_load(conn, int(new_id))))
 
 
-def _check_allowed(
-    conn: Connection,
-    ledger: LedgerService,
-    user_id: int,
-    cur: Currency,
-    destination_id: int,
-    amount: int,
-    limits: Limits,
-    now_ns: int,
-) -> None:
-    """The destination is the user's and active, no debt is open, and the daily limit holds."""
-    # Serialise this user's withdrawals in this currency (PostgreSQL; SQLite writers are serial already),
-    # so two concurrent requests cannot both pass the daily limit.
-    conn.execute(
-        select(wallets.c.user_id)
-        .where(wallets.c.user_id == user_id, wallets.c.currency == cur.code)
-        .with_for_update()
+def _insert(conn: Connection, values: dict[str, Any], hold_id: int, state: str, now: int) -> int:
+    """The withdrawal row, its provider request id fixed now."""
+    return int(
+        conn.execute(
+            insert(w)
+            .values(
+                **values,
+                request_id="wd_" + secrets.token_hex(16),
+                hold_transfer_id=enc128(hold_id),
+                state=state,
+                inquiries=0,
+                created_at_ns=now,
+                updated_at_ns=now,
+            )
+            .returning(w.c.id)
+        ).scalar_one()
     )
-    load_destination(conn, user_id, destination_id)
-    debt = balance_of(conn, ledger, debt_account(user_id, cur))
-    owed = 0 if debt is None else debt.debits_posted - debt.credits_posted
-    if owed > 0:
-        raise FrozenError(f"withdrawals are frozen until the open debt of {owed} {cur.code} is repaid")
-    used = used_today(conn, user_id, cur.code, now_ns)
-    if used + amount > limits.daily_limit:
-        raise LimitExceededError(
-            f"daily withdrawal limit is {limits.daily_limit} {cur.code}; "
-            f"{max(0, limits.daily_limit - used)} left today"
-        )
 
 
 def _reserve(conn: Connection, ledger: LedgerService, hold_id: int, user: AccountRef, amount: int) -> None:
@@ -257,7 +257,7 @@ def submit_held(
     with db.uow(write=False) as conn:
         row = _load(conn, withdrawal_id)
         if row.state != "requested":
-            return _dict(row)
+            return as_dict(row)
         request = _payout_request(conn, row, box or process_box())
     try:
         answer = provider.submit(request)
@@ -271,7 +271,7 @@ def submit_held(
         with db.uow() as conn:
             apply_answer(conn, ledger, answer)
     with db.uow(write=False) as conn:
-        return _dict(_load(conn, withdrawal_id))
+        return as_dict(_load(conn, withdrawal_id))
 
 
 def request_withdrawal(
@@ -285,12 +285,15 @@ def request_withdrawal(
     currency_code: str,
     amount: int,
     limits: Limits,
+    risk: RiskEngine,
+    presence: Presence = UNKNOWN,
     box: SecretBox | None = None,
 ) -> Withdrawal:
     """The whole flow for one request: hold (commit), submit, apply. Returns the withdrawal as it stands
-    (``paid``, ``failed``, ``processing`` or ``unknown``). A retry with the same key never holds twice."""
+    (``paid``, ``failed``, ``processing`` or ``unknown``; ``in_review`` when risk screening holds it for
+    a reviewer). A retry with the same key never holds twice; a refusal is committed, then raised."""
     with db.uow() as conn:
-        held = hold(
+        held = keep_refusal(hold)(
             conn,
             ledger,
             idempotency_key=idempotency_key,
@@ -299,8 +302,11 @@ def request_withdrawal(
             currency_code=currency_code,
             amount=amount,
             limits=limits,
+            risk=risk,
+            presence=presence,
+            box=box,
         )
-    return submit_held(db, ledger, provider, int(held["withdrawal_id"]), box)
+    return submit_held(db, ledger, provider, int(unwrap(held)["withdrawal_id"]), box)
 
 
 def _transition(
@@ -325,7 +331,7 @@ def apply_answer(conn: Connection, ledger: LedgerService, answer: PayoutAnswer) 
         _finish(conn, ledger, row, answer)
     elif answer.status == "pending":
         _transition(conn, ledger, row.id, ("requested", "unknown"), "processing")
-    return _dict(_load(conn, row.id))
+    return as_dict(_load(conn, row.id))
 
 
 def _finish(conn: Connection, ledger: LedgerService, row: Any, answer: PayoutAnswer) -> None:
