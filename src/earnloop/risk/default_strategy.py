@@ -16,7 +16,7 @@ from earnloop.risk.velocity import VelocitySpec
 
 # a "." never appears in a stored version's label, "<name>-<n>"; 3: withdrawals read destination_age_s,
 # other_destinations, and "seen" counts only the SEEN kinds (ADR 0028)
-VERSION = "builtin.default-3"
+VERSION = "builtin.default-4"
 MINUTE_S, HOUR_S, DAY_S = 60, 3_600, 86_400
 CLICK: frozenset[EventKind] = frozenset({"click"})
 EARNS: frozenset[EventKind] = frozenset({"milestone", "conversion", "einvoice_receipt"})
@@ -101,6 +101,13 @@ RULES: tuple[Rule, ...] = (
     ),
     # refund_after_cashback: a user who keeps refunding what earned cashback
     Rule("refunds_after_cashback", 'kind == "conversion" && refunds_user_30d >= 2', "review", 50),
+    # ... or who buys again within a day of a refund (an honest refund is rarely followed by a quick rebuy)
+    Rule(
+        "rebuy_after_refund",
+        'kind == "conversion" && refunds_user_30d >= 1 && earns_user_24h >= 1',
+        "review",
+        50,
+    ),
     # stolen_account_withdrawal: payout destination changed, then a withdrawal from a new device / network
     Rule(
         "withdrawal_after_change_new_device",

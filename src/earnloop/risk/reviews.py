@@ -16,7 +16,9 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, func, literal, o
 
 from earnloop.db.upsert import dialect_insert
 from earnloop.errors import DomainError
+from earnloop.risk.models import risk_decisions
 from earnloop.risk.models import risk_reviews as reviews
+from earnloop.risk.outcomes import record_outcome
 
 STATUSES = frozenset({"open", "approved", "rejected"})
 NOTE_CHARS_MAX = 2_000
@@ -127,14 +129,30 @@ def review_of(conn: Connection, *, source: str, reward_ref: str) -> dict[str, An
 
 
 def decide(
-    conn: Connection, review_id: int, *, approve: bool, reviewer: str, note: str, now_ns: int
+    conn: Connection,
+    review_id: int,
+    *,
+    approve: bool,
+    reviewer: str,
+    note: str,
+    now_ns: int,
+    sources: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Approve or reject an open review, once (a concurrent second decision gets
-    :class:`ReviewDecidedError`); returns the decided review."""
+    :class:`ReviewDecidedError`); returns the decided review. ``sources``: the kinds of review the
+    caller knows how to act on (a withdrawal's review is decided where withdrawals are). A rejection
+    labels the event ``confirmed_fraud`` for backtests."""
     if not reviewer.strip() or len(reviewer) > REVIEWER_CHARS_MAX:
         raise ReviewError(f"reviewer: 1 to {REVIEWER_CHARS_MAX} characters")
     if len(note) > NOTE_CHARS_MAX:
         raise ReviewError(f"note: at most {NOTE_CHARS_MAX} characters")
+    row = conn.execute(select(reviews).where(reviews.c.id == review_id)).first()
+    if row is None:
+        raise ReviewNotFoundError(f"no review {review_id}")
+    if sources is not None and row.source not in sources:
+        raise ReviewError(
+            f"review {review_id} holds a {row.source}: decide it where {row.source}s are decided"
+        )
     done = conn.execute(
         update(reviews)
         .where(reviews.c.id == review_id, reviews.c.status == "open")
@@ -142,9 +160,16 @@ def decide(
             status="approved" if approve else "rejected", reviewer=reviewer, note=note, decided_at_ns=now_ns
         )
     )
-    row = conn.execute(select(reviews).where(reviews.c.id == review_id)).first()
-    if row is None:
-        raise ReviewNotFoundError(f"no review {review_id}")
     if done.rowcount != 1:
-        raise ReviewDecidedError(f"review {review_id} is {row.status} already")
-    return _view(row)
+        decided = conn.execute(select(reviews.c.status).where(reviews.c.id == review_id)).scalar_one()
+        raise ReviewDecidedError(f"review {review_id} is {decided} already")
+    if not approve:
+        _label_fraud(conn, str(row.event_ref), now_ns)
+    return _view(conn.execute(select(reviews).where(reviews.c.id == review_id)).one())
+
+
+def _label_fraud(conn: Connection, event_ref: str, now_ns: int) -> None:
+    amount = conn.execute(
+        select(risk_decisions.c.amount).where(risk_decisions.c.event_ref == event_ref)
+    ).scalar_one_or_none()
+    record_outcome(conn, event_ref=event_ref, kind="confirmed_fraud", amount=int(amount or 0), at_ns=now_ns)

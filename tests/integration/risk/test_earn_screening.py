@@ -18,7 +18,7 @@ from earnloop.risk import reviews
 from earnloop.risk.default_strategy import VERSION
 from earnloop.risk.engine import RiskEngine
 from earnloop.risk.events import RiskEvent
-from earnloop.risk.models import risk_decisions, risk_reviews
+from earnloop.risk.models import risk_decisions, risk_outcomes, risk_reviews
 from earnloop.risk.rules import Rule, Strategy
 from earnloop.risk.screening import screen
 from earnloop.wallet.cashback import service as cashback
@@ -148,6 +148,11 @@ def test_a_rejected_review_voids_the_held_cashback(
         done = decide_review(conn, ledger, review["review_id"], approve=False, reviewer="ana", note="farm")
     assert done["voided"] == ["earnloop:txn-2", f"earnloop:txn-2:bonus:{world.campaign_id}"]
     assert (done["status"], done["reviewer"], done["note"]) == ("rejected", "ana", "farm")
+    with db.uow(write=False) as conn:  # the rejection labels the event for backtests
+        labels = conn.execute(
+            select(risk_outcomes.c.kind).where(risk_outcomes.c.event_ref == review["event_ref"])
+        ).scalars()
+        assert sorted(labels) == ["confirmed_fraud", "reversed"]
     clock.advance(seconds=86_400)
     with db.uow() as conn:
         assert cashback.confirm_due(conn, ledger, clock.now_ns()) == 2  # lv5 and its bonus

@@ -18,8 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from earnloop.db.engine import Database
+from earnloop.ledger.service import LedgerService
 from earnloop.risk.models import risk_decisions, risk_reviews
+from earnloop.risk.reviews import ReviewError
 from earnloop.risk.rules import Rule, Strategy
+from earnloop.wallet.cashback.reviews import decide_review
 from tests.conftest import Cli
 
 # Outcomes by amount, so that each test chooses what the engine decides.
@@ -191,12 +194,18 @@ def test_a_denied_withdrawal_holds_nothing_and_its_retry_gets_the_same_answer(
 
 
 @pytest.mark.parametrize("risk", [BY_AMOUNT], indirect=True)
-def test_a_withdrawal_in_review_is_not_submitted_until_a_reviewer_approves_it(api: httpx.Client) -> None:
+def test_a_withdrawal_in_review_is_not_submitted_until_a_reviewer_approves_it(
+    api: httpx.Client, db: Database, ledger: LedgerService
+) -> None:
     with _user(api, "iris") as me:
         dest = _destination(me, "0099887766")
         held = _withdraw(me, dest, 1_500, "w-1")
         assert (held.status_code, held.json()["state"]) == (200, "in_review"), held.text
         withdrawal = held.json()
+        with db.uow() as conn:  # a reward's reviewer cannot decide it: the withdrawal would be stuck
+            (review,) = conn.execute(select(risk_reviews.c.id)).scalars()
+            with pytest.raises(ReviewError, match="holds a withdrawal"):
+                decide_review(conn, ledger, review, approve=False, reviewer="rita", note="not a reward")
         assert _withdraw(me, dest, 1_500, "w-1").json() == withdrawal  # the retry: the same answer
         assert _wallet(me) == (FUNDS - 1_500, 1_500)
         assert _at_provider(api, withdrawal["request_id"]) == 404

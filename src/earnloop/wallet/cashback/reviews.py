@@ -14,6 +14,9 @@ from earnloop.risk import reviews
 from earnloop.wallet.cashback import service as cashback
 from earnloop.wallet.cashback.models import cashback_entries as entries
 
+# The held rewards this module decides (payments and withdrawals have their own reviews).
+REWARD_SOURCES = frozenset({"game", "shopping", "einvoice"})
+
 
 def decide_review(
     conn: Connection,
@@ -27,7 +30,13 @@ def decide_review(
     """Decide an open review and apply it to the held reward; returns the review with ``voided``: the
     references reversed (none on approval). Never commits."""
     review = reviews.decide(
-        conn, review_id, approve=approve, reviewer=reviewer, note=note, now_ns=ledger.clock.now_ns()
+        conn,
+        review_id,
+        approve=approve,
+        reviewer=reviewer,
+        note=note,
+        now_ns=ledger.clock.now_ns(),
+        sources=REWARD_SOURCES,
     )
     voided: list[str] = []
     if not approve:
