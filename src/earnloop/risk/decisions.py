@@ -17,13 +17,13 @@ from sqlalchemy import Connection, func, select
 
 from earnloop.errors import DomainError
 from earnloop.risk import default_strategy
+from earnloop.risk.engine import ALLOW_ALL
 from earnloop.risk.explain import as_dict, explain
 from earnloop.risk.models import risk_decisions
-from earnloop.risk.rules import CompiledStrategy, Rule, Strategy, compile_strategy
+from earnloop.risk.rules import CompiledStrategy, compile_strategy
 from earnloop.risk.strategies.stored import compiled_version
 
 _STORED_LABEL = re.compile(r"([a-z][a-z0-9_-]{0,31})-([1-9][0-9]{0,8})")
-ALLOW_ALL = Strategy("builtin.allow-all-0", (Rule("allow_all", "true", "allow"),))
 SAMPLE_MAX = 20
 
 

@@ -29,7 +29,7 @@ from earnloop.risk.strategies.source import DbStrategySource
 from earnloop.risk.velocity import MemoryVelocity, VelocityBackend, VelocitySpec
 
 ACCOUNT_CACHE_MAX = 100_000
-ALLOW_ALL_VERSION = "builtin.allow-all-0"
+ALLOW_ALL = Strategy("builtin.allow-all-0", (Rule("allow_all", "true", "allow"),))
 
 
 class StaticStrategySource:
@@ -147,8 +147,9 @@ def build_engine(
 def shadowed_default(fields: dict[str, type]) -> StrategySource:
     """Allow everything, with the default strategy in shadow beside it (its decisions stored, never
     acted on): for the demo, whose scripted players do in seconds what people do in days."""
-    allow = Strategy(ALLOW_ALL_VERSION, (Rule("allow_all", "true", "allow"),))
-    return StaticStrategySource(compile_strategy(allow, fields), compile_strategy(default_strategy(), fields))
+    return StaticStrategySource(
+        compile_strategy(ALLOW_ALL, fields), compile_strategy(default_strategy(), fields)
+    )
 
 
 def demo_engine() -> RiskEngine:

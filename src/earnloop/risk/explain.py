@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from earnloop.risk.rules import (
+    OUTCOMES,
     SEVERITY,
     CompiledStrategy,
     Outcome,
     Thresholds,
     replayed,
+    threshold_outcome,
 )
 
 
@@ -57,14 +59,11 @@ def explain(compiled: CompiledStrategy, activation: Mapping[str, Any]) -> Explan
     severity = max(
         [SEVERITY[s.outcome] for s in steps if s.fired] + [SEVERITY["review"] for s in steps if s.erred] + [0]
     )
-    by_threshold = _threshold_outcome(compiled.strategy.thresholds, score)
-    outcome = _OUTCOMES[max(severity, SEVERITY[by_threshold])]
+    by_threshold = threshold_outcome(compiled.strategy.thresholds, score)
+    outcome = OUTCOMES[max(severity, SEVERITY[by_threshold])]
     return Explanation(
         compiled.strategy.version, steps, score, compiled.strategy.thresholds, by_threshold, outcome
     )
-
-
-_OUTCOMES: tuple[Outcome, ...] = ("allow", "review", "block")
 
 
 def _step(compiled: CompiledStrategy, index: int, activation: Mapping[str, Any]) -> Step:
@@ -78,14 +77,6 @@ def _step(compiled: CompiledStrategy, index: int, activation: Mapping[str, Any])
     fired = result is True
     inputs = {name: activation[name] for name in sorted(program.variables()) if name in activation}
     return Step(rule.code, rule.expression, fired, erred, rule.outcome, rule.score if fired else 0, inputs)
-
-
-def _threshold_outcome(thresholds: Thresholds, score: int) -> Outcome:
-    if thresholds.block_score is not None and score >= thresholds.block_score:
-        return "block"
-    if thresholds.review_score is not None and score >= thresholds.review_score:
-        return "review"
-    return "allow"
 
 
 def as_dict(explanation: Explanation) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from earnloop.risk.events import ENTITY_KEYS, RiskEvent
+from earnloop.risk.rules import ZEROS
 from earnloop.risk.sources import FeatureSource
 from earnloop.risk.velocity import VelocitySpec
 
@@ -46,7 +47,6 @@ HISTORY_FIELDS: dict[str, type] = {
     "prior_reviews_30d": int,  # the user's events decided review in the last 30 days
     "prior_denies_30d": int,  # ... decided deny
 }
-_ZERO: dict[type, Any] = {bool: False, int: 0, float: 0.0, str: ""}
 
 
 def catalogue(specs: Sequence[VelocitySpec] = (), sources: Sequence[FeatureSource] = ()) -> dict[str, type]:
@@ -69,7 +69,7 @@ class ActivationBuilder:
 
     def __init__(self, fields: Mapping[str, type]) -> None:
         self.fields = dict(fields)
-        self.template = {name: _ZERO[kind] for name, kind in fields.items()}
+        self.template = {name: ZEROS[kind] for name, kind in fields.items()}
 
     def event(self, event: RiskEvent) -> dict[str, Any]:
         """The activation's event part: its own fields and its attributes (an attribute outside the

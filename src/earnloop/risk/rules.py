@@ -126,14 +126,14 @@ def narrowed(compiled: CompiledStrategy, activation: dict[str, Any]) -> dict[str
     return {name: activation[name] for name in compiled.variables}
 
 
-_ZEROS: dict[type, Any] = {bool: False, int: 0, float: 0.0, str: ""}
+ZEROS: dict[type, Any] = {bool: False, int: 0, float: 0.0, str: ""}  # each field type's zero value
 
 
 def replayed(compiled: CompiledStrategy, stored: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a stored activation the strategy reads, a field it lacks as its type's zero: stored
     activations keep only non-zero values, and a field added to the catalogue since reads as zero."""
     fields = compiled.fields
-    return {name: stored.get(name, _ZEROS[fields[name]]) for name in compiled.variables}
+    return {name: stored.get(name, ZEROS[fields[name]]) for name in compiled.variables}
 
 
 def _check_strategy(strategy: Strategy, fields: Mapping[str, type]) -> None:
@@ -239,20 +239,27 @@ def decide(
         log.warning("risk_rule_error", rule=rules[index].code, version=compiled.strategy.version)
     outcome = max(outcome, _threshold(compiled.strategy.thresholds, score, reasons))
     latency_us = (time.perf_counter_ns() - started_ns) // 1_000
-    return Decision(_OUTCOMES[outcome], score, tuple(reasons), compiled.strategy.version, latency_us)
+    return Decision(OUTCOMES[outcome], score, tuple(reasons), compiled.strategy.version, latency_us)
 
 
-_OUTCOMES: tuple[Outcome, ...] = ("allow", "review", "block")
+OUTCOMES: tuple[Outcome, ...] = ("allow", "review", "block")  # by severity
+_THRESHOLD_REASONS = {"block": SCORE_BLOCK, "review": SCORE_REVIEW}
+
+
+def threshold_outcome(thresholds: Thresholds, score: int) -> Outcome:
+    """What the thresholds alone make of a summed score."""
+    if thresholds.block_score is not None and score >= thresholds.block_score:
+        return "block"
+    if thresholds.review_score is not None and score >= thresholds.review_score:
+        return "review"
+    return "allow"
 
 
 def _threshold(thresholds: Thresholds, score: int, reasons: list[str]) -> int:
-    if thresholds.block_score is not None and score >= thresholds.block_score:
-        reasons.append(SCORE_BLOCK)
-        return SEVERITY["block"]
-    if thresholds.review_score is not None and score >= thresholds.review_score:
-        reasons.append(SCORE_REVIEW)
-        return SEVERITY["review"]
-    return SEVERITY["allow"]
+    outcome = threshold_outcome(thresholds, score)
+    if outcome in _THRESHOLD_REASONS:
+        reasons.append(_THRESHOLD_REASONS[outcome])
+    return SEVERITY[outcome]
 
 
 def _rule_by_rule(compiled: CompiledStrategy, activation: dict[str, Any]) -> tuple[list[bool], list[int]]:
