@@ -16,7 +16,7 @@ from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.default_strategy import VERSION
-from earnloop.risk.engine import ALLOW_ALL_VERSION
+from earnloop.risk.engine import ALLOW_ALL
 from earnloop.risk.models import risk_decisions
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_postbacks
 from earnloop.wallet.cashback import service as cashback
@@ -82,7 +82,7 @@ def test_click_to_confirmed_cashback_with_2x_bonus(
             f"earnloop:txn-2:bonus:{world.campaign_id}",
         ]
         # one decision per reward, by the tests' allow-all strategy, the default strategy in shadow
-        decided = risk_decisions.c.strategy_version == ALLOW_ALL_VERSION
+        decided = risk_decisions.c.strategy_version == ALLOW_ALL.version
         assert count(conn, risk_decisions, decided, risk_decisions.c.shadow_version == VERSION) == 2
         assert count(conn, tracking_conversions) == 2
         outcomes = sorted(conn.execute(select(tracking_postbacks.c.outcome)).scalars())
