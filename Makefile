@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo serve test lint format bench clean
+.PHONY: install demo serve test lint format bench clean messages
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: install
 format: install
 	$(RUN) ruff check --fix src tests
 	$(RUN) ruff format src tests
+
+# the app's strings: extract them and merge into the zh-TW catalog (then fill in every empty msgstr)
+messages: install
+	$(RUN) pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --omit-header -o var/messages.pot .
+	$(RUN) pybabel update -i var/messages.pot -d src/earnloop/web/locale -D messages --no-fuzzy-matching --omit-header
 
 bench: install
 	$(RUN) earnloop bench all

@@ -95,7 +95,7 @@ def serve(
         require_current_schema(database_from_settings(settings))
     except (SchemaBehindError, ServingConfigError) as exc:
         fail(str(exc))
-    uvicorn.run("earnloop.api.app:create_served_app", factory=True, **options)
+    uvicorn.run("earnloop.web.server:create_served_app", factory=True, **options)
 
 
 @app.command()

@@ -35,7 +35,6 @@ from earnloop.ledger.service import LedgerService
 from earnloop.observability import Metrics, RequestContextMiddleware
 from earnloop.outbox.targets import Resolver
 from earnloop.risk.engine import RiskEngine, build_engine
-from earnloop.runtime import tune_gc
 from earnloop.secretbox import box_from_settings
 from earnloop.tracking.service import BODY_MAX_BYTES as POSTBACK_MAX_BYTES
 
@@ -113,11 +112,3 @@ def body_limits(settings: Settings) -> BodyLimits:
     """The body limits (:mod:`earnloop.api.limits`): postback receivers are anonymous and keep theirs."""
     receivers = {"/postbacks/": POSTBACK_MAX_BYTES, "/affiliate/postbacks/": POSTBACK_MAX_BYTES}
     return BodyLimits(settings.max_request_bytes, settings.max_anonymous_request_bytes, receivers)
-
-
-def create_served_app() -> FastAPI:
-    """``create_app`` for ``earnloop serve`` (uvicorn calls it in each worker process), then the
-    process-level tuning of a long-running server (:func:`earnloop.runtime.tune_gc`)."""
-    app = create_app()
-    tune_gc()
-    return app

@@ -50,3 +50,16 @@ operators = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at_ns", BigInteger, nullable=False),
 )
+
+# Sign-in sessions of the consumer app (ADR 0030): the cookie carries a random token, stored here as its
+# digest. A session ends when it expires or is revoked (sign-out; "sign out everywhere" revokes them all).
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("revoked_at_ns", BigInteger, nullable=True),
+    Index("ix_user_sessions_user", "user_id"),
+)

@@ -1,0 +1,9 @@
+"""The app's pages, one module per area; ``ROUTERS`` is the order they are mounted in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from earnloop.web.pages import home
+
+ROUTERS: tuple[APIRouter, ...] = (home.router,)

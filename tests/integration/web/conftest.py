@@ -1,0 +1,53 @@
+"""Fixtures of the app's tests: the site (API + app) served on the test database, and signed-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from earnloop.auth import service as auth
+from earnloop.auth import sessions
+from earnloop.config import Settings
+from earnloop.db.engine import Database
+from earnloop.ledger.clock import ManualClock
+from earnloop.risk.engine import RiskEngine
+from earnloop.web.server import create_site
+from earnloop.web.session import SESSION_COOKIE
+from tests.conftest import ADMIN_TOKEN, DbTarget
+from tests.live_server import serve
+
+
+@pytest.fixture
+def site(db: Database, db_target: DbTarget, clock: ManualClock, risk: RiskEngine) -> Iterator[str]:
+    """The base URL of a real server running the API and the app on the test database."""
+    settings = Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN)
+    app = create_site(settings, db=db, clock=clock, risk=risk)
+    with serve(app) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser_client(site: str) -> Iterator[httpx.Client]:
+    """A client that keeps cookies and does not follow redirects (tests look at them)."""
+    with httpx.Client(base_url=site, timeout=30, follow_redirects=False) as http:
+        yield http
+
+
+SignIn = Callable[[httpx.Client, str], int]
+
+
+@pytest.fixture
+def sign_in(db: Database) -> SignIn:
+    """``sign_in(client, handle)``: a new user with a live session whose cookie the client now carries
+    (the password sign-in itself is tested in ``test_auth_*``); returns the user id."""
+
+    def _sign_in(http: httpx.Client, handle: str) -> int:
+        with db.engine.begin() as conn:
+            user_id = auth.create_user(conn, handle).id
+            token = sessions.start_session(conn, user_id)
+        http.cookies.set(SESSION_COOKIE, token)
+        return user_id
+
+    return _sign_in
