@@ -194,6 +194,27 @@ class Settings(BaseSettings):
         "recorded as author, approver…); created by `earnloop operators create`.",
     )
 
+    webauthn_rp_id: str = Field(
+        default="localhost",
+        max_length=253,
+        description="The passkeys' relying party id: the site's domain (browsers refuse WebAuthn on an IP "
+        "address, so the development app is used at localhost).",
+    )
+    webauthn_rp_name: str = Field(
+        default="earnloop", max_length=64, description="The name passkey dialogs show."
+    )
+    webauthn_origins: list[str] = Field(
+        default=["http://localhost:8000"],
+        min_length=1,
+        max_length=16,
+        description="Origins (scheme://host[:port]) a passkey ceremony may come from; any other is refused.",
+    )
+    passkey_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Minor units: a payment, withdrawal or credit draw above it is confirmed with a passkey.",
+    )
+
     @field_validator("appsflyer_push_networks")
     @classmethod
     def _cidr_blocks(cls, value: list[str] | None) -> list[str] | None:

@@ -1,12 +1,13 @@
 """Identity tables: users of the consumer app and their API tokens, partners with their API keys, and
-operators (named people with roles) with their API tokens.
+operators (named people with roles) with their API tokens, sign-in sessions, and passkeys with their
+ceremonies' challenges.
 
 Secrets are stored as SHA-256 digests of high-entropy random tokens, never in clear.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, LargeBinary, String, Table, Text
 
 from earnloop.db.metadata import metadata
 from earnloop.db.types import SERIAL_ID
@@ -62,4 +63,37 @@ user_sessions = Table(
     Column("expires_at_ns", BigInteger, nullable=False),
     Column("revoked_at_ns", BigInteger, nullable=True),
     Index("ix_user_sessions_user", "user_id"),
+)
+
+# Passkeys (WebAuthn credentials, ADR 0031): the public key and the last sign count the authenticator
+# reported; ``credential_id`` is base64url, unique across users.
+user_passkeys = Table(
+    "user_passkeys",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("transports", String(200), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("last_used_at_ns", BigInteger, nullable=True),
+    Index("ix_user_passkeys_user", "user_id"),
+)
+
+# A ceremony's challenge: random, five minutes, used once. ``purpose`` is ``register`` or ``confirm``;
+# a confirmation carries the action it confirms (JSON), which runs only after the assertion checks out.
+passkey_challenges = Table(
+    "passkey_challenges",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("challenge", LargeBinary, nullable=False),
+    Column("action_json", Text, nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("used_at_ns", BigInteger, nullable=True),
+    Index("ix_passkey_challenges_user", "user_id"),
 )
