@@ -72,6 +72,12 @@ class PasskeyNameError(PasskeyError):
     title = "Invalid request"
 
 
+class TooManyPasskeysError(PasskeyError):
+    status = 409
+    slug = "passkey-limit"
+    title = "Too many passkeys"
+
+
 class ChallengeError(PasskeyError):
     """The ceremony's challenge is unknown, another user's, expired or used already."""
 
@@ -226,7 +232,7 @@ def begin_registration(
     ``navigator.credentials.create``. The user's passkeys are excluded (one per authenticator)."""
     existing = _descriptors(conn, user_id)
     if len(existing) >= MAX_PASSKEYS:
-        raise PasskeyError(f"at most {MAX_PASSKEYS} passkeys; remove one first")
+        raise TooManyPasskeysError(f"at most {MAX_PASSKEYS} passkeys; remove one first")
     challenge_id, challenge = _new_challenge(conn, user_id, PURPOSE_REGISTER, None, _now(now_ns))
     options = generate_registration_options(
         rp_id=rp.id,

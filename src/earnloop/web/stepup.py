@@ -110,6 +110,8 @@ def refusal(request: Request, exc: passkeys.PasskeyError) -> JSONResponse:
         message = gettext("This passkey could not be added.")
     elif isinstance(exc, passkeys.PasskeyNameError):
         message = gettext("Give the passkey a name of 1 to 64 characters.")
+    elif isinstance(exc, passkeys.TooManyPasskeysError):
+        message = gettext("You have as many passkeys as you can have. Remove one first.")
     else:
         message = gettext("The passkey was refused. Nothing was done.")
     return JSONResponse({"error": message}, status_code=exc.status)

@@ -164,3 +164,12 @@ def test_the_same_passkey_cannot_be_registered_twice(db: Database) -> None:
     register(db, user_id, device)
     with pytest.raises(passkeys.RegistrationRefusedError):
         register(db, user_id, device)
+
+
+def test_a_user_has_at_most_twenty_passkeys(db: Database) -> None:
+    user_id = new_user(db, "pk-many")
+    for _ in range(passkeys.MAX_PASSKEYS):
+        register(db, user_id, SoftAuthenticator())
+    with pytest.raises(passkeys.TooManyPasskeysError):
+        register(db, user_id, SoftAuthenticator())
+    assert len(run(db, lambda conn: passkeys.list_passkeys(conn, user_id))) == passkeys.MAX_PASSKEYS

@@ -44,7 +44,7 @@ async def passkey_list(request: Request, user: SignedIn) -> Response:
 
 
 @router.post(LIST_PATH + "/options")
-async def registration_options(user: SignedIn) -> Response:
+async def registration_options(request: Request, user: SignedIn) -> Response:
     """Begin registering a passkey: ``{"challenge_id", "options"}`` for ``navigator.credentials.create``."""
     rp = stepup.relying_party(user.ctx.settings)
     try:
@@ -52,7 +52,7 @@ async def registration_options(user: SignedIn) -> Response:
             user.ctx, lambda conn: passkeys.begin_registration(conn, user.user_id, user.handle, rp)
         )
     except passkeys.PasskeyError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return stepup.refusal(request, exc)
     return JSONResponse({"challenge_id": challenge_id, "options": json.loads(options)})
 
 
