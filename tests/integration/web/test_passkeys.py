@@ -234,3 +234,13 @@ def test_without_javascript_the_confirmation_says_so_and_nothing_runs(
     assert plain.status_code == 400
     assert "needs JavaScript" in plain.text
     assert RUNS == []
+
+
+def test_adding_a_passkey_without_javascript_says_it_is_needed(
+    browser_client: httpx.Client, sign_in: SignIn
+) -> None:
+    sign_in(browser_client, "pk-web-plain-form")
+    plain = browser_client.post("/app/account/passkeys", data={"csrftoken": "", "name": "Plain"})
+    assert plain.status_code == 400
+    assert "Adding a passkey needs JavaScript in your browser." in plain.text
+    assert "You have no passkey yet." in plain.text
