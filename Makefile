@@ -45,7 +45,7 @@ format: install
 # the app's strings: extract them and merge into the zh-TW catalog (then fill in every empty msgstr)
 messages: install
 	$(RUN) pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --omit-header -o var/messages.pot .
-	$(RUN) pybabel update -i var/messages.pot -d src/earnloop/web/locale -D messages --no-fuzzy-matching --omit-header
+	$(RUN) pybabel update -i var/messages.pot -d src/earnloop/web/locale -D messages --no-fuzzy-matching
 
 bench: install
 	$(RUN) earnloop bench all
