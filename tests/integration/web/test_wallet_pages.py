@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
+import segno
 
 from earnloop.auth.service import create_partner
 from earnloop.db.engine import Database
@@ -188,6 +189,11 @@ def test_a_pay_code_is_shown_with_its_qr_and_reads_paid_once_the_store_charges_i
     assert 'aria-label="QR code of your pay code; the same number is written below it"' in shown.text
     digits = re.search(r'class="amount code-digits">([0-9 ]+)<', shown.text)
     assert digits is not None
+    code = digits.group(1).replace(" ", "")
+    assert len(code) == pay.PAY_CODE_DIGITS
+    drawn = re.search(r'<path [^>]*d="([^"]+)"', shown.text)
+    assert drawn is not None  # the QR is the code shown, as a full QR code (tills read it)
+    assert f'd="{drawn.group(1)}"' in segno.make_qr(code, error="m").svg_inline()
     status_url = re.search(r'hx-get="(/app/wallet/pay/code/[0-9]+)"', shown.text)
     assert status_url is not None
     waiting = browser_client.get(status_url.group(1), headers={"HX-Request": "true"})
@@ -200,7 +206,7 @@ def test_a_pay_code_is_shown_with_its_qr_and_reads_paid_once_the_store_charges_i
             ledger,
             idempotency_key="till-1",
             merchant_id=shop,
-            code=digits.group(1).replace(" ", ""),
+            code=code,
             merchant_order_id="till-1",
             amount=12_300,
             risk=risk,

@@ -41,8 +41,9 @@ FINAL_CODE_STATES = ("used", "expired")
 
 
 def qr_svg(payload: str, title: str) -> Markup:
-    """The QR code of ``payload`` as inline SVG (segno escapes the title)."""
-    svg = segno.make(payload, error="m").svg_inline(scale=5, title=title, svgclass="qr")
+    """The QR code of ``payload`` as inline SVG: a full QR code (never a Micro QR, which many tills
+    cannot read), dark on light with its quiet zone; segno escapes the title."""
+    svg = segno.make_qr(payload, error="m").svg_inline(scale=8, title=title, svgclass="qr")
     return Markup(svg)  # noqa: S704 - segno's own output, no user input besides the escaped title
 
 
