@@ -347,3 +347,54 @@ def test_the_wallet_in_traditional_chinese(
     assert "Balance" not in page.text
     assert "History" not in page.text
     assert "付款碼" in browser_client.get("/app/wallet/pay", headers={"Accept-Language": "zh-TW"}).text
+
+
+def test_an_unused_pay_code_reads_expired_after_two_minutes(
+    browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    user_id = sign_in(browser_client, "wallet-late")
+    fund(db, ledger, user_id)
+    fields = hidden_fields(browser_client.get("/app/wallet/pay"), "/app/wallet/pay/code")
+    shown = browser_client.post("/app/wallet/pay/code", data=fields | {"currency": "TWD"})
+    status_url = re.search(r'hx-get="(/app/wallet/pay/code/[0-9]+)"', shown.text)
+    assert status_url is not None
+    clock.advance(seconds=pay.PAY_CODE_TTL_S)
+    expired = browser_client.get(status_url.group(1), headers={"HX-Request": "true"})
+    assert "This code has expired." in expired.text
+    assert "hx-trigger" not in expired.text
+    assert (
+        browser_client.get("/app/wallet/pay/code/999999", headers={"HX-Request": "true"}).status_code == 404
+    )
+    assert available(db, ledger, user_id) == FUNDS
+
+
+def test_a_declined_deposit_hold_holds_nothing(
+    browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService
+) -> None:
+    user_id = sign_in(browser_client, "wallet-no-hold")
+    fund(db, ledger, user_id)
+    shop = partner(db, "merchant")
+    with db.uow() as conn:
+        holds.set_policy(conn, product="locker", currency_code="TWD", partner_id=shop, amount=20_000)
+        requested = holds.request_hold(
+            conn,
+            ledger,
+            idempotency_key="h2",
+            merchant_id=shop,
+            product="locker",
+            user_id=user_id,
+            currency_code="TWD",
+            ref="locker-1",
+        )
+    page = browser_client.get("/app/wallet/holds")
+    action = f"/app/wallet/holds/{requested['hold_id']}/decline"
+    declined = browser_client.post(action, data=hidden_fields(page, action))
+    assert declined.status_code == 303, declined.text
+    after = browser_client.get(declined.headers["location"])
+    assert "You declined the deposit. Nothing was held." in after.text
+    assert "Declined" in after.text
+    approve = f"/app/wallet/holds/{requested['hold_id']}/approve"
+    late = browser_client.post(approve, data=hidden_fields(page, approve))  # the page seen before
+    assert late.status_code == 409
+    assert "This was already done or is no longer possible." in late.text
+    assert available(db, ledger, user_id) == FUNDS
