@@ -98,18 +98,20 @@ def partner(db: Database, kind: str) -> int:
         return create_partner(conn, f"{kind.title()} {next(SEQ)}", kind, "TWD").id
 
 
-def campaign(db: Database, ledger: LedgerService, clock: ManualClock) -> int:
+def campaign(
+    db: Database, ledger: LedgerService, clock: ManualClock, name: str = "Clean Beaches", days_left: int = 30
+) -> int:
     charity = partner(db, "charity")
     with db.uow() as conn:
         created = donations.create_campaign(
             conn,
             ledger,
             charity_id=charity,
-            name="Clean Beaches",
+            name=name,
             currency_code="TWD",
             goal=1_000_000,
-            starts_at_ns=clock.now_ns() - DAY_NS,
-            ends_at_ns=clock.now_ns() + 30 * DAY_NS,
+            starts_at_ns=clock.now_ns() - 60 * DAY_NS,
+            ends_at_ns=clock.now_ns() + days_left * DAY_NS,
         )
     return int(created["campaign_id"])
 
@@ -128,8 +130,10 @@ def test_the_wallet_shows_the_balance_and_a_donation_in_the_history(
     assert wallet.status_code == 200
     assert "NT$1,000.00" in wallet.text
     assert "Adjustment by support" in wallet.text
+    campaign(db, ledger, clock, name="Last Winter's Drive", days_left=-1)
     form = browser_client.get("/app/wallet/donate")
     assert "Clean Beaches" in form.text
+    assert "Drive" not in form.text  # an ended campaign takes no donations
     fields = hidden_fields(form, "/app/wallet/donate")
     given = donate(browser_client, fields | {"campaign_id": str(campaign_id), "amount": "250"})
     assert given.status_code == 303, given.text
