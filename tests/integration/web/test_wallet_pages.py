@@ -179,6 +179,19 @@ def test_not_enough_money_is_an_error_on_the_form_and_nothing_moves(
     assert "NT$1,000.00" in browser_client.get("/app/wallet").text
 
 
+def test_a_user_without_a_wallet_in_the_currency_is_told_so(
+    browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    sign_in(browser_client, "wallet-new")
+    campaign_id = campaign(db, ledger, clock)
+    assert "Your wallet is empty for now." in browser_client.get("/app/wallet").text
+    assert "You need money in your wallet to pay." in browser_client.get("/app/wallet/pay").text
+    fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
+    refused = donate(browser_client, fields | {"campaign_id": str(campaign_id), "amount": "10"})
+    assert refused.status_code == 422
+    assert "You have no wallet in this campaign&#39;s currency." in refused.text
+
+
 def test_a_pay_code_is_shown_with_its_qr_and_reads_paid_once_the_store_charges_it(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, risk: RiskEngine
 ) -> None:

@@ -73,9 +73,15 @@ async def donate(request: Request, user: SignedIn) -> Response:
     try:
         key = form_key(form)
         campaign_id = whole_id(form, "campaign_id", _("Choose a campaign."))
-        campaign = await run_read(
-            ctx, lambda conn: donations.campaign_progress(conn, ctx.ledger, campaign_id)
+        campaign, wallets = await run_read(
+            ctx,
+            lambda conn: (
+                donations.campaign_progress(conn, ctx.ledger, campaign_id),
+                service.currencies_of(conn, user.user_id),
+            ),
         )
+        if campaign["currency"] not in wallets:
+            raise FormError(_("You have no wallet in this campaign's currency."))
         amount = amount_minor(values["amount"], campaign["currency"])
     except FormError as exc:
         return await _donate_page(request, user, values=values, error=exc.message, status_code=exc.status)
