@@ -74,6 +74,16 @@ def require_wallet(conn: Connection, user_id: int, currency_code: str) -> Curren
     return cur
 
 
+def currencies_of(conn: Connection, user_id: int) -> list[str]:
+    """The currencies the user has a wallet in, in the order they were opened."""
+    rows = conn.execute(
+        select(wallets.c.currency)
+        .where(wallets.c.user_id == user_id)
+        .order_by(wallets.c.opened_at_ns, wallets.c.currency)
+    )
+    return [str(code) for code in rows.scalars()]
+
+
 @dataclass(frozen=True)
 class PendingItem:
     amount: int

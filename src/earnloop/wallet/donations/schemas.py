@@ -1,6 +1,7 @@
 """Shapes of donations as their service answers them (and as idempotency records keep them: times in
-Unix ns): ``Campaign`` (with its progress), ``Donation``, and a charity's ``Statement`` with its
-``StatementEntry`` lines (donors masked). The HTTP forms live in ``api/withdrawals.py``."""
+Unix ns): ``Campaign`` (with its progress; ``CharityCampaign`` adds the charity's name), ``Donation``,
+and a charity's ``Statement`` with its ``StatementEntry`` lines (donors masked). The HTTP forms live in
+``api/withdrawals.py``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ class Campaign(TypedDict):
     starts_at_ns: int
     ends_at_ns: int
     active: bool
+
+
+class CharityCampaign(Campaign):
+    charity_name: str
 
 
 class Donation(TypedDict):

@@ -23,7 +23,7 @@ from earnloop.outbox import service as outbox
 from earnloop.wallet.chart import AccountKind, AccountRef, TransferKind, transfer_id
 from earnloop.wallet.donations.models import charity_campaigns as campaigns
 from earnloop.wallet.donations.models import donations
-from earnloop.wallet.donations.schemas import Campaign, Donation, Statement
+from earnloop.wallet.donations.schemas import Campaign, CharityCampaign, Donation, Statement
 from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConflictError
 from earnloop.wallet.ledger_ops import balance_of, ensure_accounts, submit
 from earnloop.wallet.service import check_amount, require_wallet, user_account
@@ -113,6 +113,20 @@ def list_campaigns(conn: Connection, ledger: LedgerService, charity_id: int) -> 
         .limit(STATEMENT_PAGE_MAX)
     )
     return [_campaign_dict(r, now) for r in rows]
+
+
+def open_campaigns(conn: Connection, ledger: LedgerService, *, limit: int = 50) -> list[CharityCampaign]:
+    """Campaigns accepting donations now, of every charity (with the charity's name), ending soonest
+    first: what a donor chooses from."""
+    now = ledger.clock.now_ns()
+    rows = conn.execute(
+        select(campaigns, partners.c.name.label("charity_name"))
+        .join(partners, partners.c.id == campaigns.c.charity_id)
+        .where(campaigns.c.starts_at_ns <= now, campaigns.c.ends_at_ns > now)
+        .order_by(campaigns.c.ends_at_ns, campaigns.c.id)
+        .limit(max(1, min(limit, STATEMENT_PAGE_MAX)))
+    )
+    return [{**_campaign_dict(r, now), "charity_name": r.charity_name} for r in rows]
 
 
 def donate(

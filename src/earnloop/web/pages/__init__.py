@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnloop.web.pages import home, passkeys
+from earnloop.web.pages import home, passkeys, wallet
 
-ROUTERS: tuple[APIRouter, ...] = (home.router, passkeys.router)
+ROUTERS: tuple[APIRouter, ...] = (home.router, passkeys.router, wallet.router)
