@@ -99,7 +99,7 @@ def _affinities(
     model: CoOccurrence, history: set[Item], untried: list[Candidate]
 ) -> dict[Item, tuple[float, Item]]:
     """Each candidate similar to the history: (summed similarity, the tried item contributing most —
-on a tie, the first in item order)."""
+    on a tie, the first in item order)."""
     wanted = {c.item for c in untried}
     sums: dict[Item, float] = defaultdict(float)
     best: dict[Item, tuple[float, Item]] = {}
