@@ -142,6 +142,8 @@ def rank(
     popular of the rest."""
     if not 0.0 <= reward_weight <= 1.0:
         raise ValueError("reward_weight must be between 0 and 1")
+    if k < 0:
+        raise ValueError("k must not be negative")
     untried = [c for c in candidates if c.item not in history]
     affinity = _affinities(model, history, untried)
     scale = _reward_scale(untried)
