@@ -46,13 +46,3 @@ def from_database(conn: Connection) -> list[Interaction]:
     found = _game_clicks(conn) + _milestones(conn) + _merchant_clicks(conn) + _purchases(conn)
     found.sort(key=lambda e: (e.at_ns, e.user_id, e.item, e.action))
     return found
-
-
-def of_user(conn: Connection, user_id: int) -> set[Item]:
-    """The items one user tried (clicked, reached a milestone of, bought from)."""
-    games = select(tracking_clicks.c.game_id).where(tracking_clicks.c.user_id == user_id)
-    merchants = select(affiliate_clicks.c.merchant_id).where(affiliate_clicks.c.user_id == user_id)
-    bought = select(affiliate_conversions.c.merchant_id).where(affiliate_conversions.c.user_id == user_id)
-    tried = {Item(GAME, g) for g in conn.execute(games).scalars()}
-    tried |= {Item(MERCHANT, m) for m in conn.execute(merchants).scalars()}
-    return tried | {Item(MERCHANT, m) for m in conn.execute(bought).scalars()}

@@ -93,7 +93,7 @@ def recommend(
     if not 1 <= k <= K_MAX:
         raise ValueError(f"k must be between 1 and {K_MAX}")
     model = build(interactions.from_database(conn))
-    history = interactions.of_user(conn, user_id)
+    history = model.tried.get(user_id, set())
     found = candidates(conn)
     ranked = rank(model, found, history, k, reward_weight=reward_weight)
     names = {c.item: c.name for c in found}
