@@ -11,16 +11,17 @@ import typer
 
 from earnloop.cli_support import fail
 from earnloop.recs.evaluate import SEED_MAX, USERS_MAX, USERS_MIN, Evaluation, WorldSpec, evaluate
+from earnloop.recs.model import DEFAULT_REWARD_WEIGHT
 
 recs_app = typer.Typer(help="Recommendations (Explore next).", no_args_is_help=True)
 
 
-def _text(result: Evaluation) -> list[str]:
+def _text(result: Evaluation, reward_weight: float) -> list[str]:
     spec = result.spec
     lines = [
         f"simulated: seed {spec.seed}, {spec.users} players, {spec.games} games, {spec.merchants} merchants, "
         f"{spec.genres} genres, {spec.months} months ({result.interactions} interactions); "
-        "held out: the last month",
+        f"held out: the last month; reward weight {reward_weight}",
         f"{'method':<14}{'players':>9}{'hit-rate@10':>13}{'recall@10':>11}{'coverage':>10}",
     ]
     for name, m in (("co-occurrence", result.cooccurrence), ("most popular", result.popular)):
@@ -35,16 +36,20 @@ def _text(result: Evaluation) -> list[str]:
 def eval_(
     seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="The simulation's seed.")] = 16,
     users: Annotated[int, typer.Option(min=USERS_MIN, max=USERS_MAX, help="Simulated players.")] = 2_000,
+    reward_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="The expected reward's weight in the score.")
+    ] = DEFAULT_REWARD_WEIGHT,
     json_only: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Hit-rate@10 of co-occurrence vs most popular on a held-out month of simulated activity."""
-    result = evaluate(WorldSpec(seed=seed, users=users))
+    result = evaluate(WorldSpec(seed=seed, users=users), reward_weight=reward_weight)
     if json_only:
         print(
             json.dumps(
                 {
                     "seed": seed,
                     "users": users,
+                    "reward_weight": reward_weight,
                     "interactions": result.interactions,
                     "cooccurrence": result.cooccurrence,
                     "popular": result.popular,
@@ -54,7 +59,7 @@ def eval_(
             flush=True,
         )
     else:
-        for line in _text(result):
+        for line in _text(result, reward_weight):
             typer.echo(line)
     if not result.beats_popular:
         fail("co-occurrence does not beat most popular on hit-rate@10")

@@ -1,7 +1,8 @@
 """``earnloop recs eval`` as a user runs it: on a small seeded population it prints the hit-rate@10,
 recall@10 and coverage of co-occurrence and of "most popular" on the held-out month, and the lift;
-co-occurrence beats popular (exit 0); ``--json`` gives the same figures as one object, the same for the
-same seed; bad input is one line and a non-zero exit."""
+co-occurrence beats popular (exit 0; exit 1 when the ranking does not, e.g. by reward alone);
+``--json`` gives the same figures as one object, the same for the same seed; bad input is one line
+and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ def test_json_gives_the_same_figures_for_the_same_seed(cli: Cli) -> None:
     assert report["cooccurrence"]["hit_rate_at_10"] > report["popular"]["hit_rate_at_10"]
     assert report["cooccurrence"]["users"] == report["popular"]["users"] > 0
     assert report["lift"] > 0
+
+
+def test_it_exits_non_zero_when_co_occurrence_does_not_beat_popular(cli: Cli) -> None:
+    # ranking by reward alone (weight 1) ignores what players went on to do: it loses on this seed
+    result = cli("recs", "eval", "--seed", "3", "--users", "300", "--reward-weight", "1")
+    assert result.returncode == 1
+    assert "does not beat most popular" in result.stderr
+    assert "most popular" in result.stdout
 
 
 def test_a_population_too_small_is_refused(cli: Cli) -> None:
