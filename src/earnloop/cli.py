@@ -30,6 +30,7 @@ from earnloop.ledger.errors import InvalidBatchError
 from earnloop.ledger.service import LedgerService
 from earnloop.ledger.types import Account, Transfer
 from earnloop.outbox import cli as outbox_cli
+from earnloop.recs import cli as recs_cli
 from earnloop.risk import cli as risk_cli
 from earnloop.sim import cli as sim_cli
 from earnloop.tracking import cli as tracking_cli
@@ -70,6 +71,7 @@ for domain_cli in (
     einvoice_cli,
     affiliate_cli,
     tracking_cli,
+    recs_cli,
     risk_cli,
 ):
     domain_cli.register(app)

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnloop.web.pages import home, passkeys, wallet
+from earnloop.web.pages import explore, home, passkeys, wallet
 
-ROUTERS: tuple[APIRouter, ...] = (home.router, passkeys.router, wallet.router)
+ROUTERS: tuple[APIRouter, ...] = (home.router, explore.router, passkeys.router, wallet.router)
