@@ -35,9 +35,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
-    """Run ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
-    port = free_port()
+def serve(app: FastAPI, *, startup_timeout_s: float = 15.0, port: int | None = None) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 (on ``port``, else a free one) until the block ends; yields its base URL."""
+    port = port or free_port()
     ctx = getattr(app.state, "ctx", None)  # the fakes served by tests have no earnloop context
     settings = ctx.settings if ctx is not None else Settings()
     config = uvicorn.Config(app, lifespan="off", **uvicorn_options(settings, host="127.0.0.1", port=port))
