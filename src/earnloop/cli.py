@@ -283,8 +283,8 @@ def demo_seed() -> None:
     settings = get_settings()
     started = time.perf_counter()
     summary = seed(ready_database(), settings)
-    out.print(summary)
     out.print(f"seeded in {time.perf_counter() - started:.1f}s")
+    out.print(summary)
 
 
 @app.command()
