@@ -1,9 +1,9 @@
 """``earnloop bench app``: how fast the server renders each page of the app and how much a first visit to
 it transfers, on the demo's data (issue 16: ≤ 50 ms p95, ≤ 150 KB).
 
-The demo is seeded by the real ``earnloop db upgrade`` and ``earnloop demo seed`` into a temporary
-SQLite database and served by ``earnloop serve`` in its own process. alice is signed in by a session
-made directly in the database. The pages are every GET route of the app's routers without a path
+The demo is seeded by the real ``earnloop demo seed`` into a temporary (migrated) SQLite database and
+served by ``earnloop serve`` in its own process. alice is signed in by a session made directly in the
+database. The pages are every GET route of the app's routers without a path
 parameter: each is measured for alice, or for a visitor when it sends alice elsewhere (the welcome and
 sign-in pages). Each page is requested sequentially by one client (``Accept-Encoding: gzip``); its
 latency p95 is set against the p95 of ``GET /healthz`` measured the same way in the same run. Its bytes
@@ -34,6 +34,7 @@ from earnloop.auth.models import users
 from earnloop.bench.common import BenchError, percentile, progress_logger, result_line
 from earnloop.bench.live_server import server_process
 from earnloop.db.engine import Database, make_database
+from earnloop.db.migrate import upgrade
 from earnloop.web.pages import ROUTERS
 from earnloop.web.session import SESSION_COOKIE
 from earnloop.web.templating import STATIC_PREFIX
@@ -73,9 +74,10 @@ def run(quick: bool, verbose: bool) -> Iterator[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="earnloop-bench-app-") as folder:
         env = _demo_environment(Path(folder))
         log("seeding the demo")
-        _seed_demo(Path(folder), env)
         db = make_database(env["EARNLOOP_DATABASE_URL"], pool_size=1)
         try:
+            upgrade(db)
+            _seed_demo(Path(folder), env)
             token = _sign_in(db, USER)
             with server_process(db, env, cwd=Path(folder)) as base_url:
                 yield from _measure(base_url, token, sizes, log)
@@ -96,14 +98,16 @@ def _demo_environment(folder: Path) -> dict[str, str]:
 def _seed_demo(folder: Path, env: dict[str, str]) -> None:
     earnloop = str(Path(sys.executable).with_name("earnloop"))
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("EARNLOOP_")}
-    for args in (["db", "upgrade"], ["demo", "seed"]):
-        command = [earnloop, *args]
-        environment = {**inherited, **env}
-        done = subprocess.run(  # noqa: S603 - our own entry point
-            command, cwd=folder, env=environment, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise BenchError(f"earnloop {' '.join(args)} failed: {done.stderr[-500:]}")
+    done = subprocess.run(  # noqa: S603 - our own entry point
+        [earnloop, "demo", "seed"],
+        cwd=folder,
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"earnloop demo seed failed: {done.stderr[-500:]}")
 
 
 def _sign_in(db: Database, handle: str) -> str:
