@@ -16,14 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from playwright.sync_api import CDPSession, Page, Request, ViewportSize
+from playwright.sync_api import BrowserContext, CDPSession, Page, Request, ViewportSize
 
+from earnloop.auth import sessions
+from earnloop.auth.service import create_user
 from earnloop.config import Settings
 from earnloop.db.engine import Database, make_database
 from earnloop.db.migrate import upgrade
 from earnloop.ledger.clock import ManualClock
+from earnloop.ledger.service import LedgerService
 from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.web.server import create_site
+from earnloop.web.session import SESSION_COOKIE
 from tests.live_server import free_port, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,6 +53,26 @@ class AppServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def ledger(self) -> LedgerService:
+        """The site's ledger (on :attr:`clock`): pass it to the worker's sweeps."""
+        ledger: LedgerService = self.app.state.ctx.ledger
+        return ledger
+
+    def new_session(self, handle: str) -> tuple[int, str]:
+        """A new user ``handle`` with a live session: ``(user_id, session token)``."""
+        with self.db.uow() as conn:
+            user_id = create_user(conn, handle).id
+            return user_id, sessions.start_session(conn, user_id)
+
+
+def sign_in(context: BrowserContext, site: AppServer, handle: str) -> int:
+    """A new user ``handle`` signed in in ``context`` (its session cookie set): the shortcut for tests
+    about something else than signing in. Returns the user id."""
+    user_id, token = site.new_session(handle)
+    context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": site.base_url}])
+    return user_id
 
 
 def webauthn_settings(port: int) -> dict[str, Any]:

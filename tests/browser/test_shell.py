@@ -5,15 +5,17 @@ passkey made and used on the site's origin by a virtual authenticator (Chromium'
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import LANGS
 from tests.browser.harness import (
     SCREENSHOTS,
+    AppServer,
     assert_light,
     check_accessibility,
     page_weight,
     screenshot,
+    sign_in,
     virtual_authenticator,
 )
 
@@ -90,3 +92,11 @@ def test_the_accessibility_check_names_each_serious_violation(page: Page) -> Non
         check_accessibility(page, "a broken page")
     assert "image-alt (critical)" in str(failure.value)
     assert "label (critical)" in str(failure.value)
+
+
+def test_a_signed_in_browser_is_sent_from_the_front_door_to_the_game_zone(
+    context: BrowserContext, page: Page, app_site: AppServer
+) -> None:
+    sign_in(context, app_site, "shell-browser")
+    page.goto("/app")
+    assert page.url == app_site.url("/app/games")
