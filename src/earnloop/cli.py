@@ -285,14 +285,14 @@ def demo_seed() -> None:
     settings = get_settings()
     started = time.perf_counter()
     summary = seed(ready_database(), settings)
-    out.print(summary)
     out.print(f"seeded in {time.perf_counter() - started:.1f}s")
+    out.print(summary)
 
 
 @app.command()
 def bench(
     name: Annotated[
-        str, typer.Argument(help="Bench name: ledger, wallet, postback, risk, risk-deploy, or all.")
+        str, typer.Argument(help="ledger, wallet, postback, risk, risk-deploy, backtest, app, or all.")
     ],
     quick: Annotated[bool, typer.Option(help="Small sizes (smoke run).")] = False,
     json_only: Annotated[bool, typer.Option("--json", help="Only the JSON lines.")] = False,

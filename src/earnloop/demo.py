@@ -55,6 +55,8 @@ from earnloop.worker import confirm_cashback
 CURRENCY = "TWD"
 DAY_NS = 86_400 * 1_000_000_000
 USERS = {"alice": 50_000, "bob": 20_000}
+# Sign-in to the app for people trying the demo: demo data printed on purpose, not secrets.
+DEMO_LOGINS = {"alice": "alice-earns-2026", "bob": "bob-earns-2026"}
 CHARITY = "Harbour Food Bank"
 HOUSE_PUBLISHER = "Lantern Games"  # publishes the demo games that name no other publisher
 
@@ -127,6 +129,7 @@ def seed(db: Database, settings: Settings) -> str:
     risk = demo_engine()
     with db.uow() as conn:
         ids = {handle: _user(conn, handle, created) for handle in USERS}
+        _set_demo_passwords(conn, ids)
         merchant = _partner(conn, MERCHANT, "merchant", created)
         charity = _partner(conn, CHARITY, "charity", created)
         for handle, funds in USERS.items():
@@ -154,8 +157,26 @@ def seed(db: Database, settings: Settings) -> str:
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}\n"
         f"  curl {alice_auth} {base}/v1/me/wallets/{CURRENCY}/history\n"
         f"  curl {alice_auth} {base}/v1/me/holds   # a deposit request to approve (POST …/approve)\n"
-        f"  curl {admin_auth} {base}/v1/ledger/accounts/{alice_account}/balance"
+        f"  curl {admin_auth} {base}/v1/ledger/accounts/{alice_account}/balance\n"
+        f"{_where_to_go(settings)}"
     )
+
+
+def _where_to_go(settings: Settings) -> str:
+    """The app's address (by host name on this machine: passkeys refuse IP addresses) and the logins."""
+    local = settings.host in {"127.0.0.1", "::1", "0.0.0.0", "localhost"}  # noqa: S104 - compared only
+    host = "localhost" if local else settings.host
+    logins = "\n".join(f"  {handle:<6} password {password}" for handle, password in DEMO_LOGINS.items())
+    return f"the app: http://{host}:{settings.port}/app — sign in as\n{logins}"
+
+
+def _set_demo_passwords(conn: Connection, ids: dict[str, int]) -> None:
+    """The demo users' app passwords (:data:`DEMO_LOGINS`).
+
+    MERGE: once ``earnloop.auth.passwords`` lands, this body becomes
+    ``for handle, password in DEMO_LOGINS.items(): passwords.set_password(conn, ids[handle], password)``.
+    """
+    del conn, ids
 
 
 def _write_secret(path: Path, secret: str) -> None:

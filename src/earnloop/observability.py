@@ -1,4 +1,5 @@
-"""Logs and metrics: structlog JSON lines carrying a request id, and Prometheus counters/histograms.
+"""Logs and metrics: structlog lines carrying a request id — JSON, or readable lines when a person is at
+the terminal — and Prometheus counters/histograms.
 
 The ASGI middleware here is deliberately tiny (no Starlette ``BaseHTTPMiddleware``) because it sits on
 every request's hot path.
@@ -7,6 +8,7 @@ every request's hot path.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 import time
@@ -21,10 +23,12 @@ ACCESS_LOGGER = "earnloop.http"
 _MAX_REQUEST_ID_LEN = 128
 
 
-def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
-    """JSON logs on stdout, one object per line, with ISO timestamps and bound context (request id).
-
-    Standard-library loggers (uvicorn, alembic) go through the same renderer, so every line is JSON.
+def configure_logging(
+    level: str = "INFO", stream: TextIO = sys.stdout, *, console: bool | None = None
+) -> None:
+    """Log lines on ``stream`` with ISO timestamps and bound context (request id): one JSON object per line,
+    or readable lines (structlog's console renderer) when ``console`` — by default, when ``stream`` is a
+    terminal. Standard-library loggers (uvicorn, alembic) go through the same renderer.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -44,13 +48,10 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    at_terminal = _is_terminal(stream) if console is None else console
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_renderer(at_terminal)],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
@@ -61,6 +62,21 @@ def configure_logging(level: str = "INFO", stream: TextIO = sys.stdout) -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _renderer(console: bool) -> list[Any]:
+    """The last processors: readable coloured lines (no colours under ``NO_COLOR``; tracebacks without
+    local variables, which may hold secrets), or JSON."""
+    if console:
+        colors = not os.environ.get("NO_COLOR")
+        plain = structlog.dev.plain_traceback
+        return [structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=plain)]
+    return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
 
 
 class Metrics:

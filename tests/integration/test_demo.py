@@ -13,7 +13,7 @@ from earnloop.auth.models import users
 from earnloop.catalog.validation import valid_tax_id
 from earnloop.config import Settings
 from earnloop.db.engine import Database
-from earnloop.demo import GAMES, MERCHANTS, POPULATION, players, plays, seed
+from earnloop.demo import DEMO_LOGINS, GAMES, MERCHANTS, POPULATION, players, plays, seed
 from earnloop.demo_shopping import purchases
 from earnloop.ledger.clock import SystemClock
 from earnloop.ledger.models import transfers
@@ -55,6 +55,11 @@ def test_demo_seed_is_idempotent_and_shows_a_real_wallet(db: Database, tmp_path:
         alice_id = conn.execute(select(users.c.id).where(users.c.handle == "alice")).scalar_one()
         alice = service.view(conn, ledger, alice_id, "TWD")
     assert first.splitlines()[1:] == second.splitlines()[1:]
+    # it ends with where to go: the app (by host name: passkeys refuse IP addresses) and its logins
+    assert first.splitlines()[-3:] == [
+        "the app: http://localhost:8000/app — sign in as",
+        *(f"  {handle:<6} password {password}" for handle, password in DEMO_LOGINS.items()),
+    ]
     assert _counts(db) == after_first
     assert after_first["users"] == 2 + POPULATION
     # alice: welcome credit + a confirmed operator reward − a 1-cent purchase + Dragon Realm level 5 and

@@ -17,6 +17,7 @@ BENCHES: dict[str, str] = {
     "risk": "earnloop.bench.risk",
     "risk-deploy": "earnloop.bench.risk_deploy",
     "backtest": "earnloop.bench.backtest",
+    "app": "earnloop.bench.app",
 }
 
 

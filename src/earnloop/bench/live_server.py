@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
-    """Run ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
-    port = free_port()
+def serve(app: FastAPI, *, startup_timeout_s: float = 15.0, port: int | None = None) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 (on ``port``, else a free one) until the block ends; yields its base URL."""
+    port = port or free_port()
     ctx = getattr(app.state, "ctx", None)  # the fakes served by tests have no earnloop context
     settings = ctx.settings if ctx is not None else Settings()
     config = uvicorn.Config(app, lifespan="off", **uvicorn_options(settings, host="127.0.0.1", port=port))
@@ -57,18 +57,26 @@ def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
 
 
 @contextmanager
-def server_process(db: Database) -> Iterator[str]:
-    """``earnloop serve`` in its own process (clients and server must not share one GIL)."""
+def server_process(
+    db: Database, extra_env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[str]:
+    """``earnloop serve`` in its own process (clients and server must not share one GIL), with
+    ``extra_env`` added to its environment and ``cwd`` as its directory (default: this one's)."""
     port = free_port()
     env = {
         **os.environ,
         "EARNLOOP_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
         "EARNLOOP_ADMIN_TOKEN": secrets.token_urlsafe(24),
         "EARNLOOP_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     earnloop = str(Path(sys.executable).with_name("earnloop"))
     server = subprocess.Popen(  # noqa: S603 - our own entry point
-        [earnloop, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [earnloop, "serve", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
