@@ -20,10 +20,16 @@ from tests.live_server import serve
 
 
 @pytest.fixture
-def site(db: Database, db_target: DbTarget, clock: ManualClock, risk: RiskEngine) -> Iterator[str]:
+def site_settings(db_target: DbTarget) -> Settings:
+    """The site's settings (a test module overrides this fixture to change one, e.g. the passkey
+    threshold)."""
+    return Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def site(db: Database, site_settings: Settings, clock: ManualClock, risk: RiskEngine) -> Iterator[str]:
     """The base URL of a real server running the API and the app on the test database."""
-    settings = Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN)
-    app = create_site(settings, db=db, clock=clock, risk=risk)
+    app = create_site(site_settings, db=db, clock=clock, risk=risk)
     with serve(app) as base_url:
         yield base_url
 

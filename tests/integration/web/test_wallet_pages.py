@@ -13,6 +13,7 @@ import pytest
 import segno
 
 from earnloop.auth.service import create_partner
+from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
@@ -23,6 +24,7 @@ from earnloop.wallet.donations import service as donations
 from earnloop.wallet.holds import service as holds
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.withdrawals import service as withdrawals
+from tests.conftest import ADMIN_TOKEN, DbTarget
 from tests.integration.web.conftest import SignIn
 
 # Withdrawals of NT$2,000 up to NT$3,000 are held for a review, from NT$3,000 refused; the rest allowed.
@@ -36,6 +38,13 @@ BY_AMOUNT = Strategy(
 FUNDS = 100_000  # NT$1,000.00
 DAY_NS = 86_400 * 10**9
 SEQ = itertools.count()
+
+
+@pytest.fixture
+def site_settings(db_target: DbTarget) -> Settings:
+    """Amounts here stay below the passkey threshold: the step-up itself is tested in test_passkeys.py
+    and test_wallet_stepup.py."""
+    return Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN, passkey_threshold=10_000_000)
 
 
 @pytest.fixture
