@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnloop.web.pages import home
+from earnloop.web.pages import einvoice, games, home, progress, shopping
 
-ROUTERS: tuple[APIRouter, ...] = (home.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    home.router,
+    games.router,
+    progress.router,
+    shopping.router,
+    einvoice.router,
+)
