@@ -6,7 +6,7 @@ the catalog (cashback rates, campaign multipliers) formatted by Babel."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +45,7 @@ class Reward:
     release_at_ns: int
     created_at_ns: int
     taken_back: bool = False  # reversed after it was confirmed (a clawback)
+    held: bool = False  # pending past its release date: a risk review holds it
     reason: str | None = None
 
 
@@ -75,18 +76,18 @@ def fold(entries: Iterable[dict[str, Any]]) -> dict[str, Reward]:
     return folded
 
 
-def explained(conn: Connection, source: str, reward: Reward, otherwise: str) -> Reward:
-    """A reversed reward with its reason: a reviewer's rejection when there was one, else ``otherwise``
-    (what the source says: the provider, the store, the invoice)."""
-    if reward.status != "reversed":
+def explained(conn: Connection, source: str, reward: Reward, otherwise: str, now_ns: int) -> Reward:
+    """The reward with what its status alone does not say: reversed, why — a reviewer's rejection when
+    there was one, else ``otherwise`` (what the source says: the provider, the store, the invoice);
+    pending past its release date, whether an open review holds it."""
+    overdue = reward.status == "pending" and reward.release_at_ns <= now_ns
+    if reward.status != "reversed" and not overdue:
         return reward
     review = reviews.review_of(conn, source=source, reward_ref=reward.ref)
-    reason = REVIEW_REJECTED if review is not None and review["status"] == "rejected" else otherwise
-    return Reward(**{**_fields(reward), "reason": reason})
-
-
-def _fields(reward: Reward) -> dict[str, Any]:
-    return {name: getattr(reward, name) for name in Reward.__slots__}
+    status = None if review is None else review["status"]
+    if overdue:
+        return replace(reward, held=status == "open")
+    return replace(reward, reason=REVIEW_REJECTED if status == "rejected" else otherwise)
 
 
 def percent(rate_bps: int, lang: str) -> str:

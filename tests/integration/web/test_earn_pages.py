@@ -19,7 +19,9 @@ from earnloop.catalog import service as catalog
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
+from earnloop.risk import reviews
 from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.cashback.reviews import decide_review
 from earnloop.web.i18n import date_of_ns
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.signed_post import post_signed
@@ -340,3 +342,57 @@ def test_binding_a_carrier_refuses_bad_input_then_a_synced_receipt_shows_its_cas
     assert "載具" in chinese
     assert "待入帳" in chinese
     assert "Pending" not in chinese
+
+
+def test_a_reward_held_by_a_review_says_so_and_a_rejection_says_why(
+    browser_client: httpx.Client,
+    sign_in: SignIn,
+    shop: Catalog,
+    site: str,
+    db: Database,
+    ledger: LedgerService,
+    clock: ManualClock,
+) -> None:
+    user_id = sign_in(browser_client, "reviewed-player")
+    click_id = _play(browser_client, shop.dragon_id)
+    _game_postback(site, clock, {"transaction_id": "t1", "click_id": click_id, "event": "lv5", "amount": "1"})
+    with db.uow() as conn:  # as the earn path does when the risk engine decides "review"
+        reviews.hold(
+            conn,
+            event_ref="game:earnloop:t1",
+            source="game",
+            reward_ref="earnloop:t1",
+            user_id=user_id,
+            reasons=("velocity",),
+            now_ns=clock.now_ns(),
+        )
+    _confirm_due(db, ledger, clock, GAME_LOCK_DAYS + 1)
+    held = browser_client.get("/app/progress").text
+    assert "being checked before it is confirmed" in held
+    assert "入帳前審核中" in browser_client.get("/app/progress", headers=ZH_TW).text
+
+    with db.uow() as conn:
+        review = reviews.review_of(conn, source="game", reward_ref="earnloop:t1")
+        assert review is not None
+        decide_review(conn, ledger, review["review_id"], approve=False, reviewer="ops", note="farm")
+    rejected = browser_client.get("/app/progress").text
+    assert 'class="reward-reversed"' in rejected
+    assert "It was not confirmed after a review of the activity." in rejected
+    assert "The game&#39;s provider" not in rejected
+
+
+def test_signed_out_visitors_go_to_sign_in_and_what_is_not_offered_is_not_found(
+    browser_client: httpx.Client, sign_in: SignIn, shop: Catalog
+) -> None:
+    for path in ("/app/games", "/app/progress", "/app/shopping", "/app/einvoice"):
+        answer = browser_client.get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"/app/signin?next={path}"
+    assert browser_client.post(f"/app/play/{shop.dragon_id}").headers["location"] == "/app/signin?next=/app"
+    sign_in(browser_client, "curious")
+    token = _csrf(browser_client.get("/app/games"))
+    assert browser_client.post("/app/play/999999", data=token).status_code == 404
+    assert browser_client.post("/app/shop/999999", data=token).status_code == 404
+    foreign = browser_client.post("/app/einvoice/carriers/999999/sync", data=token)
+    assert foreign.status_code == 404
+    assert "No such carrier." in foreign.text

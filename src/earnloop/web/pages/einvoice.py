@@ -43,14 +43,14 @@ def _platform(request: Request) -> tuple[EInvoiceSource, CodeCipher]:
     return source, cipher
 
 
-def _view(conn: Connection, user_id: int) -> dict[str, Any]:
+def _view(conn: Connection, user_id: int, now_ns: int) -> dict[str, Any]:
     folded = rewards.fold(cashback.entries_of_user(conn, user_id, source=SOURCE))
     receipts = []
     for receipt in service.receipts_for(conn, user_id, limit=RECEIPTS_SHOWN):
         reward = folded.get(receipt["reward_ref"])
         if reward is not None:
             reason = _REASONS.get(receipt["status"], rewards.INVOICE_VOIDED)
-            reward = rewards.explained(conn, SOURCE, reward, reason)
+            reward = rewards.explained(conn, SOURCE, reward, reason, now_ns)
         day = datetime.fromisoformat(receipt["invoice_date"]).replace(tzinfo=UTC)
         receipts.append({**receipt, "reward": reward, "invoice_date_ns": int(day.timestamp()) * NS_PER_S})
     return {"carriers": service.carriers_for(conn, user_id), "receipts": receipts}
@@ -59,7 +59,8 @@ def _view(conn: Connection, user_id: int) -> dict[str, Any]:
 async def _page(
     request: Request, user: SignedIn, *, error: str | None = None, barcode: str = "", status_code: int = 200
 ) -> Response:
-    view = await run_read(user.ctx, lambda conn: _view(conn, user.user_id))
+    now_ns = user.ctx.ledger.clock.now_ns()
+    view = await run_read(user.ctx, lambda conn: _view(conn, user.user_id, now_ns))
     notice = request.query_params.get("done")
     context = {
         "nav": "einvoice",

@@ -23,7 +23,9 @@ router = APIRouter()
 SOURCE = "game"  # the game earn path's cashback source
 
 
-def _rewards_by_game(conn: Connection, user_id: int) -> dict[int, list[tuple[int, rewards.Reward]]]:
+def _rewards_by_game(
+    conn: Connection, user_id: int, now_ns: int
+) -> dict[int, list[tuple[int, rewards.Reward]]]:
     """The user's game rewards by game id, newest first, each with its milestone id."""
     folded = rewards.fold(cashback.entries_of_user(conn, user_id, source=SOURCE))
     by_game: dict[int, list[tuple[int, rewards.Reward]]] = {}
@@ -31,15 +33,15 @@ def _rewards_by_game(conn: Connection, user_id: int) -> dict[int, list[tuple[int
         reward = folded.get(conversion["ref"])
         if reward is None:  # a reversal's own conversion: its effect shows on the reward it reversed
             continue
-        reward = rewards.explained(conn, SOURCE, reward, rewards.GAME_REVERSED)
+        reward = rewards.explained(conn, SOURCE, reward, rewards.GAME_REVERSED, now_ns)
         by_game.setdefault(conversion["game_id"], []).append((conversion["milestone_id"], reward))
     return by_game
 
 
-def _progress(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+def _progress(conn: Connection, user_id: int, now_ns: int) -> list[dict[str, Any]]:
     """The games the user reached a milestone in or earned from, in catalog order."""
     uses = catalog.uses_of_user(conn, user_id, "milestone")
-    by_game = _rewards_by_game(conn, user_id)
+    by_game = _rewards_by_game(conn, user_id, now_ns)
     sections = []
     for game in catalog.list_games(conn):
         milestones = {m["milestone_id"]: m for m in game["milestones"]}
@@ -63,5 +65,6 @@ def _progress(conn: Connection, user_id: int) -> list[dict[str, Any]]:
 
 @router.get("/app/progress")
 async def progress(request: Request, user: SignedIn) -> Response:
-    sections = await run_read(user.ctx, lambda conn: _progress(conn, user.user_id))
+    now_ns = user.ctx.ledger.clock.now_ns()
+    sections = await run_read(user.ctx, lambda conn: _progress(conn, user.user_id, now_ns))
     return render(request, "progress.html", {"nav": "progress", "games": sections})

@@ -53,7 +53,7 @@ def _stores(conn: Connection, user_id: int, now_ns: int, lang: str) -> list[dict
     return sorted(stores, key=lambda store: not store["boosted"])
 
 
-def _purchases(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+def _purchases(conn: Connection, user_id: int, now_ns: int) -> list[dict[str, Any]]:
     """The user's orders, newest first, each with its reward as it stands."""
     folded = rewards.fold(cashback.entries_of_user(conn, user_id, source=SOURCE))
     names = {m["merchant_id"]: m["name"] for m in catalog.list_merchants(conn)}
@@ -63,13 +63,13 @@ def _purchases(conn: Connection, user_id: int) -> list[dict[str, Any]]:
         reward = None if base is None else folded.get(base["ref"])
         if reward is not None:
             reason = _REASONS.get(conversion["status"], rewards.ORDER_REVERSED)
-            reward = rewards.explained(conn, SOURCE, reward, reason)
+            reward = rewards.explained(conn, SOURCE, reward, reason, now_ns)
         purchases.append({**conversion, "store": names.get(conversion["merchant_id"], ""), "reward": reward})
     return purchases
 
 
 def _page(conn: Connection, user_id: int, now_ns: int, lang: str) -> dict[str, Any]:
-    return {"stores": _stores(conn, user_id, now_ns, lang), "purchases": _purchases(conn, user_id)}
+    return {"stores": _stores(conn, user_id, now_ns, lang), "purchases": _purchases(conn, user_id, now_ns)}
 
 
 @router.get("/app/shopping")
