@@ -43,7 +43,6 @@ class Reward:
     bonus: int
     status: str  # pending | confirmed | reversed
     release_at_ns: int
-    created_at_ns: int
     taken_back: bool = False  # reversed after it was confirmed (a clawback)
     held: bool = False  # pending past its release date: a risk review holds it
     reason: str | None = None
@@ -70,7 +69,6 @@ def fold(entries: Iterable[dict[str, Any]]) -> dict[str, Reward]:
             bonus=bonus,
             status="reversed" if base["status"] in UNDONE else base["status"],
             release_at_ns=int(base["release_at_ns"]),
-            created_at_ns=int(base["created_at_ns"]),
             taken_back=base["status"] == "clawed_back",
         )
     return folded

@@ -23,18 +23,17 @@ router = APIRouter()
 SOURCE = "game"  # the game earn path's cashback source
 
 
-def _rewards_by_game(
-    conn: Connection, user_id: int, now_ns: int
-) -> dict[int, list[tuple[int, rewards.Reward]]]:
-    """The user's game rewards by game id, newest first, each with its milestone id."""
+def _rewards_by_game(conn: Connection, user_id: int, now_ns: int) -> dict[int, list[dict[str, Any]]]:
+    """The user's game rewards by game id, newest first: each conversion (its milestone, when it was
+    reached) with its ``reward``."""
     folded = rewards.fold(cashback.entries_of_user(conn, user_id, source=SOURCE))
-    by_game: dict[int, list[tuple[int, rewards.Reward]]] = {}
+    by_game: dict[int, list[dict[str, Any]]] = {}
     for conversion in tracking.conversions_of_user(conn, user_id):
         reward = folded.get(conversion["ref"])
         if reward is None:  # a reversal's own conversion: its effect shows on the reward it reversed
             continue
         reward = rewards.explained(conn, SOURCE, reward, rewards.GAME_REVERSED, now_ns)
-        by_game.setdefault(conversion["game_id"], []).append((conversion["milestone_id"], reward))
+        by_game.setdefault(conversion["game_id"], []).append({**conversion, "reward": reward})
     return by_game
 
 
@@ -54,10 +53,7 @@ def _progress(conn: Connection, user_id: int, now_ns: int) -> list[dict[str, Any
                 **game,
                 "reached": reached,
                 "total_milestones": len(game["milestones"]),
-                "rewards": [
-                    {"milestone": milestones.get(milestone_id), "reward": reward}
-                    for milestone_id, reward in earned
-                ],
+                "rewards": [{**line, "milestone": milestones.get(line["milestone_id"])} for line in earned],
             }
         )
     return sections
