@@ -125,7 +125,7 @@ def _csrf(page: httpx.Response) -> dict[str, str]:
 
 def _card(page: str, title: str) -> str:
     """The HTML of the card (``<li class="card…">``) whose heading names ``title``."""
-    cards = re.findall(r'<li class="card[^"]*">.*?</li>\s*(?=<li class="card|</ul>)', page, re.S)
+    cards = re.findall(r'<li class="card[^"]*"[^>]*>.*?</li>\s*(?=<li class="card|</ul>)', page, re.S)
     return next(card for card in cards if title in card)
 
 
@@ -161,7 +161,7 @@ def test_the_game_zone_lists_the_2x_zone_first_with_its_rewards_and_limits(
     assert page.status_code == 200
     assert page.text.index("Dragon Quest-ish") < page.text.index("Calm Garden")  # "a-calm" sorts first
     dragon, calm = _card(page.text, "Dragon Quest-ish"), _card(page.text, "Calm Garden")
-    assert dragon.startswith('<li class="card boosted">')
+    assert dragon.startswith(f'<li class="card boosted" id="game-{shop.dragon_id}">')
     assert "2x zone" in dragon
     assert "Double week" in dragon
     assert "2× rewards" in dragon

@@ -29,12 +29,14 @@ PURCHASES_SHOWN = 100
 _REASONS = {"declined": rewards.ORDER_DECLINED, "reversed": rewards.ORDER_REVERSED}
 
 
-def _stores(conn: Connection, user_id: int, now_ns: int, lang: str) -> list[dict[str, Any]]:
+def _stores(
+    conn: Connection, merchants: list[dict[str, Any]], user_id: int, now_ns: int, lang: str
+) -> list[dict[str, Any]]:
     """The partner stores that take click-outs, those in a running 2x zone first."""
     campaigns = catalog.list_campaigns(conn, active_at_ns=now_ns)
     uses = catalog.uses_of_user(conn, user_id, "campaign")
     stores = []
-    for m in catalog.list_merchants(conn):
+    for m in merchants:
         if "{click_id}" not in m["tracking_template"]:
             continue  # no tracking link: purchases there earn only through e-invoices
         running = campaign_views(campaigns, m["key"], "merchants", uses, lang)
@@ -53,10 +55,12 @@ def _stores(conn: Connection, user_id: int, now_ns: int, lang: str) -> list[dict
     return sorted(stores, key=lambda store: not store["boosted"])
 
 
-def _purchases(conn: Connection, user_id: int, now_ns: int) -> list[dict[str, Any]]:
+def _purchases(
+    conn: Connection, merchants: list[dict[str, Any]], user_id: int, now_ns: int
+) -> list[dict[str, Any]]:
     """The user's orders, newest first, each with its reward as it stands."""
     folded = rewards.fold(cashback.entries_of_user(conn, user_id, source=SOURCE))
-    names = {m["merchant_id"]: m["name"] for m in catalog.list_merchants(conn)}
+    names = {m["merchant_id"]: m["name"] for m in merchants}
     purchases = []
     for conversion in affiliate.list_conversions(conn, user_id=user_id, limit=PURCHASES_SHOWN):
         base = next((p for p in conversion["parts"] if p["part"] == "base"), None)
@@ -69,7 +73,11 @@ def _purchases(conn: Connection, user_id: int, now_ns: int) -> list[dict[str, An
 
 
 def _page(conn: Connection, user_id: int, now_ns: int, lang: str) -> dict[str, Any]:
-    return {"stores": _stores(conn, user_id, now_ns, lang), "purchases": _purchases(conn, user_id, now_ns)}
+    merchants = catalog.list_merchants(conn)
+    return {
+        "stores": _stores(conn, merchants, user_id, now_ns, lang),
+        "purchases": _purchases(conn, merchants, user_id, now_ns),
+    }
 
 
 @router.get("/app/shopping")
