@@ -46,6 +46,7 @@ from earnloop.catalog.usage import (
     milestones_with_uses,
     record_use,
     used,
+    uses_of_user,
     uses_with_ref_prefix,
 )
 from earnloop.catalog.validation import AMOUNT_MAX, valid_tax_id
@@ -86,6 +87,7 @@ __all__ = [
     "upsert_merchant",
     "upsert_merchant_spec",
     "used",
+    "uses_of_user",
     "uses_with_ref_prefix",
     "valid_tax_id",
 ]

@@ -65,6 +65,15 @@ def used(conn: Connection, subject: str, subject_id: int, user_id: int) -> int:
     return int(driver.scalar(conn, _USED, params) or 0)
 
 
+def uses_of_user(conn: Connection, user_id: int, subject: str) -> dict[int, int]:
+    """How many times the user used each campaign bonus or earned each milestone (``subject``), by
+    subject id; subjects never used are absent (the app's game zone: what is left of each limit)."""
+    rows = conn.execute(
+        select(usage.c.subject_id, usage.c.used).where(usage.c.subject == subject, usage.c.user_id == user_id)
+    )
+    return {int(r.subject_id): int(r.used) for r in rows}
+
+
 def milestones_with_uses(conn: Connection, game_id: int, user_id: int) -> list[Any]:
     """The game's milestone rows in order (position, key), each with ``used``: how many times the
     user earned it."""

@@ -30,6 +30,7 @@ from earnloop.risk.engine import RiskEngine
 from earnloop.secretbox import UNOPENED_HINT, SecretBox, SecretBoxError
 from earnloop.tracking import games
 from earnloop.tracking.errors import NoStoreLinkError, TrackingError
+from earnloop.tracking.history import conversions_of_user
 from earnloop.tracking.models import tracking_clicks, tracking_conversions, tracking_game_links
 from earnloop.tracking.models import tracking_postbacks as postbacks
 from earnloop.tracking.secrets import (
@@ -66,6 +67,7 @@ __all__ = [
     "TrackingError",
     "active_partner_secrets",
     "active_secrets",
+    "conversions_of_user",
     "handle_postback",
     "list_partner_secrets",
     "list_postbacks",

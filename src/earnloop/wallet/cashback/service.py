@@ -40,6 +40,7 @@ FUNDING_KINDS = frozenset(
     {AccountKind.PARTNER_FUNDING, AccountKind.CAMPAIGN_BUDGET, AccountKind.OPERATOR_FUNDING}
 )
 CONFIRM_BATCH_MAX = 2_000
+ENTRIES_MAX = 1_000
 TIMESTAMP_MAX_NS = (1 << 63) - 1
 
 
@@ -74,6 +75,18 @@ def find(conn: Connection, source: str, ref: str) -> dict[str, Any] | None:
     """The reward recorded for (source, ref), if any."""
     row = _load(conn, source, ref)
     return None if row is None else _entry_dict(row)
+
+
+def entries_of_user(
+    conn: Connection, user_id: int, *, source: str | None = None, limit: int = ENTRIES_MAX
+) -> list[dict[str, Any]]:
+    """The user's rewards (a campaign bonus is an entry of its own, ``<ref>:bonus:<campaign id>``),
+    newest first, each with ``created_at_ns``; only ``source``'s when given (the app's progress pages)."""
+    query = select(entries).where(entries.c.user_id == user_id)
+    if source is not None:
+        query = query.where(entries.c.source == source)
+    rows = conn.execute(query.order_by(entries.c.id.desc()).limit(min(limit, ENTRIES_MAX)))
+    return [{**_entry_dict(row), "created_at_ns": row.created_at_ns} for row in rows]
 
 
 _INSERT_ENTRY = insert(entries).returning(*entries.c)  # run on the driver (every reward)

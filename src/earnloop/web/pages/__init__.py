@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnloop.web.pages import explore, home, passkeys, wallet
+from earnloop.web.pages import einvoice, explore, games, home, passkeys, progress, shopping, wallet
 
-ROUTERS: tuple[APIRouter, ...] = (home.router, explore.router, passkeys.router, wallet.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    home.router,
+    games.router,
+    progress.router,
+    explore.router,
+    shopping.router,
+    einvoice.router,
+    wallet.router,
+    passkeys.router,
+)
