@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -214,6 +215,19 @@ class Settings(BaseSettings):
         ge=0,
         description="Minor units: a payment, withdrawal or credit draw above it is confirmed with a passkey.",
     )
+    app_timezone: str = Field(
+        default="Asia/Taipei",
+        description="IANA time zone in which the app shows dates and times to users.",
+    )
+
+    @field_validator("app_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Taipei)") from exc
+        return value
 
     @field_validator("appsflyer_push_networks")
     @classmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -87,13 +87,13 @@ def money(amount_minor: int, currency_code: str, lang: str) -> str:
     return format_currency(amount, currency_code, locale=babel_locale(lang))
 
 
-def date_of_ns(at_ns: int, lang: str) -> str:
-    """A date (ns since the epoch, UTC) for the language, e.g. ``Dec 7, 2026`` / ``2026年12月7日``."""
-    return format_date(
-        datetime.fromtimestamp(at_ns / 1e9, tz=UTC), format="medium", locale=babel_locale(lang)
-    )
+def date_of_ns(at_ns: int, lang: str, zone: tzinfo = UTC) -> str:
+    """A date (ns since the epoch) in ``zone`` for the language, e.g. ``Dec 7, 2026`` / ``2026年12月7日``."""
+    moment = datetime.fromtimestamp(at_ns / 1e9, tz=zone)
+    return format_date(moment, format="medium", locale=babel_locale(lang))
 
 
-def datetime_of_ns(at_ns: int, lang: str) -> str:
-    moment = datetime.fromtimestamp(at_ns / 1e9, tz=UTC)
-    return format_datetime(moment, format="medium", tzinfo=UTC, locale=babel_locale(lang))
+def datetime_of_ns(at_ns: int, lang: str, zone: tzinfo = UTC) -> str:
+    """A moment (ns since the epoch) in ``zone`` for the language."""
+    moment = datetime.fromtimestamp(at_ns / 1e9, tz=zone)
+    return format_datetime(moment, format="medium", tzinfo=zone, locale=babel_locale(lang))

@@ -4,14 +4,17 @@ money and dates by Babel) and :func:`render`, which every page calls."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from earnloop.config import Settings
 from earnloop.web import i18n
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -58,6 +61,7 @@ def page_context(request: Request) -> dict[str, Any]:
     """What every template may use: the language and its formatting, the CSRF field, the signed-in user."""
     lang = i18n.negotiate(request)
     gettext, ngettext = _gettext_for(lang)
+    zone = _display_zone(request)
     return {
         "request": request,
         "lang": lang,
@@ -67,12 +71,23 @@ def page_context(request: Request) -> dict[str, Any]:
         "gettext": gettext,
         "ngettext": ngettext,
         "money": lambda amount, code: i18n.money(amount, code, lang),
-        "date": lambda at_ns: i18n.date_of_ns(at_ns, lang),
-        "datetime": lambda at_ns: i18n.datetime_of_ns(at_ns, lang),
+        "date": lambda at_ns: i18n.date_of_ns(at_ns, lang, zone),
+        "datetime": lambda at_ns: i18n.datetime_of_ns(at_ns, lang, zone),
         "csrf_input": lambda: csrf_input(request),
         "static": lambda path: f"{STATIC_PREFIX}/{path}",
         "user": request.scope.get("earnloop.web_user"),
     }
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _display_zone(request: Request) -> ZoneInfo:
+    """The time zone dates are shown in (``EARNLOOP_APP_TIMEZONE``)."""
+    settings: Settings = request.app.state.ctx.settings
+    return _zone(settings.app_timezone)
 
 
 def render(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from tests.integration.web.conftest import SignIn
 from tests.live_server import client
 
 SECRET = "earn-pages-test-secret-0123456789"
+TAIPEI = ZoneInfo("Asia/Taipei")  # the app shows dates in EARNLOOP_APP_TIMEZONE (default)
 DAY_S = 86_400
 DAY_NS = DAY_S * 10**9
 GAME_LOCK_DAYS = 3
@@ -165,7 +167,7 @@ def test_the_game_zone_lists_the_2x_zone_first_with_its_rewards_and_limits(
     assert "2x zone" in dragon
     assert "Double week" in dragon
     assert "2× rewards" in dragon
-    assert f"until {date_of_ns(shop.campaign_ends_ns, 'en')}" in dragon
+    assert f"until {date_of_ns(shop.campaign_ends_ns, 'en', TAIPEI)}" in dragon
     assert "Bonuses left for you: 5" in dragon
     assert "NT$100.00" in dragon
     assert "NT$300.00" in dragon
@@ -197,7 +199,7 @@ def test_playing_earns_cashback_shown_pending_then_confirmed_and_a_reversal_with
     assert "Milestones reached: 1 of 2" in pending
     assert "NT$200.00" in pending
     assert "incl. NT$100.00 campaign bonus" in pending
-    release = date_of_ns(earned_at + GAME_LOCK_DAYS * DAY_NS, "en")
+    release = date_of_ns(earned_at + GAME_LOCK_DAYS * DAY_NS, "en", TAIPEI)
     assert "Pending" in pending
     assert f"confirmed on {release}" in pending
     assert "✓ Reached" in browser_client.get(f"/app/games/{shop.dragon_id}").text
