@@ -20,8 +20,8 @@ from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.risk.engine import RiskEngine
-from earnloop.web.server import create_site
 from earnloop.web.csrf import CSRF_COOKIE
+from earnloop.web.server import create_site
 from earnloop.web.session import SESSION_COOKIE
 from tests.conftest import ADMIN_TOKEN, DbTarget
 from tests.live_server import serve

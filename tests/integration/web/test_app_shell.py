@@ -25,7 +25,9 @@ def test_the_language_switch_is_kept_in_a_cookie_and_goes_back_to_the_page(
     browser_client: httpx.Client,
 ) -> None:
     token = csrf_token(browser_client)
-    switched = browser_client.post("/app/language", data={"lang": "zh-TW", "back": "/app", "csrftoken": token})
+    switched = browser_client.post(
+        "/app/language", data={"lang": "zh-TW", "back": "/app", "csrftoken": token}
+    )
     assert switched.status_code == 303
     assert switched.headers["location"] == "/app"
     assert "建立帳號" in browser_client.get("/app", headers={"Accept-Language": "en"}).text
