@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from enum import Enum
+from typing import Any
 
 import structlog
 from asgi_csrf import asgi_csrf  # type: ignore[import-untyped]
@@ -23,6 +24,9 @@ from earnloop.secretbox import dev_secret
 from earnloop.web.templating import CSRF_FIELD, STATIC_PREFIX, render
 
 CSRF_COOKIE = CSRF_FIELD
+ROUTED = "earnloop.csrf_routed"
+# what the router records in the scope for the middlewares outside (the request log's and metrics' route)
+ROUTED_KEYS = ("route", "endpoint", "path_params")
 log = structlog.get_logger("earnloop.web")
 
 
@@ -75,8 +79,8 @@ class CsrfMiddleware:
             "cookie_samesite": "Lax",
             "send_csrf_failed": _refuse,
         }
-        self._http = asgi_csrf(app, cookie_secure=production, **options)
-        self._https = asgi_csrf(app, cookie_secure=True, **options)
+        self._http = asgi_csrf(self._routed, cookie_secure=production, **options)
+        self._https = asgi_csrf(self._routed, cookie_secure=True, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -84,4 +88,17 @@ class CsrfMiddleware:
             await self.app(scope, receive, send)
             return
         protected = self._https if scope.get("scheme") == "https" else self._http
-        await protected(scope, receive, send)
+        routed: dict[str, Any] = {}
+        scope[ROUTED] = routed
+        try:
+            await protected(scope, receive, send)
+        finally:
+            scope.update(routed)
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app on ``asgi-csrf``'s copy of the scope; what routing adds is handed back to the scope
+        the outer middlewares see (the request metrics' route label)."""
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            scope[ROUTED].update({key: scope[key] for key in ROUTED_KEYS if key in scope})

@@ -12,7 +12,8 @@ from earnloop.auth import service as auth
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.web.session import SESSION_COOKIE
-from tests.integration.web.auth_forms import PASSWORD, sign_in, sign_up, signed_in_as
+from tests.conftest import ADMIN_TOKEN
+from tests.integration.web.auth_forms import PASSWORD, post_form, sign_in, sign_up, signed_in_as
 from tests.integration.web.conftest import csrf_token
 
 
@@ -161,3 +162,11 @@ def test_api_requests_with_a_bearer_token_are_not_csrf_checked(
     assert opened.status_code == 200, opened.text
     assert browser_client.get("/v1/me/wallets/TWD", headers=bearer).status_code == 200
     assert "set-cookie" not in opened.headers  # the API is not touched by the app's cookies
+
+
+def test_app_pages_keep_their_route_in_the_request_metrics(browser_client: httpx.Client) -> None:
+    browser_client.get("/app/signin")
+    post_form(browser_client, "/app/signout")
+    metrics = browser_client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
+    assert 'route="/app/signin",status="200"' in metrics
+    assert 'route="/app/signout",status="303"' in metrics
