@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     admin_token_file: str = Field(
         default="var/admin_token", description="File holding the admin token when the variable is unset."
     )
+    app_secret: SecretStr | None = Field(
+        default=None,
+        description="Key signing the consumer app's CSRF cookies (at /app). Required in production (every "
+        "server process must share it); in development app_secret_file is generated.",
+    )
+    app_secret_file: str = Field(
+        default="var/app_secret", description="Development key file when EARNLOOP_APP_SECRET is unset."
+    )
     environment: Literal["development", "production"] = Field(
         default="development",
         description="production refuses demo conveniences (the in-app fake payout provider).",

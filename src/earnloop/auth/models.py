@@ -97,3 +97,27 @@ passkey_challenges = Table(
     Column("used_at_ns", BigInteger, nullable=True),
     Index("ix_passkey_challenges_user", "user_id"),
 )
+
+# Passwords of the consumer app's users (ADR 0030): an argon2id hash (PHC string, its parameters inside),
+# re-hashed at sign-in when the parameters change.
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True, autoincrement=False),
+    Column("hash", String(255), nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+)
+
+# Sign-in attempts not (yet) known to have succeeded, per typed handle and client IP: the rate limit
+# counts them over a sliding window in every server process (``auth/sign_in_limits.py``). A successful
+# attempt removes its own row only; rows older than the window are pruned.
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True, autoincrement=True),
+    Column("handle", String(64), nullable=False),
+    Column("client_ip", String(64), nullable=False),
+    Column("attempted_at_ns", BigInteger, nullable=False),
+    Index("ix_sign_in_attempts_handle", "handle", "attempted_at_ns"),
+    Index("ix_sign_in_attempts_ip", "client_ip", "attempted_at_ns"),
+)

@@ -1,5 +1,6 @@
-"""Who is signed in: the session cookie resolved to a user once per request (``current_user``), and the
-dependency every signed-in page uses (``require_web_user``), which sends everyone else to sign in."""
+"""Who is signed in: the session cookie resolved to a user once per request (``current_user``), the
+dependency every signed-in page uses (``require_web_user``), which sends everyone else to sign in, and
+the cookie itself (``set_session_cookie``: HttpOnly, SameSite=Lax, Secure on https and in production)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from starlette.responses import Response
 
 from earnloop.api.context import AppContext, app_context, run_read
 from earnloop.auth import sessions
@@ -64,3 +66,25 @@ async def require_web_user(request: Request) -> WebUser:
 
 SignedIn = Annotated[WebUser, Depends(require_web_user)]
 MaybeSignedIn = Annotated[WebUser | None, Depends(current_user)]
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the app's cookies get ``Secure``: on https, and always in production."""
+    return request.url.scheme == "https" or app_context(request).settings.environment == "production"
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=sessions.DEFAULT_MAX_AGE_S,
+        path="/",
+        secure=secure_cookies(request),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    secure = secure_cookies(request)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")

@@ -1,4 +1,11 @@
-"""Fixtures of the app's tests: the site (API + app) served on the test database, and signed-in clients."""
+"""Fixtures of the app's tests: the site (API + app) served on the test database, and signed-in clients.
+
+Every form under ``/app`` is CSRF-checked (``earnloop.web.csrf``): a test that POSTs a form sends the
+token the app gave the client, ``csrf_token(client)`` — e.g.
+``client.post("/app/signout", data={"csrftoken": csrf_token(client)})`` — or the same value in the
+``X-CSRFToken`` header (what htmx requests may do). ``sign_in(client, handle)`` makes a user with a live
+session without going through the password form (which ``test_auth_*`` test).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.risk.engine import RiskEngine
+from earnloop.web.csrf import CSRF_COOKIE
 from earnloop.web.server import create_site
 from earnloop.web.session import SESSION_COOKIE
 from tests.conftest import ADMIN_TOKEN, DbTarget
@@ -57,3 +65,14 @@ def sign_in(db: Database) -> SignIn:
         return user_id
 
     return _sign_in
+
+
+def csrf_token(http: httpx.Client) -> str:
+    """The CSRF token the app gave ``http`` (its ``csrftoken`` cookie; a first visit to ``/app`` sets it):
+    what a form's hidden ``csrftoken`` field carries."""
+    token = http.cookies.get(CSRF_COOKIE)
+    if token is None:
+        http.get("/app")
+        token = http.cookies.get(CSRF_COOKIE)
+    assert token, "the app set no csrftoken cookie"
+    return token

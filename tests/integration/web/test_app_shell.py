@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.web.conftest import SignIn
+from tests.integration.web.conftest import SignIn, csrf_token
 
 
 def test_welcome_page_is_english_by_default_and_traditional_chinese_for_a_taiwan_browser(
@@ -24,11 +24,16 @@ def test_welcome_page_is_english_by_default_and_traditional_chinese_for_a_taiwan
 def test_the_language_switch_is_kept_in_a_cookie_and_goes_back_to_the_page(
     browser_client: httpx.Client,
 ) -> None:
-    switched = browser_client.post("/app/language", data={"lang": "zh-TW", "back": "/app"})
+    token = csrf_token(browser_client)
+    switched = browser_client.post(
+        "/app/language", data={"lang": "zh-TW", "back": "/app", "csrftoken": token}
+    )
     assert switched.status_code == 303
     assert switched.headers["location"] == "/app"
     assert "建立帳號" in browser_client.get("/app", headers={"Accept-Language": "en"}).text
-    elsewhere = browser_client.post("/app/language", data={"lang": "en", "back": "https://evil.example/"})
+    elsewhere = browser_client.post(
+        "/app/language", data={"lang": "en", "back": "https://evil.example/", "csrftoken": token}
+    )
     assert elsewhere.headers["location"] == "/app"
 
 

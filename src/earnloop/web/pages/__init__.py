@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnloop.web.pages import einvoice, explore, games, home, passkeys, progress, shopping, wallet
+from earnloop.web.pages import account, einvoice, explore, games, home, passkeys, progress, shopping, wallet
 
 ROUTERS: tuple[APIRouter, ...] = (
     home.router,
+    account.router,
     games.router,
     progress.router,
     explore.router,
