@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import Connection, select
 
 from earnloop import demo_shopping
+from earnloop.auth import passwords
 from earnloop.auth.admin_token import ensure_admin_token_file
 from earnloop.auth.models import partners, users
 from earnloop.auth.service import create_partner, create_user
@@ -171,12 +172,9 @@ def _where_to_go(settings: Settings) -> str:
 
 
 def _set_demo_passwords(conn: Connection, ids: dict[str, int]) -> None:
-    """The demo users' app passwords (:data:`DEMO_LOGINS`).
-
-    MERGE: once ``earnloop.auth.passwords`` lands, this body becomes
-    ``for handle, password in DEMO_LOGINS.items(): passwords.set_password(conn, ids[handle], password)``.
-    """
-    del conn, ids
+    """The demo users' app passwords (:data:`DEMO_LOGINS`)."""
+    for handle, password in DEMO_LOGINS.items():
+        passwords.set_password(conn, ids[handle], password)
 
 
 def _write_secret(path: Path, secret: str) -> None:

@@ -24,9 +24,20 @@ from earnloop.web import stepup
 from earnloop.web.server import create_site
 from earnloop.web.session import SignedIn, WebUser
 from tests.conftest import ADMIN_TOKEN, DbTarget
-from tests.integration.web.conftest import SignIn
+from tests.integration.web.conftest import SignIn, csrf_token
 from tests.integration.web.soft_authenticator import ORIGIN, RP_ID, SoftAuthenticator
 from tests.live_server import serve
+
+
+def _csrf(http: httpx.Client) -> dict[str, str]:
+    """The header passkey.js sends with its JSON requests (the app's CSRF token)."""
+    return {"X-CSRFToken": csrf_token(http)}
+
+
+def _form(http: httpx.Client, **fields: str) -> dict[str, str]:
+    """A form's fields with the hidden CSRF field every form of the app carries."""
+    return {"csrftoken": csrf_token(http), **fields}
+
 
 THRESHOLD = 50_000
 RUNS: list[tuple[int, dict[str, str]]] = []  # what the test action did: (user id, params), in order
@@ -67,7 +78,7 @@ def site(db: Database, db_target: DbTarget, clock: ManualClock, risk: RiskEngine
 def add_passkey(
     http: httpx.Client, device: SoftAuthenticator, name: str = "My phone", **lie: Any
 ) -> httpx.Response:
-    begun = http.post("/app/account/passkeys/options")
+    begun = http.post("/app/account/passkeys/options", headers=_csrf(http))
     assert begun.status_code == 200
     started = begun.json()
     body = {
@@ -75,7 +86,7 @@ def add_passkey(
         "name": name,
         "credential": device.create(started["options"], **lie),
     }
-    return http.post("/app/account/passkeys", json=body)
+    return http.post("/app/account/passkeys", json=body, headers=_csrf(http))
 
 
 def confirmation_page(response: httpx.Response) -> tuple[str, dict[str, Any]]:
@@ -104,7 +115,9 @@ def test_a_user_adds_a_passkey_sees_it_listed_and_removes_it(
     assert "通行密鑰" in chinese.text
     passkey_id = re.search(r'action="/app/account/passkeys/(\d+)/remove"', listed.text)
     assert passkey_id
-    removed = browser_client.post(f"/app/account/passkeys/{passkey_id.group(1)}/remove")
+    removed = browser_client.post(
+        f"/app/account/passkeys/{passkey_id.group(1)}/remove", data=_form(browser_client)
+    )
     assert (removed.status_code, removed.headers["location"]) == (303, "/app/account/passkeys")
     assert "Work laptop" not in browser_client.get("/app/account/passkeys").text
 
@@ -131,7 +144,7 @@ def test_nobody_removes_another_users_passkey(
     assert passkey_id
     with httpx.Client(base_url=site, follow_redirects=False) as thief:
         sign_in(thief, "pk-web-thief")
-        refused = thief.post(f"/app/account/passkeys/{passkey_id.group(1)}/remove")
+        refused = thief.post(f"/app/account/passkeys/{passkey_id.group(1)}/remove", data=_form(thief))
         assert refused.status_code == 404
         assert "There is no such passkey among yours." in refused.text
     assert "Owner key" in browser_client.get("/app/account/passkeys").text
@@ -141,7 +154,9 @@ def test_an_action_at_or_below_the_threshold_runs_at_once(
     browser_client: httpx.Client, sign_in: SignIn
 ) -> None:
     user_id = sign_in(browser_client, "pk-web-small")
-    moved = browser_client.post("/app/test-move", data={"amount": str(THRESHOLD), "ref": "small"})
+    moved = browser_client.post(
+        "/app/test-move", data=_form(browser_client, amount=str(THRESHOLD), ref="small")
+    )
     assert (moved.status_code, moved.headers["location"]) == (303, "/app/wallet?moved=small")
     assert [(user_id, {"ref": "small"})] == RUNS
 
@@ -150,7 +165,9 @@ def test_above_the_threshold_without_a_passkey_nothing_moves(
     browser_client: httpx.Client, sign_in: SignIn
 ) -> None:
     sign_in(browser_client, "pk-web-none")
-    asked = browser_client.post("/app/test-move", data={"amount": str(THRESHOLD + 1), "ref": "big"})
+    asked = browser_client.post(
+        "/app/test-move", data=_form(browser_client, amount=str(THRESHOLD + 1), ref="big")
+    )
     assert asked.status_code == 403
     assert "A passkey is needed" in asked.text
     assert 'href="/app/account/passkeys"' in asked.text
@@ -174,9 +191,9 @@ def test_a_passkey_answer_that_does_not_check_out_is_refused_and_the_action_does
     device = SoftAuthenticator(sign_count=5)
     add_passkey(browser_client, device)
     confirm_url, options = confirmation_page(
-        browser_client.post("/app/test-move", data={"amount": "60000", "ref": "big"})
+        browser_client.post("/app/test-move", data=_form(browser_client, amount="60000", ref="big"))
     )
-    refused = browser_client.post(confirm_url, json=device.get(options, **lie))
+    refused = browser_client.post(confirm_url, json=device.get(options, **lie), headers=_csrf(browser_client))
     assert refused.status_code == 403
     assert refused.json() == {"error": "Your passkey could not confirm this. Nothing was done."}
     assert RUNS == []
@@ -186,7 +203,7 @@ def test_a_good_passkey_answer_runs_the_action_once(browser_client: httpx.Client
     user_id = sign_in(browser_client, "pk-web-payer")
     device = SoftAuthenticator()
     add_passkey(browser_client, device)
-    page = browser_client.post("/app/test-move", data={"amount": "60000", "ref": "big"})
+    page = browser_client.post("/app/test-move", data=_form(browser_client, amount="60000", ref="big"))
     assert "Move big" in page.text
     assert "600.00" in page.text  # money(): TWD has two minor digits
     assert "Confirm with passkey" in page.text
@@ -194,13 +211,13 @@ def test_a_good_passkey_answer_runs_the_action_once(browser_client: httpx.Client
     assert [c["id"] for c in options["allowCredentials"]] == [device.id]
     assert RUNS == []
     answer = device.get(options)
-    done = browser_client.post(confirm_url, json=answer)
+    done = browser_client.post(confirm_url, json=answer, headers=_csrf(browser_client))
     assert done.json() == {"redirect": "/app/wallet?moved=big"}
     assert done.cookies.get("moved") == "big"
     assert [(user_id, {"ref": "big"})] == RUNS
-    replayed = browser_client.post(confirm_url, json=answer)
+    replayed = browser_client.post(confirm_url, json=answer, headers=_csrf(browser_client))
     assert replayed.status_code == 409
-    again = browser_client.post(confirm_url, json=device.get(options))
+    again = browser_client.post(confirm_url, json=device.get(options), headers=_csrf(browser_client))
     assert again.status_code == 409
     assert [(user_id, {"ref": "big"})] == RUNS
 
@@ -212,13 +229,13 @@ def test_another_user_cannot_answer_a_users_confirmation(
     device = SoftAuthenticator()
     add_passkey(browser_client, device)
     confirm_url, options = confirmation_page(
-        browser_client.post("/app/test-move", data={"amount": "70000", "ref": "x"})
+        browser_client.post("/app/test-move", data=_form(browser_client, amount="70000", ref="x"))
     )
     with httpx.Client(base_url=site, follow_redirects=False) as other:
         sign_in(other, "pk-web-other")
         own = SoftAuthenticator()
         add_passkey(other, own)
-        assert other.post(confirm_url, json=own.get(options)).status_code == 409
+        assert other.post(confirm_url, json=own.get(options), headers=_csrf(other)).status_code == 409
     assert RUNS == []
 
 
@@ -228,9 +245,9 @@ def test_without_javascript_the_confirmation_says_so_and_nothing_runs(
     sign_in(browser_client, "pk-web-nojs")
     add_passkey(browser_client, SoftAuthenticator())
     confirm_url, _ = confirmation_page(
-        browser_client.post("/app/test-move", data={"amount": "60000", "ref": "big"})
+        browser_client.post("/app/test-move", data=_form(browser_client, amount="60000", ref="big"))
     )
-    plain = browser_client.post(confirm_url, data={"csrftoken": ""})
+    plain = browser_client.post(confirm_url, data=_form(browser_client))
     assert plain.status_code == 400
     assert "needs JavaScript" in plain.text
     assert RUNS == []
@@ -240,7 +257,7 @@ def test_adding_a_passkey_without_javascript_says_it_is_needed(
     browser_client: httpx.Client, sign_in: SignIn
 ) -> None:
     sign_in(browser_client, "pk-web-plain-form")
-    plain = browser_client.post("/app/account/passkeys", data={"csrftoken": "", "name": "Plain"})
+    plain = browser_client.post("/app/account/passkeys", data=_form(browser_client, name="Plain"))
     assert plain.status_code == 400
     assert "Adding a passkey needs JavaScript in your browser." in plain.text
     assert "You have no passkey yet." in plain.text

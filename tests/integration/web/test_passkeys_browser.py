@@ -26,6 +26,7 @@ from earnloop.risk.engine import RiskEngine
 from earnloop.web import stepup
 from earnloop.web.server import create_site
 from earnloop.web.session import SESSION_COOKIE, SignedIn, WebUser
+from earnloop.web.templating import csrf_input
 from tests.conftest import ADMIN_TOKEN, IN_CI, DbTarget
 from tests.live_server import serve
 
@@ -47,9 +48,10 @@ async def _move(
     return await stepup.confirm_or_run(request, user, action)
 
 
-async def _move_form() -> Response:
+async def _move_form(request: Request) -> Response:
     return HTMLResponse(
-        '<form method="post" action="/app/test-move"><input name="amount" value="60000">'
+        f'<form method="post" action="/app/test-move">{csrf_input(request)}'
+        '<input name="amount" value="60000">'
         '<input name="ref" value="big"><button id="move">Move</button></form>'
     )
 

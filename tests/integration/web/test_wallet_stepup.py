@@ -11,7 +11,7 @@ from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
 from tests.conftest import ADMIN_TOKEN, DbTarget
-from tests.integration.web.conftest import SignIn
+from tests.integration.web.conftest import SignIn, csrf_token
 from tests.integration.web.soft_authenticator import ORIGIN, RP_ID, SoftAuthenticator
 from tests.integration.web.test_passkeys import add_passkey, confirmation_page
 from tests.integration.web.test_wallet_pages import FUNDS, available, campaign, fund, hidden_fields
@@ -48,12 +48,13 @@ def test_a_large_donation_waits_for_the_passkey_then_moves_once(
     assert available(db, ledger, user_id) == FUNDS - 10_000
     page = _donate(browser_client, campaign_id, "600")
     confirm_url, options = confirmation_page(page)
+    csrf = {"X-CSRFToken": csrf_token(browser_client)}  # what passkey.js sends
     assert available(db, ledger, user_id) == FUNDS - 10_000  # nothing moved while asking
-    done = browser_client.post(confirm_url, json=device.get(options))
+    done = browser_client.post(confirm_url, json=device.get(options), headers=csrf)
     assert done.status_code == 200, done.text
     assert done.json()["redirect"].startswith("/app/wallet")
     assert available(db, ledger, user_id) == FUNDS - 70_000
-    assert browser_client.post(confirm_url, json=device.get(options)).status_code == 409
+    assert browser_client.post(confirm_url, json=device.get(options), headers=csrf).status_code == 409
     assert available(db, ledger, user_id) == FUNDS - 70_000
 
 
