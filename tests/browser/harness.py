@@ -196,7 +196,8 @@ class PageWeight:
 
 def page_weight(page: Page, path: str) -> PageWeight:
     """Load ``path`` with the browser's cache off and measure what it transferred, the page and every
-    resource it loaded (stylesheet, scripts, images)."""
+    resource it loaded (stylesheet, scripts, images). The DevTools session stays attached: detaching
+    one stops the page's virtual authenticator from answering."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
@@ -212,7 +213,6 @@ def page_weight(page: Page, path: str) -> PageWeight:
     finally:
         page.remove_listener("requestfinished", finished)
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": False})
-        cdp.detach()
     return weight
 
 
