@@ -63,7 +63,9 @@ def app_pages() -> list[str]:
     paths = []
     for router in ROUTERS:
         for route in router.routes:
-            if isinstance(route, APIRoute) and "GET" in (route.methods or ()) and "{" not in route.path:
+            if not isinstance(route, APIRoute):  # a nested router would hide its pages from the bench
+                raise TypeError(f"{route!r}: list every page router in earnloop.web.pages.ROUTERS")
+            if "GET" in (route.methods or ()) and "{" not in route.path:
                 paths.append(route.path)
     return sorted(path for path in set(paths) if path.startswith("/app"))
 

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from earnloop.web.pages import account, einvoice, explore, games, home, passkeys, progress, shopping, wallet
+from earnloop.web.pages import (
+    account,
+    einvoice,
+    explore,
+    games,
+    home,
+    passkeys,
+    progress,
+    shopping,
+    wallet,
+    wallet_donate,
+    wallet_holds,
+    wallet_pay,
+    wallet_withdraw,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     home.router,
@@ -15,5 +29,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     shopping.router,
     einvoice.router,
     wallet.router,
+    wallet_pay.router,
+    wallet_donate.router,
+    wallet_withdraw.router,
+    wallet_holds.router,
     passkeys.router,
 )

@@ -1,7 +1,7 @@
 """The wallet (``/app/wallet``): the balance in each currency (available, on its way, held, owed) and
 the history of the user's ledger movements, newest first, each with a readable label; links to paying,
 donating, withdrawing and the deposit holds waiting for the user. The flows live in ``wallet_pay``,
-``wallet_donate``, ``wallet_withdraw`` and ``wallet_holds``, whose routes this router includes."""
+``wallet_donate``, ``wallet_withdraw`` and ``wallet_holds`` (each its own router in ``pages.ROUTERS``)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,11 @@ from starlette.responses import Response
 from earnloop.api.context import AppContext, run_read
 from earnloop.wallet import service
 from earnloop.wallet.holds import service as holds
-from earnloop.web.pages import wallet_donate, wallet_holds, wallet_pay, wallet_withdraw
 from earnloop.web.pages.wallet_forms import _
 from earnloop.web.session import SignedIn
 from earnloop.web.templating import render
 
 router = APIRouter()
-router.include_router(wallet_pay.router)
-router.include_router(wallet_donate.router)
-router.include_router(wallet_withdraw.router)
-router.include_router(wallet_holds.router)
 
 HISTORY_SHOWN = 30
 # a ledger movement's kind (``earnloop.wallet.chart.describe``) → what the history calls it
