@@ -113,12 +113,20 @@ class RefundOut(Strict):
 
 class PayCodeIn(Strict):
     currency: str = CurrencyCode
+    max_amount: int | None = Field(
+        default=None,
+        strict=True,
+        gt=0,
+        le=AMOUNT_MAX,
+        description="The most a charge may take from the wallet, in its minor units (default: no cap).",
+    )
 
 
 class PayCodeOut(Strict):
     code: str = Field(description="Shown once; single use; show it at the till.")
     currency: str
     expires_at: datetime
+    max_amount: int | None = Field(description="The most a charge may take (null: no cap).")
 
 
 class ChargeIn(Strict):
@@ -246,7 +254,8 @@ async def refund_order(
 async def charge_pay_code(body: ChargeIn, partner: PartnerAuth, key: IdempotencyKey) -> OrderOut:
     """Charge a customer's one-time pay code: the order is created and paid at once — unless risk
     screening refuses it (403 `risk-denied`, or `risk-review` when it is held for a review): nothing is
-    paid and the code is used up."""
+    paid and the code is used up. An amount above the code's cap (what the customer authorised) is 422
+    `pay-code-limit`: nothing is paid and the code stays usable for a smaller amount."""
     ctx = partner.ctx
     order = await run_write(
         ctx,
@@ -308,12 +317,18 @@ async def confirm_order(
 
 @router.post("/me/pay-codes", response_model=PayCodeOut, status_code=201)
 def issue_pay_code(body: PayCodeIn, user: User) -> PayCodeOut:
-    """A one-time code (valid two minutes) a merchant can charge to your wallet."""
+    """A one-time code (valid two minutes) a merchant can charge to your wallet, up to `max_amount` when
+    given."""
     ctx = user.ctx
     with ctx.db.uow() as conn:
-        issued = pay.issue_pay_code(conn, ctx.ledger, user_id=user.user_id, currency_code=body.currency)
+        issued = pay.issue_pay_code(
+            conn, ctx.ledger, user_id=user.user_id, currency_code=body.currency, max_amount=body.max_amount
+        )
     return PayCodeOut(
-        code=issued["code"], currency=issued["currency"], expires_at=from_ns(issued["expires_at_ns"])
+        code=issued["code"],
+        currency=issued["currency"],
+        expires_at=from_ns(issued["expires_at_ns"]),
+        max_amount=issued["max_amount"],
     )
 
 

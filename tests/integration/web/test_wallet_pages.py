@@ -207,7 +207,9 @@ def test_a_pay_code_is_shown_with_its_qr_and_reads_paid_once_the_store_charges_i
     user_id = sign_in(browser_client, "wallet-code")
     fund(db, ledger, user_id)
     fields = hidden_fields(browser_client.get("/app/wallet/pay"), "/app/wallet/pay/code")
-    shown = browser_client.post("/app/wallet/pay/code", data=fields | {"currency": "TWD"})
+    issued = browser_client.post("/app/wallet/pay/code", data=fields | {"currency": "TWD"})
+    assert issued.status_code == 303, issued.text  # on to the code's own page (no secret in the URL)
+    shown = browser_client.get(issued.headers["location"])
     assert shown.status_code == 200, shown.text
     assert shown.headers["cache-control"] == "no-store"
     assert "<svg" in shown.text
@@ -381,7 +383,8 @@ def test_an_unused_pay_code_reads_expired_after_two_minutes(
     user_id = sign_in(browser_client, "wallet-late")
     fund(db, ledger, user_id)
     fields = hidden_fields(browser_client.get("/app/wallet/pay"), "/app/wallet/pay/code")
-    shown = browser_client.post("/app/wallet/pay/code", data=fields | {"currency": "TWD"})
+    issued = browser_client.post("/app/wallet/pay/code", data=fields | {"currency": "TWD"})
+    shown = browser_client.get(issued.headers["location"])
     status_url = re.search(r'hx-get="(/app/wallet/pay/code/[0-9]+)"', shown.text)
     assert status_url is not None
     clock.advance(seconds=pay.PAY_CODE_TTL_S)

@@ -46,3 +46,9 @@ class PayCodeExpiredError(WalletError):
     status = 422
     slug = "pay-code-expired"
     title = "This pay code has expired"
+
+
+class PayCodeLimitError(WalletError):
+    status = 422
+    slug = "pay-code-limit"
+    title = "The amount is above what this pay code pays"

@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from earnloop.db.metadata import metadata
 from earnloop.db.types import SERIAL_ID
+from earnloop.secretbox import SEALED, SEALED_LEN
 
 # Per-merchant payment settings; a merchant without a row pays the default fee.
 merchant_pay_settings = Table(
@@ -91,7 +92,9 @@ pay_refunds = Table(
     Index("ix_pay_refunds_order", "order_id"),
 )
 
-# One-time codes a user shows at the till; only the SHA-256 of the code is stored.
+# One-time codes a user shows at the till, found by the SHA-256 of the code. ``max_amount`` caps what a
+# charge may take from the wallet (in the code's currency; null: no cap). The app keeps the code itself
+# sealed (``code_sealed``, ADR 0019) to show it to its owner while it is active; cleared once used.
 pay_codes = Table(
     "pay_codes",
     metadata,
@@ -104,6 +107,9 @@ pay_codes = Table(
     Column("expires_at_ns", BigInteger, nullable=False),
     Column("used_at_ns", BigInteger, nullable=True),
     Column("order_id", BigInteger, ForeignKey("pay_orders.id"), nullable=True),
+    Column("max_amount", BigInteger, nullable=True),
+    Column("code_sealed", String(SEALED_LEN), nullable=True, info=SEALED),
     CheckConstraint("state IN ('active', 'used')", name="state_known"),
+    CheckConstraint("max_amount IS NULL OR max_amount > 0", name="max_amount_positive"),
     Index("ix_pay_codes_user", "user_id", "created_at_ns"),
 )

@@ -44,6 +44,7 @@ class PayCode(TypedDict):
     code: str
     currency: str
     expires_at_ns: int
+    max_amount: int | None  # what a charge may take from the wallet at most (None: no cap)
 
 
 class Settlement(TypedDict):

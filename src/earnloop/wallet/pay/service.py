@@ -12,21 +12,22 @@
 - ``refund``: by the merchant, partial or full; cumulative refunds never exceed the payment (guarded
   UPDATE); the fee comes back in proportion; after FX the user gets back the same share of what was
   debited from the wallet.
-- ``issue_pay_code`` / ``charge_pay_code``: the user shows a short-lived one-time code (only its hash is
-  stored); the merchant charges it with an amount and order id → the payment happens at once.
+- ``issue_pay_code`` / ``charge_pay_code``: the user shows a short-lived one-time code (found by its
+  hash), optionally capped at the amount the user authorised (``max_amount``, in the code's currency);
+  the merchant charges it with an amount and order id → the payment happens at once. A charge above
+  the cap (what it would take from the wallet, after FX) is refused and leaves the code active: the
+  cap is part of the guarded UPDATE that uses the code up.
 
 Every state change is one guarded UPDATE taken before any ledger write (so row locks always come before
 the ledger lock), and every failure rolls the whole unit of work back.
 
 This module holds the use cases; the order rows are read and written in :mod:`.orders`, the ledger legs
-built in :mod:`.legs`, and the errors (re-exported here) live in :mod:`.errors`.
+built in :mod:`.legs`, pay codes issued and used up in :mod:`.codes`, and the errors (re-exported here)
+live in :mod:`.errors`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 import time
 from typing import Any, cast
 
@@ -44,6 +45,10 @@ from earnloop.wallet.errors import InvalidAmountError, NotFoundError, StateConfl
 from earnloop.wallet.fx import service as fx
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.wallet.pay import legs, orders
+from earnloop.wallet.pay.codes import PAY_CODE_DIGITS as PAY_CODE_DIGITS
+from earnloop.wallet.pay.codes import PAY_CODE_RE, code_digest, use_code
+from earnloop.wallet.pay.codes import PAY_CODE_TTL_S as PAY_CODE_TTL_S
+from earnloop.wallet.pay.codes import issue_pay_code as issue_pay_code
 
 # Part of the payments API (callers use ``pay.BPS``, ``pay.RefundExceedsPaymentError`` …).
 from earnloop.wallet.pay.errors import CurrencyMismatchError as CurrencyMismatchError
@@ -51,25 +56,22 @@ from earnloop.wallet.pay.errors import DuplicateOrderError as DuplicateOrderErro
 from earnloop.wallet.pay.errors import NotAMerchantError as NotAMerchantError
 from earnloop.wallet.pay.errors import OrderExpiredError as OrderExpiredError
 from earnloop.wallet.pay.errors import PayCodeExpiredError as PayCodeExpiredError
+from earnloop.wallet.pay.errors import PayCodeLimitError as PayCodeLimitError
 from earnloop.wallet.pay.errors import PayCodeUsedError as PayCodeUsedError
 from earnloop.wallet.pay.errors import RefundExceedsPaymentError as RefundExceedsPaymentError
 from earnloop.wallet.pay.models import merchant_pay_settings, pay_codes, pay_orders, pay_refunds
 from earnloop.wallet.pay.orders import BPS as BPS
 from earnloop.wallet.pay.orders import DEFAULT_FEE_BPS as DEFAULT_FEE_BPS
-from earnloop.wallet.pay.orders import NS
 from earnloop.wallet.pay.orders import ORDER_ID_RE as ORDER_ID_RE
 from earnloop.wallet.pay.orders import ORDER_TOKEN_RE as ORDER_TOKEN_RE
 from earnloop.wallet.pay.risk import screen_payment
-from earnloop.wallet.pay.schemas import Fee, Order, PayCode, Refund, Settlement, UserOrder
+from earnloop.wallet.pay.schemas import Fee, Order, Refund, Settlement, UserOrder
 from earnloop.wallet.screening import UNKNOWN, Presence, event_ref, raise_if_refused
 from earnloop.wallet.service import check_amount, require_wallet
 
 FEE_MAX_BPS = 5_000
 ORDER_TTL_S = 15 * 60
 ORDER_TTL_MIN_S, ORDER_TTL_MAX_S = 30, 24 * 3600
-PAY_CODE_TTL_S = 120
-PAY_CODE_DIGITS = 18
-PAY_CODE_RE = re.compile(rf"^[0-9]{{{PAY_CODE_DIGITS}}}$")
 REASON_MAX_LEN = 500
 EXPIRE_BATCH_MAX = 2_000
 REFUNDABLE = ("paid", "partially_refunded")
@@ -375,47 +377,6 @@ def _emit_refunded(conn: Connection, row: Any, refund_id: int, amount: int, orde
 
 
 # -- pay codes ----------------------------------------------------------------------------------------
-def _code_digest(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
-def issue_pay_code(conn: Connection, ledger: LedgerService, *, user_id: int, currency_code: str) -> PayCode:
-    """A fresh one-time code for paying from the user's wallet in ``currency_code`` (shown once)."""
-    cur = require_wallet(conn, user_id, currency_code)
-    now = ledger.clock.now_ns()
-    code = f"{secrets.randbelow(10**PAY_CODE_DIGITS):0{PAY_CODE_DIGITS}d}"
-    expires = now + PAY_CODE_TTL_S * NS
-    conn.execute(
-        insert(pay_codes).values(
-            code_sha256=_code_digest(code),
-            user_id=user_id,
-            currency=cur.code,
-            state="active",
-            created_at_ns=now,
-            expires_at_ns=expires,
-        )
-    )
-    return {"code": code, "currency": cur.code, "expires_at_ns": expires}
-
-
-def _use_code(conn: Connection, digest: str, now: int) -> Any:
-    """Mark an active, unexpired pay code used (guarded); its row."""
-    found = conn.execute(select(pay_codes).where(pay_codes.c.code_sha256 == digest)).first()
-    if found is None:
-        raise NotFoundError("unknown pay code")
-    used = conn.execute(
-        update(pay_codes)
-        .where(pay_codes.c.id == found.id, pay_codes.c.state == "active", pay_codes.c.expires_at_ns > now)
-        .values(state="used", used_at_ns=now)
-    )
-    if used.rowcount != 1:
-        current = conn.execute(select(pay_codes.c.state).where(pay_codes.c.id == found.id)).scalar_one()
-        if current == "used":
-            raise PayCodeUsedError("this pay code was already used; ask the customer for a new one")
-        raise PayCodeExpiredError("this pay code has expired; ask the customer for a new one")
-    return found
-
-
 def charge_pay_code(
     conn: Connection,
     ledger: LedgerService,
@@ -430,8 +391,9 @@ def charge_pay_code(
 ) -> Order:
     """The merchant charges a user's pay code: the order is created and paid in one step, once the
     payment is screened (the code is used up even when screening refuses it; the request comes from
-    the till, so the payer's device and network are not known)."""
-    digest = _code_digest(code) if isinstance(code, str) else ""
+    the till, so the payer's device and network are not known). A charge above the code's cap is refused
+    (:class:`PayCodeLimitError`): nothing is paid and the code stays active."""
+    digest = code_digest(code) if isinstance(code, str) else ""
     request = {
         "code_sha256": digest,
         "merchant_order_id": merchant_order_id,
@@ -450,7 +412,7 @@ def charge_pay_code(
     if not PAY_CODE_RE.match(code):
         raise NotFoundError("unknown pay code")
     now = ledger.clock.now_ns()
-    found = _use_code(conn, digest, now)
+    found = use_code(conn, digest, now, cur, amount)
     screen_payment(
         conn,
         risk,

@@ -2,7 +2,16 @@
 charge (the merchant charges it through the partner API; the page follows its state: active → used or
 expired), and the orders merchants addressed to the user, which the user confirms (through the passkey
 step-up, :mod:`earnloop.web.stepup`, action ``pay-order``). An order a store shows as a QR or link is
-opened by its order code."""
+opened by its order code.
+
+A pay code pays up to the amount the user asked for ("Up to"; empty: the passkey threshold), and a
+code for more than the threshold is confirmed with the passkey first (action ``pay-code``): the cap is
+what the user authorised, and a store charging more is refused. The handler answers with a redirect to
+the code's own page, ``GET /app/wallet/pay/code/{id}`` (so it works the same at once and after a passkey
+confirmation, whose script follows redirects, and a reload shows the same code instead of issuing
+another): that page shows the code and its QR to its owner while it is active, read from its sealed
+copy (:mod:`earnloop.wallet.pay.mine`), with ``Cache-Control: no-store``; the code never appears in a
+URL, and the htmx status fragment never carries it."""
 
 from __future__ import annotations
 
@@ -20,10 +29,12 @@ from earnloop.wallet.errors import NotFoundError
 from earnloop.wallet.pay import mine
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.screening import keep_refusal, unwrap
-from earnloop.web import stepup
+from earnloop.web import i18n, stepup
 from earnloop.web.pages.wallet_forms import (
     FormError,
     _,
+    amount_minor,
+    as_typed,
     form_key,
     new_key,
     presence,
@@ -54,7 +65,12 @@ def grouped(code: str) -> str:
 
 # -- the pay page -----------------------------------------------------------------------------------
 async def _pay_page(
-    request: Request, user: WebUser, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    user: WebUser,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     ctx = user.ctx
 
@@ -63,7 +79,17 @@ async def _pay_page(
 
     currencies, awaiting = await run_read(ctx, load)
     keys = {o["token"]: new_key() for o in awaiting}
-    context = {"nav": "wallet", "currencies": currencies, "orders": awaiting, "error": error, "keys": keys}
+    lang, limit = i18n.negotiate(request), default_limit(user)
+    context = {
+        "nav": "wallet",
+        "currencies": currencies,
+        "orders": awaiting,
+        "error": error,
+        "keys": keys,
+        "code_key": new_key(),
+        "values": values or {},
+        "default_caps": " / ".join(i18n.money(limit, code, lang) for code in currencies),
+    }
     return render(request, "pay.html", context, status_code=status_code)
 
 
@@ -84,46 +110,89 @@ async def find_order(request: Request, user: SignedIn, code: str = "") -> Respon
 
 
 # -- pay codes ---------------------------------------------------------------------------------------
+def default_limit(user: WebUser) -> int:
+    """A pay code's cap when the user leaves "Up to" empty: the passkey threshold (no passkey needed)."""
+    return min(max(user.ctx.settings.passkey_threshold, 1), 1 << 62)
+
+
 @router.post("/app/wallet/pay/code")
 async def show_pay_code(request: Request, user: SignedIn) -> Response:
-    """Issue a one-time pay code in the chosen wallet's currency and show it (once) with its QR."""
+    """Check the form, then issue a pay code for up to the amount typed in the chosen wallet's currency
+    through the step-up contract (a passkey above the threshold)."""
     form = await request.form()
-    code = text(form, "currency", max_len=3).upper()
+    values = {"currency": text(form, "currency", max_len=3).upper(), "limit": text(form, "limit")}
     ctx = user.ctx
     try:
-        issued = await run_write(
-            ctx, lambda conn: mine.issue_code(conn, ctx.ledger, user_id=user.user_id, currency_code=code)
-        )
-    except DomainError:
-        return await _pay_page(request, user, error=_("Choose one of your wallets."), status_code=422)
-    status = await run_read(
-        ctx, lambda conn: mine.code_status(conn, ctx.ledger, user_id=user.user_id, code_id=issued["code_id"])
+        key = form_key(form)
+        wallets = await run_read(ctx, lambda conn: service.currencies_of(conn, user.user_id))
+        if values["currency"] not in wallets:
+            raise FormError(_("Choose one of your wallets."))
+        limit = amount_minor(values["limit"], values["currency"]) if values["limit"] else default_limit(user)
+    except FormError as exc:
+        return await _pay_page(request, user, values=values, error=exc.message, status_code=exc.status)
+    cap = i18n.money(limit, values["currency"], i18n.negotiate(request))
+    action = stepup.Action(
+        kind="pay-code",
+        amount_minor=limit,
+        currency=values["currency"],
+        summary=translate(request, _("Pay code for up to %(amount)s"), amount=cap),
+        params={"currency": values["currency"], "limit": str(limit), "key": key},
     )
-    context = {
-        "nav": "wallet",
-        "issued": issued,
-        "status": status,
-        "digits": grouped(issued["code"]),
-        "qr": qr_svg(issued["code"], translate(request, _("QR code of your pay code"))),
-    }
-    return render(request, "pay_code.html", context, headers=NO_STORE)
+    return await stepup.confirm_or_run(request, user, action)
+
+
+@stepup.handler("pay-code")
+async def _run_pay_code(request: Request, user: WebUser, action: stepup.Action) -> Response:
+    """Issue the code (once per form key) and go to its page."""
+    ctx = user.ctx
+    params = action.params
+    try:
+        code_id = await run_write(
+            ctx,
+            lambda conn: mine.issue_code(
+                conn,
+                ctx.ledger,
+                ctx.box,
+                idempotency_key=params["key"],
+                user_id=user.user_id,
+                currency_code=params["currency"],
+                max_amount=int(params["limit"]),
+            ),
+        )
+    except DomainError as exc:
+        return await _pay_page(request, user, error=refusal_message(exc), status_code=refusal_status(exc))
+    return RedirectResponse(f"/app/wallet/pay/code/{code_id}", status_code=303)
 
 
 @router.get("/app/wallet/pay/code/{code_id}")
-async def pay_code_status(request: Request, user: SignedIn, code_id: int) -> Response:
-    """The state of a pay code: a fragment that keeps polling while the code is active (htmx), or a
-    page of its own (without JavaScript)."""
+async def pay_code_page(request: Request, user: SignedIn, code_id: int) -> Response:
+    """A pay code: while active, its owner's page shows the code and its QR; the status fragment keeps
+    polling while the code is active (htmx); without JavaScript, a page of its own."""
     ctx = user.ctx
+    fragment = request.headers.get("hx-request") == "true"
+    box = None if fragment else ctx.box
     try:
         status = await run_read(
-            ctx, lambda conn: mine.code_status(conn, ctx.ledger, user_id=user.user_id, code_id=code_id)
+            ctx,
+            lambda conn: mine.code_status(conn, ctx.ledger, user_id=user.user_id, code_id=code_id, box=box),
         )
     except NotFoundError:
         return Response(status_code=404)
-    context = {"nav": "wallet", "status": status, "final": status["state"] in FINAL_CODE_STATES}
-    fragment = request.headers.get("hx-request") == "true"
-    template = "_pay_code_status.html" if fragment else "pay_code_status.html"
-    return render(request, template, context, headers=NO_STORE)
+    final = status["state"] in FINAL_CODE_STATES
+    context: dict[str, Any] = {"nav": "wallet", "status": status, "final": final}
+    if fragment:
+        return render(request, "_pay_code_status.html", context, headers=NO_STORE)
+    shown = status["code"]
+    if shown is None:
+        return render(request, "pay_code_status.html", context, headers=NO_STORE)
+    limit = status["max_amount"]
+    context |= {
+        "digits": grouped(shown),
+        "qr": qr_svg(shown, translate(request, _("QR code of your pay code"))),
+        "key": new_key(),
+        "limit": "" if limit is None else as_typed(limit, status["currency"]),
+    }
+    return render(request, "pay_code.html", context, headers=NO_STORE)
 
 
 # -- merchant orders ---------------------------------------------------------------------------------
