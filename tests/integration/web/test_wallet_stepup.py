@@ -10,9 +10,9 @@ from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from tests.conftest import ADMIN_TOKEN, DbTarget
-from tests.integration.web.conftest import SignIn, csrf_token
-from tests.integration.web.soft_authenticator import ORIGIN, RP_ID, SoftAuthenticator
+from tests.conftest import DbTarget
+from tests.integration.web.conftest import SignIn, csrf_token, passkey_site_settings
+from tests.integration.web.soft_authenticator import SoftAuthenticator
 from tests.integration.web.test_passkeys import add_passkey, confirmation_page
 from tests.integration.web.test_wallet_pages import FUNDS, available, campaign, fund, hidden_fields
 
@@ -21,13 +21,7 @@ THRESHOLD = 50_000  # NT$500.00
 
 @pytest.fixture
 def site_settings(db_target: DbTarget) -> Settings:
-    return Settings(
-        database_url=db_target.url,
-        admin_token=ADMIN_TOKEN,
-        webauthn_rp_id=RP_ID,
-        webauthn_origins=[ORIGIN],
-        passkey_threshold=THRESHOLD,
-    )
+    return passkey_site_settings(db_target, THRESHOLD)
 
 
 def _donate(http: httpx.Client, campaign_id: int, amount: str) -> httpx.Response:
