@@ -138,12 +138,26 @@ def donate(http: httpx.Client, data: dict[str, str]) -> httpx.Response:
     return http.post("/app/wallet/donate", data=data)
 
 
+def donation_form(http: httpx.Client, campaign_id: int, amount: str) -> dict[str, str]:
+    """The donation form as the page gives it (its CSRF token and key), filled in."""
+    fields = hidden_fields(http.get("/app/wallet/donate"), "/app/wallet/donate")
+    return fields | {"campaign_id": str(campaign_id), "amount": amount}
+
+
+def funded_donor(
+    http: httpx.Client, sign_in: SignIn, handle: str, db: Database, ledger: LedgerService, clock: ManualClock
+) -> tuple[int, int]:
+    """``handle`` signed in on ``http`` with :data:`FUNDS` in the wallet, and a running campaign:
+    ``(user_id, campaign_id)``."""
+    user_id = sign_in(http, handle)
+    fund(db, ledger, user_id)
+    return user_id, campaign(db, ledger, clock)
+
+
 def test_the_wallet_shows_the_balance_and_a_donation_in_the_history(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "wallet-donor")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "wallet-donor", db, ledger, clock)
     wallet = browser_client.get("/app/wallet")
     assert wallet.status_code == 200
     assert "NT$1,000.00" in wallet.text
@@ -167,11 +181,8 @@ def test_the_wallet_shows_the_balance_and_a_donation_in_the_history(
 def test_the_same_form_sent_twice_moves_money_once(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "wallet-twice")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
-    fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
-    data = fields | {"campaign_id": str(campaign_id), "amount": "100"}
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "wallet-twice", db, ledger, clock)
+    data = donation_form(browser_client, campaign_id, "100")
     assert donate(browser_client, data).status_code == 303
     assert donate(browser_client, data).status_code == 303  # the same answer again
     assert available(db, ledger, user_id) == FUNDS - 10_000
@@ -182,9 +193,7 @@ def test_the_same_form_sent_twice_moves_money_once(
 def test_not_enough_money_is_an_error_on_the_form_and_nothing_moves(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "wallet-short")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "wallet-short", db, ledger, clock)
     fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
     refused = donate(browser_client, fields | {"campaign_id": str(campaign_id), "amount": "1,000.01"})
     assert refused.status_code == 422
@@ -204,8 +213,7 @@ def test_a_user_without_a_wallet_in_the_currency_is_told_so(
     campaign_id = campaign(db, ledger, clock)
     assert "Your wallet is empty for now." in browser_client.get("/app/wallet").text
     assert "You need money in your wallet to pay." in browser_client.get("/app/wallet/pay").text
-    fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
-    refused = donate(browser_client, fields | {"campaign_id": str(campaign_id), "amount": "10"})
+    refused = donate(browser_client, donation_form(browser_client, campaign_id, "10"))
     assert refused.status_code == 422
     assert "You have no wallet in this campaign&#39;s currency." in refused.text
 
