@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection
 
-from earnloop.auth.service import create_user
 from earnloop.db.engine import Database
 from earnloop.ledger.service import LedgerService
 from earnloop.risk.engine import StaticStrategySource, memory_engine
@@ -20,6 +19,7 @@ from earnloop.wallet.screening import RiskDeniedError
 from earnloop.wallet.withdrawals import reviews
 from earnloop.wallet.withdrawals import service as withdrawals
 from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank
+from tests.integration.wallet_support import funded_user
 
 BY_AMOUNT = Strategy(
     "money-props-1",
@@ -37,19 +37,7 @@ STEP = st.tuples(st.integers(min_value=100, max_value=4_000), st.sampled_from(["
 
 def _funded_user(conn: Connection, ledger: LedgerService) -> tuple[int, int]:
     handle = f"prop-{next(HANDLES)}"
-    user_id = create_user(conn, handle).id
-    service.open_wallet(conn, ledger, user_id, "TWD")
-    service.adjust(
-        conn,
-        ledger,
-        idempotency_key=f"fund-{handle}",
-        user_id=user_id,
-        currency_code="TWD",
-        amount=FUNDS,
-        direction="credit",
-        reason="test funds",
-        actor="test",
-    )
+    user_id = funded_user(conn, ledger, handle, FUNDS)
     created = withdrawals.add_destination(
         conn,
         user_id=user_id,

@@ -23,6 +23,7 @@ from earnloop.wallet.errors import (
     NotFoundError,
     StateConflictError,
 )
+from tests.integration.wallet_support import fund_wallet
 
 DAY_NS = 86_400 * 1_000_000_000
 
@@ -31,17 +32,7 @@ def _user(conn: Connection, ledger: LedgerService, handle: str, amount: int, cur
     user_id = create_user(conn, handle).id
     service.open_wallet(conn, ledger, user_id, cur)
     if amount:
-        service.adjust(
-            conn,
-            ledger,
-            idempotency_key=f"fund-{handle}",
-            user_id=user_id,
-            currency_code=cur,
-            amount=amount,
-            direction="credit",
-            reason="test",
-            actor="test",
-        )
+        fund_wallet(conn, ledger, user_id, amount, cur)
     return user_id
 
 

@@ -39,31 +39,17 @@ from tests.conftest import Cli
 from tests.integration.sql_budget import statements
 from tests.integration.sqlite_lock import write_lock_held_elsewhere
 from tests.integration.test_ledger_http_cli import one_error_line
+from tests.integration.wallet_support import fund_wallet
 
 TWD = currency("TWD")
 RISK = memory_engine(strategies=shadowed_default)  # screened, decided by allow-all (default in shadow)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _fund(conn: Connection, ledger: LedgerService, user_id: int, amount: int, cur: str = "TWD") -> None:
-    service.open_wallet(conn, ledger, user_id, cur)
-    service.adjust(
-        conn,
-        ledger,
-        idempotency_key=f"fund-{user_id}-{cur}-{amount}",
-        user_id=user_id,
-        currency_code=cur,
-        amount=amount,
-        direction="credit",
-        reason="test funds",
-        actor="test",
-    )
-
-
 def _setup(db: Database, ledger: LedgerService, funds: int = 10_000) -> tuple[int, int]:
     with db.uow() as conn:
         user_id = create_user(conn, "payer").id
-        _fund(conn, ledger, user_id, funds)
+        fund_wallet(conn, ledger, user_id, funds)
         merchant_id = create_partner(conn, "Corner Shop", "merchant", "TWD").id
     return user_id, merchant_id
 
@@ -237,7 +223,7 @@ def test_insufficient_funds_and_missing_wallet_change_nothing(db: Database, ledg
     )
     _fails_unchanged(db, ledger, ids, confirm_usd, NotFoundError)
     with db.uow() as conn:
-        _fund(conn, ledger, user_id, 1)
+        fund_wallet(conn, ledger, user_id, 1)
         assert _confirm(conn, ledger, user_id, order["order_id"], "c-1")["state"] == "paid"
 
 
@@ -583,7 +569,7 @@ def test_cli_pay_and_fx_commands(db: Database, ledger: LedgerService, cli: Cli) 
 
     with db.uow() as conn:
         user_id = create_user(conn, "ivy").id
-        _fund(conn, ledger, user_id, 1_000, "USD")
+        fund_wallet(conn, ledger, user_id, 1_000, "USD")
         merchant_id = create_partner(conn, "Noodles", "merchant", "TWD").id
         pay.set_fee(conn, merchant_id=merchant_id, fee_bps=0)
     rate = ok("fx", "set-rate", "USD", "TWD", "31.50", "--valid-from-ns", "1")

@@ -38,29 +38,13 @@ from earnloop.wallet.withdrawals.models import withdrawals as withdrawals_table
 from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank, create_fake_app
 from earnloop.wallet.withdrawals.payouts import HttpPayoutProvider, PayoutAnswer, sign
 from tests.conftest import ADMIN_TOKEN, Cli, DbTarget
+from tests.integration.wallet_support import funded_user
 from tests.live_server import serve
 
 LIMITS = withdrawals.Limits(min_amount=100, daily_limit=10_000)
 RISK = memory_engine(strategies=shadowed_default)  # screened, decided by allow-all (default in shadow)
 DAY_S = 86_400
 SECRET = "callback-secret-for-tests"
-
-
-def _funded(conn: Connection, ledger: LedgerService, handle: str, amount: int) -> int:
-    user_id = create_user(conn, handle).id
-    service.open_wallet(conn, ledger, user_id, "TWD")
-    service.adjust(
-        conn,
-        ledger,
-        idempotency_key=f"fund-{handle}",
-        user_id=user_id,
-        currency_code="TWD",
-        amount=amount,
-        direction="credit",
-        reason="test funds",
-        actor="test",
-    )
-    return user_id
 
 
 def _destination(conn: Connection, ledger: LedgerService, user_id: int, account: str) -> int:
@@ -110,7 +94,7 @@ def test_paid_withdrawal_posts_and_a_declined_one_voids(db: Database, ledger: Le
     bank = FakeBank()
     provider = DirectPayoutProvider(bank)
     with db.uow() as conn:
-        user_id = _funded(conn, ledger, "wendy", 1_000)
+        user_id = funded_user(conn, ledger, "wendy", 1_000)
         dest = _destination(conn, ledger, user_id, "0012345678")
     paid = _withdraw(db, ledger, provider, user_id, dest, 300, "w-1")
     again = _withdraw(db, ledger, provider, user_id, dest, 300, "w-1")
@@ -148,7 +132,7 @@ def test_limits_debt_and_bad_requests_change_nothing(
 ) -> None:
     provider = DirectPayoutProvider(FakeBank())
     with db.uow() as conn:
-        user_id = _funded(conn, ledger, "larry", 20_000)
+        user_id = funded_user(conn, ledger, "larry", 20_000)
         dest = _destination(conn, ledger, user_id, "ACC998877")
         other = create_user(conn, "olga").id
         other_dest = _destination(conn, ledger, other, "ACC112233")
@@ -218,7 +202,7 @@ def test_limits_debt_and_bad_requests_change_nothing(
 
 def test_removed_destination_cannot_be_used(db: Database, ledger: LedgerService) -> None:
     with db.uow() as conn:
-        user_id = _funded(conn, ledger, "rita", 1_000)
+        user_id = funded_user(conn, ledger, "rita", 1_000)
         dest = _destination(conn, ledger, user_id, "RM000111")
         withdrawals.remove_destination(
             conn, user_id=user_id, destination_id=dest, risk=RISK, now_ns=ledger.clock.now_ns()
@@ -269,7 +253,7 @@ def test_fault_test_no_money_lost_or_paid_twice_and_inquiry_resolves_every_unkno
     provider = HttpPayoutProvider(fake_url, timeout_s=0.3)
     start = 10_000
     with db.uow() as conn:
-        user_id = _funded(conn, ledger, "fiona", start)
+        user_id = funded_user(conn, ledger, "fiona", start)
     modes = ["ok", "fail", "timeout", "timeout_declined", "lost", "error", "duplicate", "late"]
     expected_first = {
         "ok": "paid",
@@ -451,7 +435,7 @@ def test_http_withdrawal_unknown_then_resolved_and_errors(api: httpx.Client) -> 
 def test_cli_withdraw_resolve_and_statement(db: Database, cli: Cli) -> None:
     ledger = LedgerService(ManualClock(time.time_ns()))
     with db.uow() as conn:
-        user = _funded(conn, ledger, "cindy", 5_000)
+        user = funded_user(conn, ledger, "cindy", 5_000)
         dest = _destination(conn, ledger, user, "CLI00012345")
         charity = create_partner(conn, "Food Bank", "charity", "TWD").id
         campaign = donations.create_campaign(

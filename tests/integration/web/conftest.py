@@ -24,6 +24,7 @@ from earnloop.web.csrf import CSRF_COOKIE
 from earnloop.web.server import create_site
 from earnloop.web.session import SESSION_COOKIE
 from tests.conftest import ADMIN_TOKEN, DbTarget
+from tests.integration.web.soft_authenticator import ORIGIN, RP_ID
 from tests.live_server import serve
 
 
@@ -32,6 +33,18 @@ def site_settings(db_target: DbTarget) -> Settings:
     """The site's settings (a test module overrides this fixture to change one, e.g. the passkey
     threshold)."""
     return Settings(database_url=db_target.url, admin_token=ADMIN_TOKEN)
+
+
+def passkey_site_settings(db_target: DbTarget, threshold: int) -> Settings:
+    """Settings of a site whose passkeys the software authenticator (``soft_authenticator``) can use,
+    asking for one above ``threshold`` minor units — what a module's ``site_settings`` returns."""
+    return Settings(
+        database_url=db_target.url,
+        admin_token=ADMIN_TOKEN,
+        webauthn_rp_id=RP_ID,
+        webauthn_origins=[ORIGIN],
+        passkey_threshold=threshold,
+    )
 
 
 @pytest.fixture

@@ -155,6 +155,14 @@ def _game_postback(site: str, clock: ManualClock, fields: dict[str, object]) -> 
     assert answer.status_code == 200, answer.text
 
 
+def _play_to_lv5(http: httpx.Client, shop: Catalog, site: str, clock: ManualClock) -> str:
+    """Play the dragon game and have its provider report level 5 reached (transaction ``t1``); the
+    click's id."""
+    click_id = _play(http, shop.dragon_id)
+    _game_postback(site, clock, {"transaction_id": "t1", "click_id": click_id, "event": "lv5", "amount": "1"})
+    return click_id
+
+
 def test_the_game_zone_lists_the_2x_zone_first_with_its_rewards_and_limits(
     browser_client: httpx.Client, sign_in: SignIn, shop: Catalog
 ) -> None:
@@ -191,9 +199,8 @@ def test_playing_earns_cashback_shown_pending_then_confirmed_and_a_reversal_with
 ) -> None:
     sign_in(browser_client, "progress-player")
     assert "You have not reached a milestone yet." in browser_client.get("/app/progress").text
-    click_id = _play(browser_client, shop.dragon_id)
     earned_at = clock.now_ns()
-    _game_postback(site, clock, {"transaction_id": "t1", "click_id": click_id, "event": "lv5", "amount": "1"})
+    click_id = _play_to_lv5(browser_client, shop, site, clock)
 
     pending = browser_client.get("/app/progress").text
     assert "Milestones reached: 1 of 2" in pending
@@ -356,8 +363,7 @@ def test_a_reward_held_by_a_review_says_so_and_a_rejection_says_why(
     clock: ManualClock,
 ) -> None:
     user_id = sign_in(browser_client, "reviewed-player")
-    click_id = _play(browser_client, shop.dragon_id)
-    _game_postback(site, clock, {"transaction_id": "t1", "click_id": click_id, "event": "lv5", "amount": "1"})
+    _play_to_lv5(browser_client, shop, site, clock)
     with db.uow() as conn:  # as the earn path does when the risk engine decides "review"
         reviews.hold(
             conn,

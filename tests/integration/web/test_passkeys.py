@@ -16,16 +16,15 @@ import pytest
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.risk.engine import RiskEngine
 from earnloop.web import stepup
 from earnloop.web.server import create_site
 from earnloop.web.session import SignedIn, WebUser
-from tests.conftest import ADMIN_TOKEN, DbTarget
-from tests.integration.web.conftest import SignIn, csrf_token
-from tests.integration.web.soft_authenticator import ORIGIN, RP_ID, SoftAuthenticator
+from tests.conftest import DbTarget
+from tests.integration.web.conftest import SignIn, csrf_token, passkey_site_settings
+from tests.integration.web.soft_authenticator import SoftAuthenticator
 from tests.live_server import serve
 
 
@@ -61,13 +60,7 @@ async def _move(
 @pytest.fixture
 def site(db: Database, db_target: DbTarget, clock: ManualClock, risk: RiskEngine) -> Iterator[str]:
     """The site with a test page that moves "money" through the step-up (``POST /app/test-move``)."""
-    settings = Settings(
-        database_url=db_target.url,
-        admin_token=ADMIN_TOKEN,
-        webauthn_rp_id=RP_ID,
-        webauthn_origins=[ORIGIN],
-        passkey_threshold=THRESHOLD,
-    )
+    settings = passkey_site_settings(db_target, THRESHOLD)
     app = create_site(settings, db=db, clock=clock, risk=risk)
     app.add_api_route("/app/test-move", _move, methods=["POST"])
     RUNS.clear()

@@ -25,6 +25,7 @@ from earnloop.wallet.holds import service as holds
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.withdrawals import service as withdrawals
 from tests.conftest import ADMIN_TOKEN, DbTarget
+from tests.integration import wallet_support
 from tests.integration.web.conftest import SignIn
 
 # Withdrawals of NT$2,000 up to NT$3,000 are held for a review, from NT$3,000 refused; the rest allowed.
@@ -82,19 +83,7 @@ def hidden_fields(page: httpx.Response, action: str) -> dict[str, str]:
 
 
 def fund(db: Database, ledger: LedgerService, user_id: int, amount: int = FUNDS) -> None:
-    with db.uow() as conn:
-        service.open_wallet(conn, ledger, user_id, "TWD")
-        service.adjust(
-            conn,
-            ledger,
-            idempotency_key=f"fund-{user_id}-{next(SEQ)}",
-            user_id=user_id,
-            currency_code="TWD",
-            amount=amount,
-            direction="credit",
-            reason="test funds",
-            actor="test",
-        )
+    wallet_support.fund(db, ledger, user_id, amount)
 
 
 def available(db: Database, ledger: LedgerService, user_id: int) -> int:
@@ -105,6 +94,26 @@ def available(db: Database, ledger: LedgerService, user_id: int) -> int:
 def partner(db: Database, kind: str) -> int:
     with db.uow() as conn:
         return create_partner(conn, f"{kind.title()} {next(SEQ)}", kind, "TWD").id
+
+
+def funded_with_hold(db: Database, ledger: LedgerService, user_id: int, product: str, amount: int) -> str:
+    """Funds the user's wallet and has a new store ask for a deposit hold of ``amount`` on ``product``;
+    the hold's id."""
+    fund(db, ledger, user_id)
+    shop = partner(db, "merchant")
+    with db.uow() as conn:
+        holds.set_policy(conn, product=product, currency_code="TWD", partner_id=shop, amount=amount)
+        requested = holds.request_hold(
+            conn,
+            ledger,
+            idempotency_key=f"hold-{product}-{next(SEQ)}",
+            merchant_id=shop,
+            product=product,
+            user_id=user_id,
+            currency_code="TWD",
+            ref=f"{product}-1",
+        )
+    return str(requested["hold_id"])
 
 
 def campaign(
@@ -129,12 +138,26 @@ def donate(http: httpx.Client, data: dict[str, str]) -> httpx.Response:
     return http.post("/app/wallet/donate", data=data)
 
 
+def donation_form(http: httpx.Client, campaign_id: int, amount: str) -> dict[str, str]:
+    """The donation form as the page gives it (its CSRF token and key), filled in."""
+    fields = hidden_fields(http.get("/app/wallet/donate"), "/app/wallet/donate")
+    return fields | {"campaign_id": str(campaign_id), "amount": amount}
+
+
+def funded_donor(
+    http: httpx.Client, sign_in: SignIn, handle: str, db: Database, ledger: LedgerService, clock: ManualClock
+) -> tuple[int, int]:
+    """``handle`` signed in on ``http`` with :data:`FUNDS` in the wallet, and a running campaign:
+    ``(user_id, campaign_id)``."""
+    user_id = sign_in(http, handle)
+    fund(db, ledger, user_id)
+    return user_id, campaign(db, ledger, clock)
+
+
 def test_the_wallet_shows_the_balance_and_a_donation_in_the_history(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "wallet-donor")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "wallet-donor", db, ledger, clock)
     wallet = browser_client.get("/app/wallet")
     assert wallet.status_code == 200
     assert "NT$1,000.00" in wallet.text
@@ -158,11 +181,8 @@ def test_the_wallet_shows_the_balance_and_a_donation_in_the_history(
 def test_the_same_form_sent_twice_moves_money_once(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "wallet-twice")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
-    fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
-    data = fields | {"campaign_id": str(campaign_id), "amount": "100"}
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "wallet-twice", db, ledger, clock)
+    data = donation_form(browser_client, campaign_id, "100")
     assert donate(browser_client, data).status_code == 303
     assert donate(browser_client, data).status_code == 303  # the same answer again
     assert available(db, ledger, user_id) == FUNDS - 10_000
@@ -173,9 +193,7 @@ def test_the_same_form_sent_twice_moves_money_once(
 def test_not_enough_money_is_an_error_on_the_form_and_nothing_moves(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "wallet-short")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "wallet-short", db, ledger, clock)
     fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
     refused = donate(browser_client, fields | {"campaign_id": str(campaign_id), "amount": "1,000.01"})
     assert refused.status_code == 422
@@ -195,8 +213,7 @@ def test_a_user_without_a_wallet_in_the_currency_is_told_so(
     campaign_id = campaign(db, ledger, clock)
     assert "Your wallet is empty for now." in browser_client.get("/app/wallet").text
     assert "You need money in your wallet to pay." in browser_client.get("/app/wallet/pay").text
-    fields = hidden_fields(browser_client.get("/app/wallet/donate"), "/app/wallet/donate")
-    refused = donate(browser_client, fields | {"campaign_id": str(campaign_id), "amount": "10"})
+    refused = donate(browser_client, donation_form(browser_client, campaign_id, "10"))
     assert refused.status_code == 422
     assert "You have no wallet in this campaign&#39;s currency." in refused.text
 
@@ -283,25 +300,12 @@ def test_a_deposit_hold_is_approved_from_the_wallet(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService
 ) -> None:
     user_id = sign_in(browser_client, "wallet-hold")
-    fund(db, ledger, user_id)
-    shop = partner(db, "merchant")
-    with db.uow() as conn:
-        holds.set_policy(conn, product="scooter", currency_code="TWD", partner_id=shop, amount=30_000)
-        requested = holds.request_hold(
-            conn,
-            ledger,
-            idempotency_key="h1",
-            merchant_id=shop,
-            product="scooter",
-            user_id=user_id,
-            currency_code="TWD",
-            ref="rental-1",
-        )
+    hold_id = funded_with_hold(db, ledger, user_id, "scooter", 30_000)
     assert "1 waiting" in browser_client.get("/app/wallet").text
     page = browser_client.get("/app/wallet/holds")
     assert "scooter" in page.text
     assert "Waiting for you" in page.text
-    action = f"/app/wallet/holds/{requested['hold_id']}/approve"
+    action = f"/app/wallet/holds/{hold_id}/approve"
     approved = browser_client.post(action, data=hidden_fields(page, action))
     assert approved.status_code == 303, approved.text
     after = browser_client.get(approved.headers["location"])
@@ -401,28 +405,15 @@ def test_a_declined_deposit_hold_holds_nothing(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService
 ) -> None:
     user_id = sign_in(browser_client, "wallet-no-hold")
-    fund(db, ledger, user_id)
-    shop = partner(db, "merchant")
-    with db.uow() as conn:
-        holds.set_policy(conn, product="locker", currency_code="TWD", partner_id=shop, amount=20_000)
-        requested = holds.request_hold(
-            conn,
-            ledger,
-            idempotency_key="h2",
-            merchant_id=shop,
-            product="locker",
-            user_id=user_id,
-            currency_code="TWD",
-            ref="locker-1",
-        )
+    hold_id = funded_with_hold(db, ledger, user_id, "locker", 20_000)
     page = browser_client.get("/app/wallet/holds")
-    action = f"/app/wallet/holds/{requested['hold_id']}/decline"
+    action = f"/app/wallet/holds/{hold_id}/decline"
     declined = browser_client.post(action, data=hidden_fields(page, action))
     assert declined.status_code == 303, declined.text
     after = browser_client.get(declined.headers["location"])
     assert "You declined the deposit. Nothing was held." in after.text
     assert "Declined" in after.text
-    approve = f"/app/wallet/holds/{requested['hold_id']}/approve"
+    approve = f"/app/wallet/holds/{hold_id}/approve"
     late = browser_client.post(approve, data=hidden_fields(page, approve))  # the page seen before
     assert late.status_code == 409
     assert "This was already done or is no longer possible." in late.text

@@ -17,9 +17,9 @@ from earnloop.ledger.service import LedgerService
 from earnloop.risk.engine import RiskEngine
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.pay.models import pay_codes
-from tests.conftest import ADMIN_TOKEN, DbTarget
-from tests.integration.web.conftest import SignIn, csrf_token
-from tests.integration.web.soft_authenticator import ORIGIN, RP_ID, SoftAuthenticator
+from tests.conftest import DbTarget
+from tests.integration.web.conftest import SignIn, csrf_token, passkey_site_settings
+from tests.integration.web.soft_authenticator import SoftAuthenticator
 from tests.integration.web.test_passkeys import add_passkey, confirmation_page
 from tests.integration.web.test_wallet_pages import FUNDS, available, fund, hidden_fields, partner
 
@@ -29,13 +29,7 @@ CODE_PAGE = re.compile(r"^/app/wallet/pay/code/[0-9]+$")
 
 @pytest.fixture
 def site_settings(db_target: DbTarget) -> Settings:
-    return Settings(
-        database_url=db_target.url,
-        admin_token=ADMIN_TOKEN,
-        webauthn_rp_id=RP_ID,
-        webauthn_origins=[ORIGIN],
-        passkey_threshold=THRESHOLD,
-    )
+    return passkey_site_settings(db_target, THRESHOLD)
 
 
 def _ask_for_code(http: httpx.Client, limit: str, **headers: str) -> httpx.Response:

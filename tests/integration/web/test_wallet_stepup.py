@@ -10,37 +10,28 @@ from earnloop.config import Settings
 from earnloop.db.engine import Database
 from earnloop.ledger.clock import ManualClock
 from earnloop.ledger.service import LedgerService
-from tests.conftest import ADMIN_TOKEN, DbTarget
-from tests.integration.web.conftest import SignIn, csrf_token
-from tests.integration.web.soft_authenticator import ORIGIN, RP_ID, SoftAuthenticator
+from tests.conftest import DbTarget
+from tests.integration.web.conftest import SignIn, csrf_token, passkey_site_settings
+from tests.integration.web.soft_authenticator import SoftAuthenticator
 from tests.integration.web.test_passkeys import add_passkey, confirmation_page
-from tests.integration.web.test_wallet_pages import FUNDS, available, campaign, fund, hidden_fields
+from tests.integration.web.test_wallet_pages import FUNDS, available, donate, donation_form, funded_donor
 
 THRESHOLD = 50_000  # NT$500.00
 
 
 @pytest.fixture
 def site_settings(db_target: DbTarget) -> Settings:
-    return Settings(
-        database_url=db_target.url,
-        admin_token=ADMIN_TOKEN,
-        webauthn_rp_id=RP_ID,
-        webauthn_origins=[ORIGIN],
-        passkey_threshold=THRESHOLD,
-    )
+    return passkey_site_settings(db_target, THRESHOLD)
 
 
 def _donate(http: httpx.Client, campaign_id: int, amount: str) -> httpx.Response:
-    fields = hidden_fields(http.get("/app/wallet/donate"), "/app/wallet/donate")
-    return http.post("/app/wallet/donate", data=fields | {"campaign_id": str(campaign_id), "amount": amount})
+    return donate(http, donation_form(http, campaign_id, amount))
 
 
 def test_a_large_donation_waits_for_the_passkey_then_moves_once(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "stepup-donor")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "stepup-donor", db, ledger, clock)
     device = SoftAuthenticator()
     add_passkey(browser_client, device)
     small = _donate(browser_client, campaign_id, "100")
@@ -61,9 +52,7 @@ def test_a_large_donation_waits_for_the_passkey_then_moves_once(
 def test_a_large_donation_without_a_passkey_moves_nothing(
     browser_client: httpx.Client, sign_in: SignIn, db: Database, ledger: LedgerService, clock: ManualClock
 ) -> None:
-    user_id = sign_in(browser_client, "stepup-nokey")
-    fund(db, ledger, user_id)
-    campaign_id = campaign(db, ledger, clock)
+    user_id, campaign_id = funded_donor(browser_client, sign_in, "stepup-nokey", db, ledger, clock)
     refused = _donate(browser_client, campaign_id, "600")
     assert refused.status_code == 403
     assert "/app/account/passkeys" in refused.text

@@ -23,6 +23,7 @@ from earnloop.web.session import (
     SESSION_COOKIE,
     MaybeSignedIn,
     SignedIn,
+    WebUser,
     clear_session_cookie,
     set_session_cookie,
 )
@@ -57,11 +58,16 @@ def _form(
     return render(request, template, {**context, "minutes": minutes}, status_code=status)
 
 
-@router.get("/app/signup")
-async def sign_up_page(request: Request, user: MaybeSignedIn, next_path: NextQuery = "/app") -> Response:
+def _empty_form(request: Request, user: WebUser | None, template: str, next_path: str) -> Response:
+    """The sign-up or sign-in form, empty; a user already signed in goes on to ``next_path``."""
     if user is not None:
         return RedirectResponse(safe_next(next_path), status_code=303)
-    return _form(request, "signup.html", handle="", next_path=next_path)
+    return _form(request, template, handle="", next_path=next_path)
+
+
+@router.get("/app/signup")
+async def sign_up_page(request: Request, user: MaybeSignedIn, next_path: NextQuery = "/app") -> Response:
+    return _empty_form(request, user, "signup.html", next_path)
 
 
 @router.post("/app/signup")
@@ -96,9 +102,7 @@ def _sign_up_error(handle: str, password: str) -> str | None:
 
 @router.get("/app/signin")
 async def sign_in_page(request: Request, user: MaybeSignedIn, next_path: NextQuery = "/app") -> Response:
-    if user is not None:
-        return RedirectResponse(safe_next(next_path), status_code=303)
-    return _form(request, "signin.html", handle="", next_path=next_path)
+    return _empty_form(request, user, "signin.html", next_path)
 
 
 @router.post("/app/signin")

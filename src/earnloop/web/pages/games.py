@@ -2,10 +2,12 @@
 milestones with their reward and what is left of the user's limits), ``/app/games/{id}`` (a game's
 milestones, reached ones marked, each priced for the user as the earn path would) and the click-out
 ``POST /app/play/{id}``: the tracking service records the signed-in user's click — so the provider's
-postback pays them — and the browser goes on to the store."""
+postback pays them — and the browser goes on to the store (``click_out``, which the shopping page's
+click-out shares)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,10 +22,12 @@ from earnloop.errors import DomainError
 from earnloop.ledger.service import LedgerService
 from earnloop.tracking import service as tracking
 from earnloop.web import i18n, rewards
-from earnloop.web.session import SignedIn
+from earnloop.web.session import SignedIn, WebUser
 from earnloop.web.templating import render
 
 router = APIRouter()
+# Records a click: (conn, user agent, client IP, now) -> the click, with the ``location`` to go to.
+ClickRecorder = Callable[[Connection, str, str, int], dict[str, Any]]
 
 
 def _running(campaigns: list[dict[str, Any]], key: str, kind: str) -> list[dict[str, Any]]:
@@ -151,22 +155,31 @@ async def play(request: Request, game_id: Id, user: SignedIn) -> Response:
     """Record the user's click on the game (the tracking service, as ``/go/{game}`` does for the API)
     and send the browser to the store with the click id."""
     ctx = user.ctx
-    user_agent, address = request.headers.get("user-agent", ""), client_ip(request)
-    try:
-        click = await run_write(
-            ctx,
-            lambda conn: tracking.record_click(
-                conn,
-                user_id=user.user_id,
-                game_id=game_id,
-                user_agent=user_agent,
-                client_ip=address,
-                now_ns=ctx.ledger.clock.now_ns(),
-                risk=ctx.risk,
-            ),
+
+    def record(conn: Connection, user_agent: str, address: str, now_ns: int) -> dict[str, Any]:
+        return tracking.record_click(
+            conn,
+            user_id=user.user_id,
+            game_id=game_id,
+            user_agent=user_agent,
+            client_ip=address,
+            now_ns=now_ns,
+            risk=ctx.risk,
         )
-    except DomainError as exc:  # no active game, or no store link
-        return unavailable(request, "games", status_code=exc.status)
+
+    return await click_out(request, user, "games", record)
+
+
+async def click_out(request: Request, user: WebUser, nav: str, record: ClickRecorder) -> Response:
+    """Record the signed-in user's click with ``record(conn, user_agent, client_ip, now_ns)`` and send the
+    browser on to the click's ``location``; what the click names is not offered (a ``DomainError``):
+    the ``unavailable`` page under ``nav``."""
+    user_agent, address = request.headers.get("user-agent", ""), client_ip(request)
+    clock = user.ctx.ledger.clock
+    try:
+        click = await run_write(user.ctx, lambda conn: record(conn, user_agent, address, clock.now_ns()))
+    except DomainError as exc:  # no such game or store, or no link to it
+        return unavailable(request, nav, status_code=exc.status)
     return RedirectResponse(click["location"], status_code=303, headers={"Cache-Control": "no-store"})
 
 

@@ -9,17 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from earnloop.affiliate import service as affiliate
-from earnloop.api.context import run_read, run_write
-from earnloop.api.inbound import client_ip
+from earnloop.api.context import run_read
 from earnloop.api.types import Id
 from earnloop.catalog import service as catalog
-from earnloop.errors import DomainError
 from earnloop.wallet.cashback import service as cashback
 from earnloop.web import i18n, rewards
-from earnloop.web.pages.games import campaign_views, unavailable
+from earnloop.web.pages.games import campaign_views, click_out
 from earnloop.web.session import SignedIn
 from earnloop.web.templating import render
 
@@ -91,20 +89,15 @@ async def shopping(request: Request, user: SignedIn) -> Response:
 async def shop(request: Request, merchant_id: Id, user: SignedIn) -> Response:
     """Record the user's click on the store (the affiliate service, as ``/go/shop/{id}`` does for the
     API) and send the browser to the store's tracking link."""
-    ctx = user.ctx
-    user_agent, address = request.headers.get("user-agent", ""), client_ip(request)
-    try:
-        click = await run_write(
-            ctx,
-            lambda conn: affiliate.record_click(
-                conn,
-                user_id=user.user_id,
-                merchant_id=merchant_id,
-                user_agent=user_agent,
-                client_ip=address,
-                now_ns=ctx.ledger.clock.now_ns(),
-            ),
+
+    def record(conn: Connection, user_agent: str, address: str, now_ns: int) -> dict[str, Any]:
+        return affiliate.record_click(
+            conn,
+            user_id=user.user_id,
+            merchant_id=merchant_id,
+            user_agent=user_agent,
+            client_ip=address,
+            now_ns=now_ns,
         )
-    except DomainError as exc:  # no such store, or no tracking link
-        return unavailable(request, "shopping", status_code=exc.status)
-    return RedirectResponse(click["location"], status_code=303, headers={"Cache-Control": "no-store"})
+
+    return await click_out(request, user, "shopping", record)

@@ -1,6 +1,7 @@
 """What the wallet's pages share: reading a posted form (text fields, an amount typed in major units
-→ integer minor units, the form's idempotency key), the readable message of a domain refusal, and
-where a request came from (risk screening's entity keys).
+→ integer minor units, the form's idempotency key), the readable message of a domain refusal,
+where a request came from (risk screening's entity keys), and the step-up of an action on a record the
+user owns (an order to pay, a hold to approve).
 
 A money-moving form carries a random key (``key``) generated when the form is rendered: the domain
 services are idempotent on it, so submitting the same form twice moves money once.
@@ -12,16 +13,20 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import Response
 
 from earnloop.api.withdrawals import presence_of
 from earnloop.currencies import UnknownCurrencyError, currency
 from earnloop.errors import DomainError
 from earnloop.wallet.screening import Presence
-from earnloop.web import i18n
+from earnloop.web import i18n, stepup
+from earnloop.web.session import WebUser
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 AMOUNT_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$")
@@ -132,3 +137,25 @@ def translate(request: Request, message: str, **values: object) -> str:
     """``message`` in the request's language with ``%(name)s`` filled (plain text, e.g. a summary)."""
     translated = i18n.translations(i18n.negotiate(request)).gettext(message)
     return translated % values if values else translated
+
+
+async def confirm_owned(
+    request: Request,
+    user: WebUser,
+    kind: str,
+    record: Mapping[str, Any],
+    params: dict[str, str],
+    summary: str,
+    **values: object,
+) -> Response:
+    """Run the action ``kind`` with ``params`` on ``record`` (its ``amount`` in its ``currency``)
+    through the step-up contract — above the threshold once the user's passkey confirms it; ``summary``
+    (a message id, ``%(name)s`` filled from ``values``) says what it does on the confirmation page."""
+    action = stepup.Action(
+        kind=kind,
+        amount_minor=record["amount"],
+        currency=record["currency"],
+        summary=translate(request, summary, **values),
+        params=params,
+    )
+    return await stepup.confirm_or_run(request, user, action)

@@ -20,11 +20,11 @@ from earnloop.web import stepup
 from earnloop.web.pages.wallet_forms import (
     FormError,
     _,
+    confirm_owned,
     form_key,
     new_key,
     refusal_message,
     refusal_status,
-    translate,
 )
 from earnloop.web.session import SignedIn, WebUser
 from earnloop.web.templating import render
@@ -85,14 +85,9 @@ async def approve(request: Request, user: SignedIn, hold_id: str) -> Response:
         return await _holds_page(request, user, error=exc.message, status_code=exc.status)
     except DomainError as exc:
         return await _holds_page(request, user, error=refusal_message(exc), status_code=refusal_status(exc))
-    action = stepup.Action(
-        kind="approve-hold",
-        amount_minor=hold["amount"],
-        currency=hold["currency"],
-        summary=translate(request, _("Hold a deposit for %(product)s"), product=hold["product"]),
-        params={"hold_id": hold_id, "key": key},
-    )
-    return await stepup.confirm_or_run(request, user, action)
+    params = {"hold_id": hold_id, "key": key}
+    summary = _("Hold a deposit for %(product)s")
+    return await confirm_owned(request, user, "approve-hold", hold, params, summary, product=hold["product"])
 
 
 def _own_hold(conn: Connection, ctx: Any, user_id: int, hold_id: str) -> Hold:

@@ -35,6 +35,7 @@ from earnloop.web.pages.wallet_forms import (
     _,
     amount_minor,
     as_typed,
+    confirm_owned,
     form_key,
     new_key,
     presence,
@@ -229,14 +230,11 @@ async def confirm_order(request: Request, user: SignedIn, token: str) -> Respons
         return await _order_page(request, user, token, error=exc.message, status_code=exc.status)
     except NotFoundError:
         return await _pay_page(request, user, error=_("There is no order with that code."), status_code=404)
-    action = stepup.Action(
-        kind="pay-order",
-        amount_minor=order["amount"],
-        currency=order["currency"],
-        summary=translate(request, _("Pay %(merchant)s"), merchant=order["merchant_name"]),
-        params={"token": token, "key": key},
+    params = {"token": token, "key": key}
+    summary = _("Pay %(merchant)s")
+    return await confirm_owned(
+        request, user, "pay-order", order, params, summary, merchant=order["merchant_name"]
     )
-    return await stepup.confirm_or_run(request, user, action)
 
 
 @stepup.handler("pay-order")
