@@ -31,7 +31,7 @@ from earnloop.wallet.fx.models import fx_conversions, fx_rates
 from earnloop.wallet.ledger_ops import balance_of
 from earnloop.wallet.pay import service as pay
 from earnloop.wallet.pay.models import pay_orders
-from tests.integration.wallet.test_pay import _fund
+from tests.integration.wallet_support import fund_wallet as _fund
 
 USD, TWD = currency("USD"), currency("TWD")
 NS = 1_000_000_000
