@@ -33,6 +33,7 @@ from tests.integration.ledger_invariants import check_ledger_invariants
 
 RISK = memory_engine(strategies=shadowed_default)
 DAY_S = 86_400
+DEFAULT_TERMS = Terms()
 
 
 def _world(conn: Connection, ledger: LedgerService, wallet: int = 0) -> tuple[int, int]:
@@ -65,7 +66,7 @@ def _draw(
     merchant_id: int,
     amount: int,
     key: str,
-    terms: Terms = Terms(),
+    terms: Terms = DEFAULT_TERMS,
 ) -> dict[str, Any]:
     q = line.quote(
         conn,
@@ -108,7 +109,8 @@ def test_lifecycle_draw_statement_repay_overdue_debt_full_repay(
     with db.uow() as conn:
         drawn = _draw(conn, ledger, user_id, merchant_id, 6_000, "draw-1")
         settled = pay.settlement_balance(conn, ledger, merchant_id)
-    assert drawn["line"]["drawn"] == 6_000 and drawn["line"]["available"] == 4_000
+    assert drawn["line"]["drawn"] == 6_000
+    assert drawn["line"]["available"] == 4_000
     assert settled["balance"] == 6_000 - 6_000 * pay.DEFAULT_FEE_BPS // pay.BPS  # as by a wallet payment
     check_ledger_invariants(db)
     with db.uow() as conn:  # a retry with the key changes nothing
@@ -134,7 +136,8 @@ def test_lifecycle_draw_statement_repay_overdue_debt_full_repay(
         repaid = line.repay(
             conn, ledger, idempotency_key="repay-1", user_id=user_id, currency_code="TWD", amount=400
         )
-    assert repaid["line"]["drawn"] == 5_600 and repaid["line"]["available"] == 4_400
+    assert repaid["line"]["drawn"] == 5_600
+    assert repaid["line"]["available"] == 4_400
     check_ledger_invariants(db)
 
     # Past the due date with the minimum unpaid: the rest becomes debt, withdrawals are frozen.
@@ -144,7 +147,8 @@ def test_lifecycle_draw_statement_repay_overdue_debt_full_repay(
         wallet = service.view(conn, ledger, user_id, "TWD")
         owed = standing.line_standing(conn, ledger, user_id)
         st = standing.statement(conn, ledger, user_id, "TWD")["statement"]
-    assert wallet.debt == 5_600 and st["state"] == "overdue"
+    assert wallet.debt == 5_600
+    assert st["state"] == "overdue"
     assert (owed["open_debt"], owed["line_debt"], owed["drawn"], owed["days_past_due"]) == (
         5_600,
         5_600,
