@@ -70,7 +70,8 @@ def quote(body: QuoteIn, user: User) -> QuoteOut:
 @credit_line_router.post("/me/credit-line/draw", response_model=DrawOut)
 async def draw(body: DrawIn, user: User, key: IdempotencyKey, request: Request) -> DrawOut:
     """Pay a partner merchant with your credit line, with the fee the quote showed (another fee now:
-    409, quote again). Above the available credit: 422 `credit-limit-exceeded`. Screened like a payment
+    409, quote again). Above the available credit: 422 `credit-limit-exceeded`; while an overdue balance
+    is debt: 409 `credit-line-frozen`. Screened like a payment
     (403 `risk-denied` / `risk-review`); nothing moves when refused."""
     ctx = user.ctx
     presence = Presence(client_ip(request), request.headers.get(DEVICE_HEADER))

@@ -20,6 +20,7 @@ from earnloop.wallet.credit_line import service as line
 from earnloop.wallet.credit_line import standing
 from earnloop.wallet.credit_line.errors import (
     CreditLimitExceededError,
+    CreditLineFrozenError,
     FeeChangedError,
     OverRepaymentError,
 )
@@ -181,8 +182,8 @@ def test_lifecycle_draw_statement_repay_overdue_debt_full_repay(
             limits=withdrawals.Limits(min_amount=100, daily_limit=10_000),
             risk=RISK,
         )
-    with pytest.raises(CreditLimitExceededError), db.uow() as conn:  # 10 000 − 5 600 owed = 4 400 left
-        _draw(conn, ledger, user_id, merchant_id, 4_401, "draw-3")
+    with pytest.raises(CreditLineFrozenError, match="overdue 5600"), db.uow() as conn:
+        _draw(conn, ledger, user_id, merchant_id, 1, "draw-3")
 
     # Full repay: the debt is gone, withdrawals open again, the whole limit is available.
     with db.uow() as conn:
@@ -260,4 +261,26 @@ def test_limit_changes_and_refusals_change_nothing(db: Database, ledger: LedgerS
     with db.uow() as conn:
         raised = line.set_limit(conn, ledger, user_id, "TWD", 8_000)
     assert (raised["available"], raised["drawn"]) == (7_500, 500)
+    check_ledger_invariants(db)
+
+
+def test_minimum_paid_by_the_due_date_carries_the_rest_without_debt(
+    db: Database, ledger: LedgerService, clock: ManualClock
+) -> None:
+    with db.uow() as conn:
+        user_id, merchant_id = _world(conn, ledger, wallet=1_000)
+        line.open_line(conn, ledger, user_id, "TWD", 5_000)
+        _draw(conn, ledger, user_id, merchant_id, 4_000, "d1")
+    clock.advance(seconds=30 * DAY_S + 1)
+    credit_statements_due(db, ledger)
+    with db.uow() as conn:  # the minimum is 400
+        line.repay(conn, ledger, idempotency_key="r1", user_id=user_id, currency_code="TWD", amount=400)
+    clock.advance(seconds=21 * DAY_S)
+    credit_statements_due(db, ledger)
+    with db.uow(write=False) as conn:
+        st = standing.statement(conn, ledger, user_id, "TWD")
+        owed = standing.line_standing(conn, ledger, user_id)
+        debt = service.view(conn, ledger, user_id, "TWD").debt
+    assert (st["statement"]["state"], st["statement"]["remaining"]) == ("carried", 3_600)
+    assert (debt, owed["days_past_due"], owed["drawn"], owed["repaid_on_time_share"]) == (0, 0, 3_600, 1.0)
     check_ledger_invariants(db)

@@ -18,7 +18,11 @@ from earnloop.ledger.service import LedgerService
 from earnloop.risk.engine import memory_engine, shadowed_default
 from earnloop.wallet import service
 from earnloop.wallet.credit_line import service as line
-from earnloop.wallet.credit_line.errors import CreditLimitExceededError, OverRepaymentError
+from earnloop.wallet.credit_line.errors import (
+    CreditLimitExceededError,
+    CreditLineFrozenError,
+    OverRepaymentError,
+)
 from earnloop.wallet.credit_line.terms import Terms
 from earnloop.wallet.errors import InsufficientFundsError, WalletError
 from earnloop.worker import credit_statements_due
@@ -93,7 +97,7 @@ def _apply(
                     reason="prop",
                     actor="test",
                 )
-    except (CreditLimitExceededError, OverRepaymentError, InsufficientFundsError):
+    except (CreditLimitExceededError, CreditLineFrozenError, OverRepaymentError, InsufficientFundsError):
         return 0
     if kind == "days":
         clock.advance(seconds=value * DAY_S)

@@ -31,3 +31,11 @@ class OverRepaymentError(WalletError):
     status = 422
     slug = "invalid-amount"
     title = "More than is owed"
+
+
+class CreditLineFrozenError(WalletError):
+    """The line has an overdue balance turned into debt: no new draw until it is repaid."""
+
+    status = 409
+    slug = "credit-line-frozen"
+    title = "Credit line frozen"

@@ -33,6 +33,7 @@ from earnloop.wallet.credit_line.accounts import (
 )
 from earnloop.wallet.credit_line.errors import (
     CreditLimitExceededError,
+    CreditLineFrozenError,
     FeeChangedError,
     NoCreditLineError,
     OverRepaymentError,
@@ -124,14 +125,16 @@ def set_limit(
     return view(conn, ledger, user_id, cur.code)
 
 
-def view(conn: Connection, ledger: LedgerService, user_id: int, currency_code: str) -> dict[str, Any]:
+def view(
+    conn: Connection, ledger: LedgerService, user_id: int, currency_code: str, terms: Terms | None = None
+) -> dict[str, Any]:
     """The line as its user sees it: limit, drawn, owed as debt, available, fee, next statement."""
     cur = currency(currency_code)
     line = conn.execute(select(lines).where(lines.c.user_id == user_id, lines.c.currency == cur.code)).first()
     if line is None:
         raise NoCreditLineError(f"user {user_id} has no {cur.code} credit line")
     o = owed(conn, ledger, line, cur)
-    terms = Terms.from_settings()
+    terms = terms or Terms.from_settings()
     return {
         "user_id": user_id,
         "currency": cur.code,
@@ -158,8 +161,9 @@ def quote(
     """What a draw of ``amount`` at this merchant would cost: amount, fee, total, and whether it fits."""
     check_amount(amount)
     require_merchant(conn, merchant_id)
-    line = view(conn, ledger, user_id, currency_code)
-    fee = (terms or Terms.from_settings()).fee(amount)
+    terms = terms or Terms.from_settings()
+    line = view(conn, ledger, user_id, currency_code, terms)
+    fee = terms.fee(amount)
     return {
         "merchant_id": merchant_id,
         "currency": line["currency"],
@@ -210,6 +214,10 @@ def draw(
         raise FeeChangedError(f"the fee is now {terms.fee(amount)} {cur.code}, not {fee}: quote again")
     total, limit = amount + fee, int(line.credit_limit)
     before = owed(conn, ledger, line, cur)
+    if before.line_debt > 0:
+        raise CreditLineFrozenError(
+            f"the credit line is frozen until the overdue {before.line_debt} {cur.code} is repaid"
+        )
     _refuse_above_limit(total, max(0, limit - before.total), cur)
     now = ledger.clock.now_ns()
     screen_payment(

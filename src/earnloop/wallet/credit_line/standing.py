@@ -69,7 +69,8 @@ def line_standing(
     judged = [r for r in judged if r.state != "paid" or r.paid_on_time is not None]
     on_time = sum(1 for r in judged if r.paid_on_time)
     overdue = [int(r.due_at_ns) for r in rows if r.state == "overdue"]
-    out["days_past_due"] = max(0, (now - min(overdue)) // DAY_NS) if overdue else 0
+    late = overdue and out["line_debt"] > 0  # repaid as debt (e.g. from cashback): not past due
+    out["days_past_due"] = max(0, (now - min(overdue)) // DAY_NS) if late else 0
     out["statements_due"] = len(judged)
     out["repaid_on_time_share"] = on_time / len(judged) if judged else None
     return out
