@@ -118,8 +118,9 @@ def set_limit(
     cur = currency(currency_code)
     line = lock_line(conn, user_id, cur.code)
     now = ledger.clock.now_ns()
-    if int(line.credit_limit) != limit:
-        line = _bump(conn, line, now, credit_limit=limit)
+    changed = int(line.credit_limit) != limit
+    line = _bump(conn, line, now, credit_limit=limit)  # a new version: the sync's transfer id is new
+    if changed:
         _movement(conn, line, "limit", limit, now)
     sync_available(conn, ledger, line, cur, limit)
     return view(conn, ledger, user_id, cur.code)
