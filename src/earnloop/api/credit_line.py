@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from earnloop.api.context import run_write
 from earnloop.api.deps import Admin, IdempotencyKey, User
 from earnloop.api.inbound import client_ip
 from earnloop.api.problems import problem_responses
 from earnloop.api.tracking import DEVICE_HEADER
+from earnloop.api.types import Id
 from earnloop.wallet.credit_line import service as credit_line
 from earnloop.wallet.credit_line import standing
 from earnloop.wallet.credit_line.schemas import (
@@ -32,8 +33,10 @@ from earnloop.wallet.screening import Presence, keep_refusal, unwrap
 credit_line_router = APIRouter(
     prefix="/v1", tags=["credit line"], responses=problem_responses(401, 403, 404, 409, 422)
 )
-CurrencyQ = Annotated[str, Query(min_length=3, max_length=3, description="ISO 4217 code.")]
-UserId = Annotated[int, Path(ge=1)]
+CurrencyQ = Annotated[
+    str, Query(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$", description="ISO 4217 code.")
+]
+UserId = Id
 
 
 @credit_line_router.get("/me/credit-line", response_model=LineOut)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from earnloop.bounds import ID_MAX
 from earnloop.wallet.schemas import Amount, CurrencyCode, Strict
 
 
@@ -23,7 +24,7 @@ class LineOut(BaseModel):
 
 class QuoteIn(Strict):
     currency: str = CurrencyCode
-    merchant_id: int = Field(gt=0)
+    merchant_id: int = Field(strict=True, gt=0, le=ID_MAX)
     amount: int = Amount
 
 
@@ -38,7 +39,7 @@ class QuoteOut(BaseModel):
 
 
 class DrawIn(QuoteIn):
-    fee: int = Field(strict=True, ge=0, description="The fee the quote showed.")
+    fee: int = Field(strict=True, ge=0, le=1 << 62, description="The fee the quote showed.")
     reference: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -55,7 +56,9 @@ class DrawOut(BaseModel):
 
 class RepayIn(Strict):
     currency: str = CurrencyCode
-    amount: int | None = Field(default=None, strict=True, gt=0, description="Default: everything owed.")
+    amount: int | None = Field(
+        default=None, strict=True, gt=0, le=1 << 62, description="Default: everything owed."
+    )
 
 
 class RepayOut(BaseModel):
