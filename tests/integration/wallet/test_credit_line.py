@@ -27,6 +27,7 @@ from earnloop.wallet.credit_line.errors import (
 from earnloop.wallet.credit_line.terms import Terms
 from earnloop.wallet.errors import FrozenError, InsufficientFundsError
 from earnloop.wallet.pay import service as pay
+from earnloop.wallet.pay.errors import CurrencyMismatchError
 from earnloop.wallet.withdrawals import service as withdrawals
 from earnloop.wallet.withdrawals.payout_fake import DirectPayoutProvider, FakeBank
 from earnloop.worker import credit_statements_due
@@ -214,6 +215,11 @@ def test_fee_is_quoted_and_taken_and_a_changed_fee_is_refused(db: Database, ledg
             terms=terms,
         )
     assert (q["amount"], q["fee"], q["total"], q["fits"]) == (2_000, 30, 2_030, True)
+    with db.uow() as conn:
+        service.open_wallet(conn, ledger, user_id, "USD")
+        line.open_line(conn, ledger, user_id, "USD", 5_000)
+    with pytest.raises(CurrencyMismatchError), db.uow() as conn:  # the merchant settles in TWD
+        line.quote(conn, ledger, user_id=user_id, currency_code="USD", merchant_id=merchant_id, amount=1)
     with pytest.raises(FeeChangedError), db.uow() as conn:
         line.draw(
             conn,

@@ -44,6 +44,7 @@ from earnloop.wallet.credit_line.terms import Terms
 from earnloop.wallet.errors import InsufficientFundsError, InvalidAmountError
 from earnloop.wallet.ledger_ops import ensure_accounts, submit
 from earnloop.wallet.pay import legs
+from earnloop.wallet.pay.errors import CurrencyMismatchError
 from earnloop.wallet.pay.orders import fee_bps_of, require_merchant, settlement_account
 from earnloop.wallet.pay.risk import screen_payment
 from earnloop.wallet.screening import UNKNOWN, Presence, raise_if_refused
@@ -52,6 +53,16 @@ from earnloop.wallet.service import check_amount, open_wallet, system_account, u
 LIMIT_MAX = 1 << 48
 REFERENCE_MAX_LEN = 200
 REPAY_SOURCES = ("wallet", "topup")
+
+
+def require_merchant_in(conn: Connection, merchant_id: int, cur: Currency) -> None:
+    """A partner merchant settling in the line's currency (a draw pays it without conversion)."""
+    merchant = require_merchant(conn, merchant_id)
+    if merchant.settlement_currency != cur.code:
+        raise CurrencyMismatchError(
+            f"merchant {merchant_id} settles in {merchant.settlement_currency}: draw on a "
+            f"{merchant.settlement_currency} credit line"
+        )
 
 
 def check_limit(limit: int) -> int:
@@ -161,7 +172,7 @@ def quote(
 ) -> dict[str, Any]:
     """What a draw of ``amount`` at this merchant would cost: amount, fee, total, and whether it fits."""
     check_amount(amount)
-    require_merchant(conn, merchant_id)
+    require_merchant_in(conn, merchant_id, currency(currency_code))
     terms = terms or Terms.from_settings()
     line = view(conn, ledger, user_id, currency_code, terms)
     fee = terms.fee(amount)
@@ -207,8 +218,8 @@ def draw(
     check_amount(amount)
     if reference is not None and not 0 < len(reference) <= REFERENCE_MAX_LEN:
         raise InvalidAmountError(f"reference must be 1–{REFERENCE_MAX_LEN} characters")
-    require_merchant(conn, merchant_id)
     cur = currency(currency_code)
+    require_merchant_in(conn, merchant_id, cur)
     line = lock_line(conn, user_id, cur.code)
     terms = terms or Terms.from_settings()
     if fee != terms.fee(amount):
