@@ -68,11 +68,21 @@ def test_http_line_quote_draw_statement_repay(
         )
         part = me.post(
             "/v1/me/credit-line/repay",
-            json={"currency": "TWD", "amount": 1_000},
+            json={"currency": "TWD", "amount": 100},
             headers={"Idempotency-Key": "r1"},
         )
         assert part.status_code == 200, part.text
-        assert part.json()["line"]["owed"] == 2_000
+        assert part.json()["line"]["owed"] == 2_900
+        clock.advance(seconds=21 * DAY_S)  # past the due date, the minimum (300) unpaid
+        credit_statements_due(db, ledger)
+        wallet = me.get("/v1/me/wallets/TWD").json()
+        assert (wallet["available"], wallet["debt"]) == (900, 2_900)
+        frozen = me.post(
+            "/v1/me/credit-line/draw", json=ask | {"amount": 1, "fee": 0}, headers={"Idempotency-Key": "d2"}
+        )
+        assert frozen.status_code == 409
+        assert frozen.json()["type"].endswith("credit-line-frozen")
+        check_ledger_invariants(db)
         topup = api.post(
             f"/v1/admin/users/{user['user_id']}/credit-line/topup",
             json={"currency": "TWD"},
