@@ -36,6 +36,7 @@ from earnloop.sim import cli as sim_cli
 from earnloop.tracking import cli as tracking_cli
 from earnloop.wallet import cli as wallet_cli
 from earnloop.wallet.cashback import cli as cashback_cli
+from earnloop.wallet.credit_line import cli as credit_line_cli
 from earnloop.wallet.donations import cli as donations_cli
 from earnloop.wallet.escrow import cli as escrow_cli
 from earnloop.wallet.fx import cli as fx_cli
@@ -66,6 +67,7 @@ for domain_cli in (
     withdrawals_cli,
     donations_cli,
     pay_cli,
+    credit_line_cli,
     fx_cli,
     catalog_cli,
     einvoice_cli,

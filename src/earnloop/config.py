@@ -223,6 +223,24 @@ class Settings(BaseSettings):
         ge=0,
         description="Minor units: a payment, withdrawal or credit draw above it is confirmed with a passkey.",
     )
+    credit_line_fee_bps: int = Field(
+        default=0,
+        ge=0,
+        le=2_000,
+        description="Fee of a credit-line draw in basis points of the amount (floored); shown in the quote.",
+    )
+    credit_line_cycle_days: int = Field(
+        default=30, ge=1, le=366, description="Days of a credit-line statement period."
+    )
+    credit_line_grace_days: int = Field(
+        default=20, ge=0, le=120, description="Days after a statement closes until it is due."
+    )
+    credit_line_minimum_bps: int = Field(
+        default=1_000,
+        ge=1,
+        le=10_000,
+        description="Minimum payment of a statement, in basis points of its balance (at least 1 unit).",
+    )
     app_timezone: str = Field(
         default="Asia/Taipei",
         description="IANA time zone in which the app shows dates and times to users.",

@@ -18,6 +18,7 @@ from earnloop.sim import models as sim_models
 from earnloop.tracking import models as tracking_models
 from earnloop.wallet import models as wallet_models
 from earnloop.wallet.cashback import models as cashback_models
+from earnloop.wallet.credit_line import models as credit_line_models
 from earnloop.wallet.donations import models as donation_models
 from earnloop.wallet.escrow import models as escrow_models
 from earnloop.wallet.fx import models as fx_models
@@ -44,3 +45,4 @@ MODEL_MODULES.append(risk_models)
 MODEL_MODULES.extend([risk_list_models, risk_phone_models])
 MODEL_MODULES.append(strategy_models)
 MODEL_MODULES.append(sim_models)
+MODEL_MODULES.append(credit_line_models)

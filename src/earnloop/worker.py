@@ -22,6 +22,8 @@ from earnloop.outbox.targets import TargetGuard
 from earnloop.risk.engine import RiskEngine, build_engine
 from earnloop.secretbox import SecretBox, box_from_settings
 from earnloop.wallet.cashback import service as cashback
+from earnloop.wallet.credit_line import statements as credit_statements
+from earnloop.wallet.credit_line.terms import Terms as CreditTerms
 from earnloop.wallet.escrow import service as escrow
 from earnloop.wallet.holds import expiry as hold_expiry
 from earnloop.wallet.pay import service as pay
@@ -72,6 +74,20 @@ def expire_holds(db: Database, ledger: LedgerService) -> int:
             expired = hold_expiry.mark_expired(conn, ledger, ledger.clock.now_ns())
         total += expired
         if expired == 0:
+            return total
+
+
+def credit_statements_due(db: Database, ledger: LedgerService) -> int:
+    """Close credit-line periods that ended into statements, then turn statements past their due date
+    overdue (their unpaid amount becomes debt) or carried (minimum paid)."""
+    terms, total = CreditTerms.from_settings(), 0
+    while True:
+        with db.uow() as conn:
+            now = ledger.clock.now_ns()
+            changed = credit_statements.close_due(conn, ledger, now, terms)
+            changed += credit_statements.mark_overdue(conn, ledger, now)
+        total += changed
+        if changed == 0:
             return total
 
 
@@ -150,6 +166,7 @@ def _run_rounds(
         "escrow_timeouts_applied": escrow_timeouts,
         "deposit_holds_expired": expire_holds,
         "orders_expired": expire_orders,
+        "credit_statements_changed": credit_statements_due,
     }
     guard, box = TargetGuard.from_settings(settings), box_from_settings(settings)
     while True:

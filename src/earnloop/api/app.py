@@ -8,6 +8,7 @@ from fastapi.telemetry import TelemetryConfig
 from earnloop import __version__
 from earnloop.api import affiliate as affiliate_api
 from earnloop.api import catalog as catalog_api
+from earnloop.api import credit_line as credit_line_api
 from earnloop.api import einvoice as einvoice_api
 from earnloop.api import escrow as escrow_api
 from earnloop.api import health, ledger, wallet
@@ -89,6 +90,7 @@ def create_app(
     app.include_router(pay_api.router)
     app.include_router(escrow_api.escrow_router)
     app.include_router(holds_api.holds_router)
+    app.include_router(credit_line_api.credit_line_router)
     app.include_router(mandates_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(withdrawals_api.router)

@@ -3,6 +3,18 @@
 A ledger account is identified by (kind, owner, currency); its 128-bit id is derived from those with
 BLAKE2b, so that opening an account is idempotent and any service can find it without a lookup table.
 ``ledger`` = the currency's ISO 4217 numeric code; ``code`` = the kind below.
+
+Credit line (ADR 0034): two accounts per user and currency and one grant account per currency.
+``CREDIT_LINE_AVAILABLE`` (debits must not exceed credits) holds the *available* credit: the limit
+grant credits it from ``CREDIT_GRANTS`` and every draw first debits it back (``credit_limit_used``), in
+the same linked chain as the draw, so the ledger itself refuses a draw above what is available.
+``CREDIT_LINE_DRAWN`` (credits must not exceed debits) is the receivable: a draw debits it towards the
+merchant's settlement account (and platform revenue for fees), a repayment credits it from the wallet
+(it can never be over-repaid). After every operation the line keeps
+``available == max(0, limit − drawn − line debt)``: a repayment re-grants availability, lowering the
+limit takes it back (as far as there is any: lowering below what is drawn only blocks new draws). An
+overdue statement moves its unpaid amount ``USER_DEBT ← CREDIT_LINE_DRAWN`` (``credit_overdue``): it is
+then ordinary debt, which freezes withdrawals.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ class AccountKind(IntEnum):
     USER_AVAILABLE = 100  # the user's money; credits_pending = cashback awaiting release,
     # debits_pending = money held (deposits, escrow, withdrawals in flight). Never negative.
     USER_DEBT = 101  # what the user owes after a clawback shortfall (debit-normal receivable)
+    CREDIT_LINE_DRAWN = 102  # what the user owes on its credit line (receivable; never over-repaid)
+    CREDIT_LINE_AVAILABLE = 103  # the credit line's available credit (never negative)
     # owner = partner / merchant / campaign / charity id
     PARTNER_FUNDING = 200  # a partner's commissions that fund cashback (debit-normal receivable)
     CAMPAIGN_BUDGET = 201  # a campaign's budget; cannot overdraw
@@ -36,11 +50,14 @@ class AccountKind(IntEnum):
     PAYOUTS = 502  # money paid out to users' bank/e-wallet destinations
     FX_POSITION = 503  # the platform's position in each currency from conversions
     DEPOSITS = 504  # captured deposit amounts awaiting settlement to the rental merchant
+    CREDIT_GRANTS = 505  # the other side of every credit line's available credit
 
 
 _FLAGS: dict[AccountKind, AccountFlags] = {
     AccountKind.USER_AVAILABLE: CREDIT_NORMAL,
     AccountKind.USER_DEBT: AccountFlags.HISTORY,
+    AccountKind.CREDIT_LINE_DRAWN: AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags.HISTORY,
+    AccountKind.CREDIT_LINE_AVAILABLE: CREDIT_NORMAL,
     AccountKind.PARTNER_FUNDING: NO_LIMIT,
     AccountKind.CAMPAIGN_BUDGET: CREDIT_NORMAL,
     AccountKind.MERCHANT_SETTLEMENT: CREDIT_NORMAL,
@@ -50,6 +67,7 @@ _FLAGS: dict[AccountKind, AccountFlags] = {
     AccountKind.PAYOUTS: NO_LIMIT,
     AccountKind.FX_POSITION: NO_LIMIT,
     AccountKind.DEPOSITS: CREDIT_NORMAL,
+    AccountKind.CREDIT_GRANTS: NO_LIMIT,
 }
 
 
@@ -120,6 +138,12 @@ class TransferKind(IntEnum):
     WITHDRAWAL_RETURNED = 52
     FX_OUT = 60
     FX_IN = 61
+    CREDIT_LIMIT_GRANTED = 70
+    CREDIT_LIMIT_USED = 71
+    CREDIT_DRAW = 72
+    CREDIT_DRAW_FEE = 73
+    CREDIT_REPAID = 74
+    CREDIT_OVERDUE = 75
 
 
 DESCRIPTIONS: dict[TransferKind, str] = {
@@ -146,6 +170,12 @@ DESCRIPTIONS: dict[TransferKind, str] = {
     TransferKind.WITHDRAWAL_RETURNED: "Withdrawal returned",
     TransferKind.FX_OUT: "Currency conversion (out)",
     TransferKind.FX_IN: "Currency conversion (in)",
+    TransferKind.CREDIT_LIMIT_GRANTED: "Credit line available",
+    TransferKind.CREDIT_LIMIT_USED: "Credit line used",
+    TransferKind.CREDIT_DRAW: "Payment with the credit line",
+    TransferKind.CREDIT_DRAW_FEE: "Credit line fee",
+    TransferKind.CREDIT_REPAID: "Credit line repaid",
+    TransferKind.CREDIT_OVERDUE: "Overdue credit line balance, now owed",
 }
 
 # A post or void keeps its pending transfer's code (TigerBeetle); what it means depends on which it is.
