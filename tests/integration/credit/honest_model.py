@@ -44,7 +44,7 @@ class HonestModel:
         return [self._one(base, row) for row in terms]
 
     def _one(self, base: float, terms: np.ndarray) -> Scored:
-        clip = lambda v: int(round(min(SCORE_MAX, max(SCORE_MIN, v))))  # noqa: E731
+        clip = lambda v: round(min(SCORE_MAX, max(SCORE_MIN, v)))  # noqa: E731
         reasons = []
         by_dimension: dict[Dimension, float] = dict.fromkeys(DIMENSIONS, 0.0)
         for name, points in zip(FEATURE_NAMES, terms, strict=True):

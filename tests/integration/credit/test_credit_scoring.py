@@ -29,10 +29,12 @@ def test_features_are_point_in_time(world: World) -> None:
         before = feature_frame(conn, [world.good, world.risky], as_of)
     assert list(before.columns) == list(FEATURE_NAMES)
     good, risky = before.loc[world.good], before.loc[world.risky]
-    assert good.account_age_days > 399 and risky.account_age_days < 4
+    assert good.account_age_days > 399
+    assert risky.account_age_days < 4
     assert (risky.reversed_share, risky.open_debt) == (1.0, 1_000.0)
     assert (good.reversed_share, good.open_debt, good.earned_90d) == (0.0, 0.0, 500.0)
-    assert good.balance_avg_90d > 0 and risky.days_past_due < 1
+    assert good.balance_avg_90d > 0
+    assert risky.days_past_due < 1
     # the future: more cashback, a clawback, the debt repaid, a block-list entry — none is seen as of then
     world.earn(world.risky, 2_000, "r-2")
     world.earn(world.good, 700, "g-2")
