@@ -6,11 +6,12 @@ current score and explained in plain words. :func:`deposit_waiver` is the wallet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, insert, select
 
+from earnloop.credit.errors import CreditError
 from earnloop.credit.models import credit_privileges
 from earnloop.credit.registry import approved_version
 from earnloop.credit.scoring import StoredScore, latest_score, score_user
@@ -59,18 +60,36 @@ def _privilege(row: Any) -> Privilege:
     )
 
 
+# The built-in policy, in force while ``credit_privileges`` is empty (amounts in TWD minor units).
+DEFAULT_BANDS = (
+    Privilege(350, "poor", "TWD", False, 0, 500_000, None, 0),
+    Privilege(550, "fair", "TWD", False, 0, 2_000_000, None, 0),
+    Privilege(650, "good", "TWD", False, 50, 5_000_000, 7, 300_000),
+    Privilege(750, "very_good", "TWD", True, 100, 10_000_000, 3, 1_000_000),
+    Privilege(850, "excellent", "TWD", True, 100, 20_000_000, 1, 3_000_000),
+)
+
+
 def bands(conn: Connection) -> list[Privilege]:
-    rows = conn.execute(select(credit_privileges).order_by(credit_privileges.c.band_min))
-    return [_privilege(r) for r in rows]
+    """The policy: the table's bands, or the built-in ones while it is empty (lowest first)."""
+    rows = conn.execute(select(credit_privileges).order_by(credit_privileges.c.band_min)).all()
+    return [_privilege(r) for r in rows] if rows else list(DEFAULT_BANDS)
 
 
 def privilege_for(conn: Connection, score: int) -> Privilege | None:
-    """The band ``score`` falls in (the highest ``band_min`` ≤ score), or ``None`` below every band."""
-    p = credit_privileges.c
-    row = conn.execute(
-        select(credit_privileges).where(p.band_min <= score).order_by(p.band_min.desc()).limit(1)
-    ).first()
-    return None if row is None else _privilege(row)
+    """The band ``score`` falls in (the highest ``band_min`` ≤ score), or ``None`` below every band;
+    evaluated at use time."""
+    below = [band for band in bands(conn) if band.band_min <= score]
+    return below[-1] if below else None
+
+
+def set_band(conn: Connection, band: Privilege, *, now_ns: int) -> None:
+    """Create or replace one band of the policy (operators)."""
+    if not 350 <= band.band_min <= 950 or not 0 <= band.deposit_reduced_pct <= 100:
+        raise CreditError("band_min is 350–950 and deposit_reduced_pct 0–100")
+    values = {**asdict(band), "updated_at_ns": now_ns}
+    conn.execute(delete(credit_privileges).where(credit_privileges.c.band_min == band.band_min))
+    conn.execute(insert(credit_privileges).values(**values))
 
 
 def current_score(conn: Connection, user_id: int, now_ns: int) -> StoredScore | None:

@@ -36,8 +36,11 @@ class World:
         now = time.time_ns()
         with db.uow() as conn:
             self.merchant = create_partner(conn, "car-share", "merchant", "TWD")
-            self.good = create_user(conn, "steady-driver", now_ns=now - 400 * DAY_NS).id
-            self.risky = create_user(conn, "new-driver", now_ns=now - 3 * DAY_NS).id
+            self.users = {
+                "good": create_user(conn, "steady-driver", now_ns=now - 400 * DAY_NS),
+                "risky": create_user(conn, "new-driver", now_ns=now - 3 * DAY_NS),
+            }
+            self.good, self.risky = self.users["good"].id, self.users["risky"].id
             for user in (self.good, self.risky):
                 wallet.open_wallet(conn, ledger, user, "TWD")
             self.credit(conn, self.good, FUNDS)

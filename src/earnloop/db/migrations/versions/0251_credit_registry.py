@@ -1,9 +1,9 @@
 """credit: the model registry (credit_models), every score computed (credit_scores, append-only), the
-privilege policy per score band (credit_privileges, seeded with default bands); deposit holds may be
+privilege policy per score band (credit_privileges; empty: the built-in bands apply); deposit holds may be
 waived by the user's credit score (state 'waived', the decision kept in credit_decision)
 
 Revision ID: 0251
-Revises: 0240
+Revises: 0240, 0160
 Create Date: 2026-12-07 23:55:00.000000
 """
 
@@ -13,22 +13,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0251"
-down_revision: str | None = "0240"
+# also after 0160 (another branch), which rewrites deposit_holds' state check: this one extends it
+down_revision: str | tuple[str, ...] | None = ("0240", "0160")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 OLD_STATES = "'requested', 'held', 'captured', 'released', 'expired', 'declined'"
 NEW_STATES = OLD_STATES + ", 'waived'"
-# (band_min, band, deposit_free, deposit_reduced_pct, withdrawal_limit, cashback_release_days,
-#  credit_line_limit) in TWD minor units: the defaults an operator changes with `earnloop credit …`
-BANDS = [
-    (350, "poor", False, 0, 500_000, None, 0),
-    (550, "fair", False, 0, 2_000_000, None, 0),
-    (650, "good", False, 50, 5_000_000, 7, 300_000),
-    (750, "very_good", True, 100, 10_000_000, 3, 1_000_000),
-    (850, "excellent", True, 100, 20_000_000, 1, 3_000_000),
-]
 
 
 def _models() -> None:
@@ -84,7 +76,7 @@ def _scores() -> None:
 
 
 def _privileges() -> None:
-    table = op.create_table(
+    op.create_table(
         "credit_privileges",
         sa.Column("band_min", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("band", sa.String(length=32), nullable=False),
@@ -114,10 +106,6 @@ def _privileges() -> None:
         ),
         sa.PrimaryKeyConstraint("band_min", name=op.f("pk_credit_privileges")),
     )
-    keys = ["band_min", "band", "deposit_free", "deposit_reduced_pct", "withdrawal_limit"]
-    keys += ["cashback_release_days", "credit_line_limit"]
-    rows = [{**dict(zip(keys, band, strict=True)), "currency": "TWD", "updated_at_ns": 0} for band in BANDS]
-    op.bulk_insert(table, rows)
 
 
 def _holds(states: str) -> None:
