@@ -138,3 +138,59 @@ def test_high_score_rents_deposit_free_low_score_approves_the_deposit(
     drift = api.get("/v1/admin/credit/monitor").json()
     assert drift[0]["name"] == "score"
     assert {d["name"] for d in drift} >= {"score", "reversed_share"}
+
+
+def test_the_app_shows_the_score_and_each_holds_decision(site: str, world: World) -> None:
+    from earnloop.auth import sessions
+    from earnloop.credit.privileges import deposit_waiver
+    from earnloop.web.session import SESSION_COOKIE
+
+    version = world.approved_model()
+    world.do(lambda c: world.credit(c, world.risky, 5_000))
+    world.do(
+        lambda c: holds.set_policy(
+            c,
+            product="sedan",
+            currency_code="TWD",
+            partner_id=world.merchant.id,
+            amount=DEPOSIT,
+            min_credit_score=600,
+        )
+    )
+    found = {}
+    for who, user in (("good", world.good), ("risky", world.risky)):
+        found[who] = world.do(
+            lambda c, user=user, who=who: holds.request_hold(
+                c,
+                world.ledger,
+                idempotency_key=f"app-{who}",
+                merchant_id=world.merchant.id,
+                product="sedan",
+                user_id=user,
+                currency_code="TWD",
+                ref=f"app-{who}",
+                waiver=deposit_waiver,
+            )
+        )
+    free, asked = found["good"]["credit_decision"], found["risky"]["credit_decision"]
+    assert (free["model_version"], free["waived"], asked["waived"]) == (version, True, False)
+    pages = {}
+    for who, user in (("good", world.good), ("risky", world.risky)):
+        token = world.do(lambda c, user=user: sessions.start_session(c, user))
+        with httpx.Client(base_url=site, timeout=30, cookies={SESSION_COOKIE: token}) as http:
+            pages[who] = (http.get("/app/credit").text, http.get("/app/wallet/holds").text)
+    credit_page, holds_page = pages["good"]
+    assert f'data-score="{free["score"]}"' in credit_page
+    assert "What shapes your score" in credit_page
+    assert "Payment history" in credit_page
+    assert "deposit-free rentals" in credit_page or "a credit line" in credit_page
+    assert "No deposit needed" in holds_page
+    assert (
+        f"No deposit: your credit score {free['score']} reaches this deposit&#39;s threshold." in holds_page
+    )
+    credit_page, holds_page = pages["risky"]
+    assert f'data-score="{asked["score"]}"' in credit_page
+    assert "much of your cashback was reversed" in credit_page
+    assert f"A deposit is needed: your credit score is {asked['score']}." in holds_page
+    assert "much of your cashback was reversed" in holds_page
+    assert "Approve the deposit" in holds_page
