@@ -123,5 +123,8 @@ def deposit_waiver(
         explanation = f"credit score {scored.score} is in the {band} band: deposit-free"
         return CreditDecision(True, "deposit_free", explanation, reasons=reasons, **common)
     needed = "" if min_credit_score is None else f"; {min_credit_score} waives it"
-    explanation = f"credit score {scored.score} needs a deposit{needed}"
+    reduced = 0 if privilege is None else min(99, privilege.deposit_reduced_pct)
+    cut = f", reduced by {reduced}% in the {band} band" if reduced else ""
+    explanation = f"credit score {scored.score} needs a deposit{cut}{needed}"
+    common["reduced_pct"] = reduced
     return CreditDecision(False, "below_threshold", explanation, reasons=reasons, **common)

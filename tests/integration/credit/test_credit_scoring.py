@@ -14,8 +14,9 @@ from earnloop.credit.features_db import feature_frame
 from earnloop.credit.models import credit_scores
 from earnloop.db.engine import Database
 from earnloop.risk import lists
+from earnloop.wallet.holds import service as holds
 from tests.integration.credit.honest_model import trained
-from tests.integration.credit.world import World, make_world
+from tests.integration.credit.world import DEPOSIT, World, make_world
 
 
 @pytest.fixture
@@ -94,3 +95,25 @@ def test_the_deposit_decision_follows_the_score(world: World) -> None:
         lambda c: privileges.deposit_waiver(c, user_id=world.risky, min_credit_score=None, now_ns=now)
     )
     assert not unset.waived
+
+
+def test_a_band_with_reduced_deposits_halves_the_hold(world: World) -> None:
+    world.approved_model()
+    half = privileges.Privilege(350, "everyone", "TWD", False, 50, None, None, 0)
+    world.do(lambda c: privileges.set_band(c, half, now_ns=world.now()))
+    asked = world.do(
+        lambda c: holds.request_hold(
+            c,
+            world.ledger,
+            idempotency_key="half",
+            merchant_id=world.merchant.id,
+            product="sedan",
+            user_id=world.risky,
+            currency_code="TWD",
+            ref="half",
+            waiver=privileges.deposit_waiver,
+        )
+    )
+    assert (asked["state"], asked["amount"]) == ("requested", DEPOSIT // 2)
+    assert asked["credit_decision"]["reduced_pct"] == 50
+    assert [b.band for b in world.do(privileges.bands)] == ["everyone"]

@@ -76,6 +76,7 @@ class CreditDecisionOut(BaseModel):
     model_version: int | None
     band: str | None
     reasons: list[str] = Field(description="The score's top reasons, in plain words.")
+    reduced_pct: int = Field(default=0, description="Not waived: the deposit was reduced by this share.")
 
 
 class HoldOut(BaseModel):

@@ -14,14 +14,15 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from earnloop.wallet.holds.models import deposit_holds as holds
 
 
 @dataclass(frozen=True, slots=True)
 class CreditDecision:
-    """What credit decided for one hold request: ``waived`` or not, on which ``rule``
+    """What credit decided for one hold request: ``waived`` or not (or a deposit reduced by
+    ``reduced_pct``), on which ``rule``
     (``min_credit_score`` | ``deposit_free`` | ``below_threshold`` | ``no_score``), from which score and
     model, with the reasons (plain-language sentences) and a one-line explanation."""
 
@@ -32,6 +33,7 @@ class CreditDecision:
     model_version: int | None = None
     band: str | None = None
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    reduced_pct: int = 0  # not waived: the deposit is reduced by this share (0–99)
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "reasons": list(self.reasons)}, separators=(",", ":"))
@@ -55,5 +57,8 @@ def apply(conn: Connection, hold_id: str, decision: CreditDecision, now_ns: int)
     values: dict[str, Any] = {"credit_decision": decision.to_json(), "updated_at_ns": now_ns}
     if decision.waived:
         values |= {"state": "waived", "reason": decision.explanation[:500]}
+    elif 0 < decision.reduced_pct < 100:  # integer minor units, rounded down, never below 1
+        amount = int(conn.execute(select(holds.c.amount).where(holds.c.hold_id == hold_id)).scalar_one())
+        values["amount"] = max(1, amount * (100 - decision.reduced_pct) // 100)
     requested = (holds.c.hold_id == hold_id, holds.c.state == "requested")
     conn.execute(update(holds).where(*requested).values(**values))
