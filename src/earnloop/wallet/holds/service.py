@@ -228,7 +228,8 @@ def request_hold(
         floor = min_credit_score(conn, row.product, row.currency)
         decision = waiver(conn, user_id=user_id, min_credit_score=floor, now_ns=now)
         waivers.apply(conn, hold_id, decision, now)
-    if use_mandate and load(conn, hold_id).state == "requested":
+        row = load(conn, hold_id)  # waived, or its amount reduced
+    if use_mandate and row.state == "requested":
         mandate_id = mandates.reserve(
             conn,
             user_id=user_id,
