@@ -6,6 +6,7 @@ table). On its own floor, above the simulator whose labels it registers, since i
 from earnloop.affiliate import models as affiliate_models
 from earnloop.auth import models as auth_models
 from earnloop.catalog import models as catalog_models
+from earnloop.credit import models as credit_models
 from earnloop.einvoice import models as einvoice_models
 from earnloop.idempotency import models as idempotency_models
 from earnloop.ledger import models as ledger_models
@@ -46,3 +47,4 @@ MODEL_MODULES.extend([risk_list_models, risk_phone_models])
 MODEL_MODULES.append(strategy_models)
 MODEL_MODULES.append(sim_models)
 MODEL_MODULES.append(credit_line_models)
+MODEL_MODULES.append(credit_models)

@@ -8,6 +8,7 @@ from fastapi.telemetry import TelemetryConfig
 from earnloop import __version__
 from earnloop.api import affiliate as affiliate_api
 from earnloop.api import catalog as catalog_api
+from earnloop.api import credit as credit_api
 from earnloop.api import credit_line as credit_line_api
 from earnloop.api import einvoice as einvoice_api
 from earnloop.api import escrow as escrow_api
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(phone_reputation_api.router)
     risk_strategies_api.install(app, ctx)
     app.include_router(risk_decisions_api.router)
+    app.include_router(credit_api.router)
     withdrawals_api.install_payouts(app, settings)
     webhooks_api.install(app, settings, webhook_resolver)
     einvoice_api.install(app, settings)

@@ -1,7 +1,9 @@
 """``/v1`` deposit holds: the merchant (``X-Api-Key``) requests, captures and releases deposits whose
 amounts come from policies that an operator manages; a request holds money only once the user approves
 it (or at once under the user's mandate, ``use_mandate``: see :mod:`earnloop.api.mandates`); users list,
-approve and decline their holds (their wallets show held money as ``held``). Operators
+approve and decline their holds (their wallets show held money as ``held``). A request for a user whose
+credit score reaches the policy's ``min_credit_score`` (or falls in a deposit-free band) is ``waived``:
+the API asks credit and passes its decision to the wallet (:mod:`earnloop.wallet.holds.waivers`). Operators
 (``/v1/admin/holds``) place holds directly, without the user's approval: they are the operator.
 """
 
@@ -17,6 +19,7 @@ from earnloop.api.context import AppContext
 from earnloop.api.deps import Admin, IdempotencyKey, PartnerAuth, User
 from earnloop.api.problems import problem_responses
 from earnloop.api.types import CurrencyPath, Id, QueryId
+from earnloop.credit import service as credit
 from earnloop.wallet.escrow import service as escrow
 from earnloop.wallet.escrow.service import ADMIN, Actor
 from earnloop.wallet.holds import service as holds
@@ -40,7 +43,7 @@ class PolicyIn(Strict):
         default=None,
         ge=0,
         le=holds.CREDIT_SCORE_MAX,
-        description="Reserved: users at or above this score will need no deposit (not applied yet).",
+        description="Users whose credit score is at least this need no deposit (the hold is `waived`).",
     )
 
 
@@ -171,6 +174,7 @@ def _request(ctx: AppContext, merchant_id: int, body: HoldIn, key: str) -> HoldO
             expires_in_s=body.expires_in_s,
             approve_within_s=body.approve_within_s,
             use_mandate=body.use_mandate,
+            waiver=credit.deposit_waiver,
         )
     return HoldOut.of(hold)
 

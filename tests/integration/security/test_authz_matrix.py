@@ -259,6 +259,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/risk/decisions/{event_ref}/explain"): R(RISK_READERS),
     ("GET", "/v1/risk/shadow-report"): R(RISK_READERS),
     ("POST", "/v1/risk/strategies/{name}/versions/{version}/backtest"): R(RISK_OPERATOR),
+    ("GET", "/v1/me/credit"): R(USERS),
+    ("GET", "/v1/admin/credit/models"): R(RISK_READERS),
+    ("POST", "/v1/admin/credit/models/{version}/approve"): R(RISK_OPERATOR),
+    ("POST", "/v1/admin/credit/rescore"): R(RISK_READERS),
+    ("GET", "/v1/admin/credit/monitor"): R(RISK_READERS),
 }
 # fmt: on
 

@@ -12,12 +12,13 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
 from earnloop.db.metadata import metadata
 
-HOLD_STATES = ("requested", "held", "captured", "released", "expired", "declined")
+HOLD_STATES = ("requested", "held", "captured", "released", "expired", "declined", "waived")
 HOLD_APPROVALS = ("user", "mandate", "operator")
 
 
@@ -25,8 +26,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-# Deposit amount per merchant product and currency (admin-managed). ``min_credit_score``: reserved for
-# the future "score ≥ threshold → no deposit" rule; stored, not applied yet.
+# Deposit amount per merchant product and currency (admin-managed). ``min_credit_score``: a user whose
+# current credit score is at least this needs no deposit (the hold is ``waived``; ``holds/waivers.py``).
 deposit_policies = Table(
     "deposit_policies",
     metadata,
@@ -75,7 +76,8 @@ deposit_mandates = Table(
     Index("ix_deposit_mandates_grant", "user_id", "partner_id", "currency"),
 )
 
-# One row per deposit hold: requested → held (approved by the user, through a mandate, or placed by an
+# One row per deposit hold: requested → waived (the user's credit score made a deposit unnecessary:
+# nothing is ever held) | held (approved by the user, through a mandate, or placed by an
 # operator) → captured (part or all) | released | expired; requested → declined | released (withdrawn) |
 # expired (not approved in time). ``pending_transfer_id`` and ``expires_at_ns`` are set once money is held.
 deposit_holds = Table(
@@ -98,6 +100,8 @@ deposit_holds = Table(
     Column("approved_via", String(16), nullable=True),
     Column("mandate_id", String(40), ForeignKey("deposit_mandates.mandate_id"), nullable=True),
     Column("reason", String(500), nullable=True),
+    # the credit decision taken on the request (JSON: waived, score, reasons …); null when none was asked
+    Column("credit_decision", Text, nullable=True),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
     UniqueConstraint("partner_id", "ref", name="uq_deposit_holds_partner_ref"),

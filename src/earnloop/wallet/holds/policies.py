@@ -1,7 +1,7 @@
 """Deposit policies: the deposit amount of a merchant's product per currency (admin-managed), and
-per-user overrides of it. ``min_credit_score`` is stored for the coming "score ≥ threshold → no
-deposit" rule and is not applied yet. :mod:`earnloop.wallet.holds.service` holds the amounts these
-decide."""
+per-user overrides of it. ``min_credit_score``: users whose credit score reaches it need no deposit
+(decided by the caller's waiver, :mod:`earnloop.wallet.holds.waivers`).
+:mod:`earnloop.wallet.holds.service` holds the amounts these decide."""
 
 from __future__ import annotations
 
@@ -88,6 +88,12 @@ def _policy(conn: Connection, product: str, currency_code: str) -> Any:
     return conn.execute(
         select(policies).where(policies.c.product == product, policies.c.currency == currency_code)
     ).first()
+
+
+def min_credit_score(conn: Connection, product: str, currency_code: str) -> int | None:
+    """The policy's credit-score threshold for a deposit-free hold (``None``: none set)."""
+    policy = _policy(conn, product, currency_code)
+    return None if policy is None or policy.min_credit_score is None else int(policy.min_credit_score)
 
 
 def list_policies(conn: Connection, *, partner_id: int | None = None) -> list[Policy]:

@@ -6,7 +6,7 @@ it: times in Unix ns), and ``HoldOut``, its HTTP form (times in RFC 3339); ``Man
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,7 @@ class Hold(TypedDict):
     expires_in_s: int
     expires_at_ns: int | None
     reason: str | None
+    credit_decision: dict[str, Any] | None
     created_at_ns: int
     updated_at_ns: int
 
@@ -67,6 +68,17 @@ class Override(TypedDict):
     updated_at_ns: int
 
 
+class CreditDecisionOut(BaseModel):
+    waived: bool = Field(description="True: no deposit is held (state `waived`).")
+    rule: str = Field(description="min_credit_score, deposit_free, below_threshold or no_score")
+    explanation: str
+    score: int | None
+    model_version: int | None
+    band: str | None
+    reasons: list[str] = Field(description="The score's top reasons, in plain words.")
+    reduced_pct: int = Field(default=0, description="Not waived: the deposit was reduced by this share.")
+
+
 class HoldOut(BaseModel):
     hold_id: str
     partner_id: int
@@ -78,13 +90,16 @@ class HoldOut(BaseModel):
     amount_basis: str = Field(description="`policy` or `override` (a per-user amount).")
     captured: int
     released: int
-    state: str = Field(description="requested, held, captured, released, expired or declined")
+    state: str = Field(description="requested, waived, held, captured, released, expired or declined")
     approved_via: str | None = Field(description="user, mandate or operator; null until it takes effect.")
     mandate_id: str | None
     approve_by: datetime | None = Field(description="When an unapproved request expires.")
     expires_in_s: int
     expires_at: datetime | None = Field(description="When the held money is released; null until held.")
     reason: str | None
+    credit_decision: CreditDecisionOut | None = Field(
+        default=None, description="The credit decision taken on the request; null when none was asked."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -108,9 +123,14 @@ class HoldOut(BaseModel):
             expires_in_s=h["expires_in_s"],
             expires_at=_at(h["expires_at_ns"]),
             reason=h["reason"],
+            credit_decision=_decision(h["credit_decision"]),
             created_at=from_ns(h["created_at_ns"]),
             updated_at=from_ns(h["updated_at_ns"]),
         )
+
+
+def _decision(decision: dict[str, Any] | None) -> CreditDecisionOut | None:
+    return None if decision is None else CreditDecisionOut(**decision)
 
 
 def _at(ns: int | None) -> datetime | None:

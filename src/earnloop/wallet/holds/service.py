@@ -10,8 +10,8 @@ capture part or all of it (damage, fees) and release the rest — or release it 
   it (``release``).
 
 - The amount comes from a **policy** (merchant product + currency, admin-managed) unless the user has a
-  per-user **override**. The policy's ``min_credit_score`` is stored for the coming "score ≥ threshold →
-  no deposit" rule and is not applied yet.
+  per-user **override**. A user whose credit is good enough (the policy's ``min_credit_score``, or a
+  deposit-free score band) needs none: the caller's ``waiver`` decides (:mod:`.waivers`).
 - Taking effect submits a pending transfer user → ``DEPOSITS`` with ``timeout`` = the expiry in seconds:
   the ledger releases it by itself when it expires (state ``expired`` once seen — by the worker's
   :func:`earnloop.wallet.holds.expiry.mark_expired`, or on read).
@@ -54,7 +54,7 @@ from earnloop.wallet.escrow.service import (
     now_of,
     require_merchant,
 )
-from earnloop.wallet.holds import mandates
+from earnloop.wallet.holds import mandates, waivers
 from earnloop.wallet.holds.errors import ExceedsHoldError, HoldExpiredError
 from earnloop.wallet.holds.errors import HoldRequestExpiredError as HoldRequestExpiredError
 from earnloop.wallet.holds.models import deposit_holds as holds
@@ -62,7 +62,7 @@ from earnloop.wallet.holds.models import deposit_holds as holds
 # The deposit policies and per-user overrides, part of the holds API (callers use ``holds.set_policy`` …).
 from earnloop.wallet.holds.policies import CREDIT_SCORE_MAX as CREDIT_SCORE_MAX
 from earnloop.wallet.holds.policies import PRODUCT_MAX_LEN as PRODUCT_MAX_LEN
-from earnloop.wallet.holds.policies import check_product
+from earnloop.wallet.holds.policies import check_product, min_credit_score
 from earnloop.wallet.holds.policies import delete_override as delete_override
 from earnloop.wallet.holds.policies import deposit_amount as deposit_amount
 from earnloop.wallet.holds.policies import list_policies as list_policies
@@ -111,6 +111,7 @@ def hold_dict(row: Any, now_ns: int | None = None) -> Hold:
         "expires_in_s": row.expires_in_s,
         "expires_at_ns": row.expires_at_ns,
         "reason": row.reason,
+        "credit_decision": waivers.decision_of(row.credit_decision),
         "created_at_ns": row.created_at_ns,
         "updated_at_ns": row.updated_at_ns,
     }
@@ -197,10 +198,12 @@ def request_hold(
     expires_in_s: int = EXPIRY_DEFAULT_S,
     approve_within_s: int = APPROVE_WITHIN_DEFAULT_S,
     use_mandate: bool = False,
+    waiver: waivers.DepositWaiver | None = None,
 ) -> Hold:
     """A merchant asks to hold its product's deposit for ``expires_in_s`` from when the hold takes
     effect: when the user approves it (within ``approve_within_s``; until then nothing moves), or at
-    once under the user's mandate to this merchant (``use_mandate``: refused without one with room)."""
+    once under the user's mandate to this merchant (``use_mandate``: refused without one with room).
+    A ``waiver`` (the user's credit) may make it ``waived`` at once: nothing is ever held."""
     request = {
         "product": product,
         "user_id": user_id,
@@ -220,8 +223,13 @@ def request_hold(
     hold_id = _insert_request(
         conn, ledger, Actor("merchant", merchant_id), request, approve_by_ns=approve_by_ns
     )
-    if use_mandate:
-        row = load(conn, hold_id)
+    row = load(conn, hold_id)
+    if waiver is not None:
+        floor = min_credit_score(conn, row.product, row.currency)
+        decision = waiver(conn, user_id=user_id, min_credit_score=floor, now_ns=now)
+        waivers.apply(conn, hold_id, decision, now)
+        row = load(conn, hold_id)  # waived, or its amount reduced
+    if use_mandate and row.state == "requested":
         mandate_id = mandates.reserve(
             conn,
             user_id=user_id,

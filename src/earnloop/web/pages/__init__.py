@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from earnloop.web.pages import (
     account,
+    credit,
     einvoice,
     explore,
     games,
@@ -33,5 +34,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     wallet_donate.router,
     wallet_withdraw.router,
     wallet_holds.router,
+    credit.router,
     passkeys.router,
 )

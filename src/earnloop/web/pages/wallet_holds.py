@@ -1,6 +1,7 @@
 """Deposit holds (``/app/wallet/holds``): the deposits merchants ask to hold from the user's wallet —
 approved through the passkey step-up (:mod:`earnloop.web.stepup`, action ``approve-hold``: the deposit
-is held from then on) or declined (nothing is held) — and the user's holds with their state."""
+is held from then on) or declined (nothing is held) — and the user's holds with their state; a hold
+the user's credit score waived shows that decision with its reasons (so does a request it did not)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from earnloop.wallet.escrow.service import Actor
 from earnloop.wallet.holds import service as holds
 from earnloop.wallet.holds.schemas import Hold
 from earnloop.web import stepup
+from earnloop.web.pages import credit as credit_page
 from earnloop.web.pages.wallet_forms import (
     FormError,
     _,
@@ -37,6 +39,7 @@ STATES: dict[str, str] = {
     "released": _("Released"),
     "declined": _("Declined"),
     "expired": _("Expired"),
+    "waived": _("No deposit needed"),
 }
 NOTICES: dict[str, str] = {
     "approved": _("The deposit is now held from your wallet."),
@@ -62,7 +65,7 @@ async def _holds_page(
         return {"holds": found, "merchants": _merchants(conn, found)}
 
     context = await run_read(ctx, load)
-    context |= {"nav": "wallet", "states": STATES, "error": error}
+    context |= {"nav": "wallet", "states": STATES, "error": error, "decisions": credit_page.DECISIONS}
     context |= {"keys": {h["hold_id"]: new_key() for h in context["holds"] if h["state"] == "requested"}}
     context["notice"] = NOTICES.get(request.query_params.get("notice", ""))
     return render(request, "holds.html", context, status_code=status_code)
