@@ -21,6 +21,7 @@ from earnloop.auth import cli as auth_cli
 from earnloop.catalog import cli as catalog_cli
 from earnloop.cli_support import fail, ready_database, secret_box
 from earnloop.config import Settings, get_settings
+from earnloop.credit import cli as credit_cli
 from earnloop.db.engine import database_from_settings
 from earnloop.db.migrate import SchemaBehindError, require_current_schema, schema_state, upgrade
 from earnloop.einvoice import cli as einvoice_cli
@@ -73,6 +74,7 @@ for domain_cli in (
     tracking_cli,
     recs_cli,
     risk_cli,
+    credit_cli,
 ):
     domain_cli.register(app)
 out = Console()
