@@ -54,10 +54,8 @@ def train_(
     )
     typer.echo(f"{'model':<12}{'AUC':>8}{'KS':>8}{'Gini':>8}")
     for name, m in bundle.metrics.items():
-        label = "truth (the generating process)" if name == "truth" else name
-        typer.echo(
-            f"{name:<12}{m.auc:>8.4f}{m.ks:>8.4f}{m.gini:>8.4f}" + ("  " + label if name == "truth" else "")
-        )
+        note = "  (the generating process: the ceiling)" if name == "truth" else ""
+        typer.echo(f"{name:<12}{m.auc:>8.4f}{m.ks:>8.4f}{m.gini:>8.4f}{note}")
     typer.echo(f"saved: {out}")
 
 
