@@ -132,3 +132,16 @@ def test_a_target_with_more_than_two_values_is_refused() -> None:
     frame = pd.DataFrame({"x": range(60), "y": [0, 1, 2] * 20})
     with pytest.raises(DataError, match="exactly 2 values"):
         split_target(frame, "y")
+
+
+def test_german_credit_trains_with_its_text_columns() -> None:
+    from earnloop.credit.baselines import germancredit
+
+    features, y = germancredit()
+    assert features.shape == (1_000, 20)
+    assert y.mean() == pytest.approx(0.3)
+    model = Scorecard().fit(features.iloc[:700], y[:700])
+    assert "status_of_existing_checking_account" in model.categorical
+    assert metrics(y[700:], model.probability_bad(features.iloc[700:])).auc > 0.7
+    reasons = [r for s in model.score(features.iloc[700:720]) for r in s.reasons]
+    assert any(r.points < 0 and r.text.endswith("lowered your score") for r in reasons)
