@@ -41,7 +41,10 @@ def train_(
     with Progress(transient=True, disable=json_only, console=Console(stderr=True)) as progress:
         task = progress.add_task("training", total=len(STEPS))
         bundle = train(users, seed, lambda name: progress.update(task, advance=1, description=name))
-    save(bundle, out)
+    try:
+        save(bundle, out)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
     if json_only:
         for name, m in bundle.metrics.items():
             line = {"model": name, "auc": round(m.auc, 4), "ks": round(m.ks, 4), "gini": round(m.gini, 4)}
@@ -72,8 +75,11 @@ def report(
         bundle = load(models)
     except BundleError as exc:
         fail(str(exc))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(bundle), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(bundle), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
     typer.echo(f"wrote {out}")
 
 
