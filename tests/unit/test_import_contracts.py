@@ -106,9 +106,9 @@ def test_an_upward_import_breaks_its_contract(
 
 
 def test_a_new_top_level_package_must_be_given_a_floor(tree: Path) -> None:
-    """The layers contract is exhaustive: a new domain (``credit``) lands only once it is placed."""
-    plant(tree, "earnloop.credit", '"""Credit scores."""')
+    """The layers contract is exhaustive: a new domain (``loyalty``) lands only once it is placed."""
+    plant(tree, "earnloop.loyalty", '"""Loyalty tiers."""')
     result = lint_imports(tree)
     assert result.returncode == 1, result.stdout
     assert f"{LAYERS} BROKEN" in result.stdout
-    assert "not listed as layers:\n\n- earnloop.credit\n" in result.stdout
+    assert "not listed as layers:\n\n- earnloop.loyalty\n" in result.stdout
