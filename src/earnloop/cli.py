@@ -296,7 +296,8 @@ def demo_seed() -> None:
 @app.command()
 def bench(
     name: Annotated[
-        str, typer.Argument(help="ledger, wallet, postback, risk, risk-deploy, backtest, app, or all.")
+        str,
+        typer.Argument(help="ledger, wallet, postback, risk, risk-deploy, backtest, app, credit, or all."),
     ],
     quick: Annotated[bool, typer.Option(help="Small sizes (smoke run).")] = False,
     json_only: Annotated[bool, typer.Option("--json", help="Only the JSON lines.")] = False,

@@ -18,6 +18,7 @@ BENCHES: dict[str, str] = {
     "risk-deploy": "earnloop.bench.risk_deploy",
     "backtest": "earnloop.bench.backtest",
     "app": "earnloop.bench.app",
+    "credit": "earnloop.bench.credit",
 }
 
 

@@ -1,11 +1,16 @@
-"""``earnloop credit score USER | rescore | models | approve VERSION --by NAME | monitor``: score one
-user or everyone with the approved champion, list and approve registered models (four eyes: not the
-model's author), and the PSI report (exits 1, with a warning logged, when any PSI is above 0.25)."""
+"""``earnloop credit register [PATH] --by NAME | score USER | rescore | models | approve VERSION --by NAME |
+monitor``: register the models ``earnloop credit train`` saved (both as drafts, with their training
+distribution), score one user or everyone with the approved champion, list and approve registered models
+(four eyes: not the model's author), and the PSI report (exits 1, with a warning logged, when any PSI is
+above 0.25)."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Annotated
 
@@ -23,6 +28,33 @@ def _credit() -> ModuleType:
     from earnloop.credit import service
 
     return service
+
+
+def register(
+    path: Annotated[Path, typer.Argument(help="The models file `earnloop credit train` wrote.")] = Path(
+        "var/credit/models.joblib"
+    ),
+    by: Annotated[str, typer.Option("--by", help="Who registers them (the author; another approves).")] = "",
+) -> None:
+    """Register the trained champion and challenger as draft versions, with their metrics and the
+    distribution of their training rows (what monitoring compares with)."""
+    from earnloop.credit import training
+
+    if not by.strip():
+        raise typer.BadParameter("--by NAME: who registers the models")
+    try:
+        bundle = training.load(path)
+    except training.BundleError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    rows, _ = training.held_out(bundle.users, bundle.seed)
+    start, end = (int(datetime.fromisoformat(t).timestamp() * 1e9) for t in bundle.train_window)
+    window = _credit().Window(start, end + 1)
+    trained = (("champion", bundle.champion, "scorecard"), ("challenger", bundle.challenger, "lightgbm"))
+    with transaction() as conn:
+        for kind, model, key in trained:
+            metrics = {k: float(v) for k, v in asdict(bundle.metrics[key]).items()}
+            info = _credit().register(conn, model, window, metrics, by.strip(), kind=kind, training=rows)
+            typer.echo(f"v{info.version} {info.name} {kind} registered (draft; approve it with another name)")
 
 
 def score(
@@ -99,5 +131,5 @@ def monitor(
 
 def install(app: typer.Typer) -> None:
     """Add these commands to the ``credit`` sub-app."""
-    for command in (score, rescore, models, approve, monitor):
+    for command in (register, score, rescore, models, approve, monitor):
         app.command(command.__name__)(command)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-import joblib  # type: ignore[import-untyped]
+import joblib
 import pandas as pd
 from sqlalchemy import Connection, insert, select, update
 
