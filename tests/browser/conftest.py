@@ -4,7 +4,7 @@ Every test under ``tests/browser/`` is marked ``browser`` and put in one xdist g
 runs them all and Chromium starts once. Chromium is ``/usr/bin/chromium`` (Debian's; ``.ci/run`` installs
 it): missing, the tests skip with the reason — in CI they fail.
 
-- ``browser``: headless Chromium for the session.
+- ``browser``: headless Chromium for one test module (see the fixture for why not the session).
 - ``app_site``: the site served at http://localhost:PORT on a fresh SQLite database, one per module.
 - ``lang``: ``en`` unless a test parametrizes it (``@pytest.mark.parametrize("lang", LANGS)``).
 - ``context`` / ``page``: a new phone-sized browser context in that language (locale and
@@ -33,8 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Playwright's sync API runs an event loop on this thread while it
+    is open, so it must close before the worker goes on to other tests (``asyncio.run`` fails inside a
+    running loop): module scope, not session."""
     if not CHROMIUM.exists():
         require_service("Chromium", FileNotFoundError(f"{CHROMIUM} is missing (apt-get install chromium)"))
     with sync_playwright() as playwright:
