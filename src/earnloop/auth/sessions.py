@@ -8,7 +8,6 @@ token planted in a browser before sign-in (session fixation) is never the one th
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from earnloop.auth.models import user_sessions, users
 from earnloop.db import driver
+from earnloop.secretbox import digest
 
 DEFAULT_MAX_AGE_S = 14 * 24 * 3600
 TOKEN_PREFIX = "s_"  # noqa: S105 - a prefix, not a secret
@@ -31,10 +31,6 @@ class SessionUser:
     expires_at_ns: int
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def start_session(
     conn: Connection, user_id: int, *, max_age_s: int = DEFAULT_MAX_AGE_S, now_ns: int | None = None
 ) -> str:
@@ -44,7 +40,7 @@ def start_session(
     now = time.time_ns() if now_ns is None else now_ns
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     values = {
-        "token_sha256": _digest(token),
+        "token_sha256": digest(token),
         "user_id": user_id,
         "created_at_ns": now,
         "expires_at_ns": now + max_age_s * 1_000_000_000,
@@ -69,7 +65,7 @@ def session_user(conn: Connection, token: str, *, now_ns: int | None = None) -> 
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     now = time.time_ns() if now_ns is None else now_ns
-    row = driver.first(conn, _LIVE_SESSION, {"digest": _digest(token), "now": now})
+    row = driver.first(conn, _LIVE_SESSION, {"digest": digest(token), "now": now})
     return None if row is None else SessionUser(int(row.user_id), str(row.handle), int(row.expires_at_ns))
 
 
@@ -78,7 +74,7 @@ def end_session(conn: Connection, token: str, *, now_ns: int | None = None) -> b
     now = time.time_ns() if now_ns is None else now_ns
     statement = (
         update(user_sessions)
-        .where(user_sessions.c.token_sha256 == _digest(token), user_sessions.c.revoked_at_ns.is_(None))
+        .where(user_sessions.c.token_sha256 == digest(token), user_sessions.c.revoked_at_ns.is_(None))
         .values(revoked_at_ns=now)
     )
     return conn.execute(statement).rowcount > 0
