@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from earnloop.web import i18n
+from earnloop.web.pages.account import safe_next
 from earnloop.web.session import MaybeSignedIn
 from earnloop.web.templating import render
 
@@ -31,8 +32,7 @@ async def home(request: Request, user: MaybeSignedIn) -> Response:
 @router.post("/app/language")
 async def switch_language(lang: Annotated[str, Form()], back: Annotated[str, Form()] = "/app") -> Response:
     """Keep the chosen language in a cookie and go back to the page the switch was on."""
-    target = back if back.startswith("/app") and "//" not in back else "/app"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(safe_next(back), status_code=303)
     if lang in i18n.LANGUAGES:
         response.set_cookie(i18n.LANG_COOKIE, lang, max_age=ONE_YEAR_S, samesite="lax", httponly=True)
     return response
