@@ -13,7 +13,14 @@ import pytest
 from earnloop.credit.features import FEATURE_NAMES
 from earnloop.credit.population import COEFFICIENTS, simulate
 from earnloop.credit.training import load
-from tests.conftest import Cli
+from tests.conftest import Cli, DbTarget
+
+
+@pytest.fixture
+def cli_without_db(sqlite_target: DbTarget, tmp_path: Path) -> Cli:
+    """``earnloop`` for the commands that touch no database (train --json, report, compare): run once,
+    not once per database."""
+    return Cli(sqlite_target, tmp_path)
 
 
 def test_train_then_report(cli: Cli, tmp_path: Path) -> None:
@@ -49,7 +56,8 @@ def test_train_then_report(cli: Cli, tmp_path: Path) -> None:
     assert "champion draft" not in listed
 
 
-def test_train_json_and_report_without_models(cli: Cli, tmp_path: Path) -> None:
+def test_train_json_and_report_without_models(cli_without_db: Cli, tmp_path: Path) -> None:
+    cli = cli_without_db
     result = cli("credit", "train", "--users", "1000", "--json", "--out", str(tmp_path / "m.joblib"))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -60,7 +68,8 @@ def test_train_json_and_report_without_models(cli: Cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_compare_json_on_a_csv_file(cli: Cli, tmp_path: Path) -> None:
+def test_compare_json_on_a_csv_file(cli_without_db: Cli, tmp_path: Path) -> None:
+    cli = cli_without_db
     data = tmp_path / "credit.csv"
     population = simulate(800, 9)  # a few columns keep the baselines' binning fast
     population[[*COEFFICIENTS, "bad"]].rename(columns={"bad": "y"}).to_csv(data, index=False)
@@ -82,7 +91,8 @@ def test_compare_json_on_a_csv_file(cli: Cli, tmp_path: Path) -> None:
         assert 0 < line["mean_ks"] <= 1
 
 
-def test_compare_refuses_bad_input(cli: Cli, tmp_path: Path) -> None:
+def test_compare_refuses_bad_input(cli_without_db: Cli, tmp_path: Path) -> None:
+    cli = cli_without_db
     data = tmp_path / "bad.csv"
     data.write_text("x,y\n1,0\n2,1\n", encoding="utf-8")
     cases = [
